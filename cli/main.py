@@ -1,0 +1,13 @@
+"""The `tiphys` command line: one click group, one module per command."""
+import click
+
+
+@click.group()
+@click.version_option(package_name="tiphys")
+def main() -> None:
+    """tiphys: a drop-in, Kubernetes-native Argo Workflows controller."""
+
+
+from tiphys.cli import lint as _lint  # noqa: E402  (commands register themselves)
+
+main.add_command(_lint.lint)
