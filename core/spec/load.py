@@ -115,9 +115,34 @@ def load_text(text: str | bytes, /, *, source: str = "<input>", limits: Limits =
     budget = [limits.max_values]
     for index, node in enumerate(n for n in nodes if n is not None):
         doc = Document(source, index, None)
+        size = _expanded_size(node, {}, limits.max_values)
+        if size > limits.max_values:
+            raise SpecError(Location(source, node.start_mark.line + 1, (), index),
+                            f"document expands to more than {limits.max_values} values (alias bomb?)")
         doc.body = _Builder(doc, budget, limits).build(node)
         docs.append(doc)
     return docs
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], cap: int) -> int:
+    """Values the node stands for once aliases are expanded; shared nodes are sized once."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = cap + 1  # a node met again while being sized is a cycle: over budget
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, memo, cap) + _expanded_size(v, memo, cap)
+            if total > cap:
+                break
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            total += _expanded_size(item, memo, cap)
+            if total > cap:
+                break
+    memo[key] = total
+    return total
 
 
 def _check_flow_depth(text: str, source: str, limits: Limits) -> None:
