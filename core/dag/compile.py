@@ -1,0 +1,295 @@
+"""Compile a DAG (or steps) template once into dense ints, CSR arrays and `depends` programs.
+
+The schedulers never see names or trees: task `i` is an int, its successors are
+`succ[succ_off[i]:succ_off[i+1]]`, its distinct dependencies `pred[pred_off[i]:pred_off[i+1]]`,
+and its `depends` condition is the program `prog[prog_off[i]:prog_off[i+1]]` (see `depends`).
+All arrays are `array('i')` (int32), so the Cython scheduler reads them as C pointers without
+copying. `topo` is a topological order (Kahn, ties by index), used by `restore()`.
+
+Validation happens here and only here (STYLE 7): names must match Argo's task-name pattern, be
+unique, and every dependency must exist, not be the task itself, and not close a cycle. A DAG
+template may use `depends` or `dependencies`, not both (Argo checks this per template).
+
+Steps templates compile onto the same engine: every step of group `g` depends, as a bare name, on
+every step of the previous non-empty group, so group `g` starts when group `g-1` is fulfilled and
+none of its steps failed unless covered by its `continueOn` — Argo's group rule (§5.4). A failed
+group ends a Steps template without omitting the rest, so steps graphs are compiled with
+`halt_on_failure=True`, which makes every scheduler on them fail-fast.
+
+Task specs may be `TaskSpec`, mappings in Argo's JSON shape (`name`, `depends`, `dependencies`,
+`continueOn`, `withItems`/`withParam`/`withSequence`), or objects with the snake_case attributes of
+`tiphys.core.spec` (`continue_on`, `with_items`, ...). Other fields are ignored here.
+"""
+from __future__ import annotations
+
+import re
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from . import depends as _dep
+from .errors import (CycleError, DagError, DuplicateTaskError, InvalidTaskNameError, MixedDependsError,
+                     SelfDependencyError, UnknownDependencyError)
+from .outcome import Outcome
+
+__all__ = ["TaskSpec", "CompiledDAG", "compile_dag", "compile_steps",
+           "FLAG_CONTINUE_FAILED", "FLAG_CONTINUE_ERROR", "FLAG_GROUP"]
+
+FLAG_CONTINUE_FAILED = 1
+FLAG_CONTINUE_ERROR = 2
+FLAG_GROUP = 4
+
+_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
+
+
+class TaskSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """The scheduling-relevant part of a DAG task or a step."""
+
+    name: str
+    depends: str | None = None
+    dependencies: tuple[str, ...] | None = None
+    continue_on_failed: bool = False
+    continue_on_error: bool = False
+    loop: bool = False
+
+
+class CompiledDAG(msgspec.Struct, frozen=True):
+    """A validated graph. Arrays are shared with schedulers: treat them as read-only."""
+
+    names: tuple[str, ...]
+    index: dict[str, int]
+    flags: array
+    succ_off: array
+    succ: array
+    pred_off: array
+    pred: array
+    prog_off: array
+    prog: array
+    topo: array
+    max_stack: int
+    halt_on_failure: bool
+    sources: tuple[str | tuple[str, ...] | None, ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def task_index(self, name: str, /) -> int:
+        """The dense index of task `name`; unknown names raise `UnknownDependencyError`."""
+        try:
+            return self.index[name]
+        except KeyError:
+            raise UnknownDependencyError("", name) from None
+
+    def dependencies(self, task: int, /) -> list[int]:
+        return self.pred[self.pred_off[task]:self.pred_off[task + 1]].tolist()
+
+    def successors(self, task: int, /) -> list[int]:
+        return self.succ[self.succ_off[task]:self.succ_off[task + 1]].tolist()
+
+    def program(self, task: int, /) -> list[int]:
+        return self.prog[self.prog_off[task]:self.prog_off[task + 1]].tolist()
+
+
+def _field(obj: Any, key: str, attr: str) -> Any:
+    return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, attr, None)
+
+
+def _as_spec(obj: Any, path: str) -> TaskSpec:
+    if isinstance(obj, TaskSpec):
+        return obj
+    name = _field(obj, "name", "name")
+    if not isinstance(name, str):
+        raise DagError("task has no name", path=f"{path}.name")
+    cont = _field(obj, "continueOn", "continue_on")
+    failed = error = False
+    if cont is not None:
+        failed = bool(_field(cont, "failed", "failed"))
+        error = bool(_field(cont, "error", "error"))
+    deps = _field(obj, "dependencies", "dependencies")
+    if deps is not None:
+        if isinstance(deps, str) or not all(isinstance(d, str) for d in deps):
+            raise DagError("dependencies must be a list of task names", path=f"{path}.dependencies")
+        deps = tuple(deps)
+    text = _field(obj, "depends", "depends")
+    if text is not None and not isinstance(text, str):
+        raise DagError("depends must be a string", path=f"{path}.depends")
+    loop = any(_field(obj, key, attr) is not None for key, attr in
+               (("withItems", "with_items"), ("withParam", "with_param"), ("withSequence", "with_sequence")))
+    return TaskSpec(name=name, depends=text, dependencies=deps, continue_on_failed=failed,
+                    continue_on_error=error, loop=loop)
+
+
+def _flags_of(spec: TaskSpec) -> int:
+    return ((FLAG_CONTINUE_FAILED if spec.continue_on_failed else 0)
+            | (FLAG_CONTINUE_ERROR if spec.continue_on_error else 0)
+            | (FLAG_GROUP if spec.loop else 0))
+
+
+def _bare_masks(flags: Sequence[int]) -> list[int]:
+    base = _dep.BARE_MASK
+    return [base | (int(Outcome.FAILED) if f & FLAG_CONTINUE_FAILED else 0)
+            | (int(Outcome.ERRORED) if f & FLAG_CONTINUE_ERROR else 0) for f in flags]
+
+
+def _index_names(specs: Sequence[TaskSpec], path: str, kind: str) -> dict[str, int]:
+    index: dict[str, int] = {}
+    match = _NAME.fullmatch
+    for i, spec in enumerate(specs):
+        name = spec.name
+        if match(name) is None:
+            raise InvalidTaskNameError(name, path=f"{path}[{i}].name")
+        if index.setdefault(name, i) != i:
+            raise DuplicateTaskError(name, path=f"{path}[{i}].name")
+    return index
+
+
+def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
+    """Validate and compile the tasks of one DAG template. `path` prefixes error locations."""
+    specs = [_as_spec(t, f"{path}[{i}]") for i, t in enumerate(tasks)]
+    index = _index_names(specs, path, "task")
+    flags = [_flags_of(s) for s in specs]
+    bare = _bare_masks(flags)
+    uses_depends = next((i for i, s in enumerate(specs) if s.depends is not None), None)
+    uses_list = next((i for i, s in enumerate(specs) if s.dependencies), None)
+    if uses_depends is not None and uses_list is not None:
+        i = max(uses_depends, uses_list)
+        raise MixedDependsError(specs[i].name, path=f"{path}[{i}]")
+
+    deps: list[list[int]] = []
+    progs: list[list[int]] = []
+    max_stack = 0
+    and_op = _dep.OP_AND
+    for i, spec in enumerate(specs):
+        if spec.depends is not None:
+            where = f"{path}[{i}].depends"
+            tree = _dep.parse_depends(spec.depends, task=spec.name, path=where)
+            names = _dep.references(tree)
+        else:
+            where = f"{path}[{i}].dependencies"
+            tree = None
+            names = list(dict.fromkeys(spec.dependencies or ()))
+        ids = []
+        for name in names:
+            j = index.get(name)
+            if j is None:
+                raise UnknownDependencyError(spec.name, name, path=where)
+            if j == i:
+                raise SelfDependencyError(spec.name, path=where)
+            ids.append(j)
+        deps.append(ids)
+        if tree is not None:
+            words, depth = _dep.compile_program(tree, index=index, bare_mask=lambda n: bare[index[n]])
+        else:
+            # `dependencies: [a, b, ...]` is `a && b && ...` of bare names: emit it directly,
+            # without building a tree (this is the common shape of very large generated DAGs).
+            words = []
+            for k, j in enumerate(ids):
+                words += (j, bare[j]) if k == 0 else (j, bare[j], and_op)
+            depth = min(len(ids), 2)
+        progs.append(words)
+        max_stack = max(max_stack, depth)
+    sources = tuple(s.depends if s.depends is not None else s.dependencies for s in specs)
+    return _link(specs, index, flags, deps, progs, max_stack, False, sources, path)
+
+
+def compile_steps(groups: Iterable[Iterable[Any]], /, *, path: str = "steps") -> CompiledDAG:
+    """Compile a steps template (a list of parallel groups) onto the DAG engine."""
+    specs: list[TaskSpec] = []
+    group_of: list[int] = []
+    for g, group in enumerate(groups):
+        for k, step in enumerate(group):
+            spec = _as_spec(step, f"{path}[{g}][{k}]")
+            if spec.depends is not None or spec.dependencies:
+                raise DagError("steps cannot declare depends/dependencies", path=f"{path}[{g}][{k}]")
+            specs.append(spec)
+            group_of.append(g)
+    index = _index_names(specs, path, "step")
+    flags = [_flags_of(s) for s in specs]
+    bare = _bare_masks(flags)
+    deps: list[list[int]] = []
+    progs: list[list[int]] = []
+    previous: list[int] = []  # steps of the last non-empty group before the current one
+    current: list[int] = []
+    current_group = -1
+    for i, g in enumerate(group_of):
+        if g != current_group:
+            if current:
+                previous = current
+            current, current_group = [], g
+        current.append(i)
+        words: list[int] = []
+        for k, j in enumerate(previous):
+            words += (j, bare[j]) if k == 0 else (j, bare[j], _dep.OP_AND)
+        deps.append(list(previous))
+        progs.append(words)
+    max_stack = 2 if any(len(d) > 1 for d in deps) else (1 if any(deps) else 0)
+    sources = tuple(tuple(specs[j].name for j in d) or None for d in deps)
+    return _link(specs, index, flags, deps, progs, max_stack, True, sources, path)
+
+
+def _link(specs: Sequence[TaskSpec], index: dict[str, int], flags: list[int], deps: list[list[int]],
+          progs: list[list[int]], max_stack: int, halt: bool,
+          sources: tuple[str | tuple[str, ...] | None, ...], path: str) -> CompiledDAG:
+    n = len(specs)
+    pred_off = array("i", [0]) * (n + 1)
+    count = [0] * n  # successors per task
+    total = 0
+    for i, ids in enumerate(deps):
+        total += len(ids)
+        pred_off[i + 1] = total
+        for j in ids:
+            count[j] += 1
+    pred = array("i", [j for ids in deps for j in ids])
+    succ_off = array("i", [0]) * (n + 1)
+    acc = 0
+    for i, c in enumerate(count):
+        acc += c
+        succ_off[i + 1] = acc
+    # Counting sort: successors of each task end up in increasing index order.
+    fill = succ_off[:n].tolist()
+    succ_list = [0] * total
+    for i, ids in enumerate(deps):
+        for j in ids:
+            succ_list[fill[j]] = i
+            fill[j] += 1
+    succ = array("i", succ_list)
+    topo = _topological(n, deps, succ_list, succ_off, [specs[i].name for i in range(n)], path)
+    prog_off = array("i", [0]) * (n + 1)
+    acc = 0
+    for i, words in enumerate(progs):
+        acc += len(words)
+        prog_off[i + 1] = acc
+    prog = array("i", [w for words in progs for w in words])
+    return CompiledDAG(tuple(s.name for s in specs), index, array("i", flags), succ_off, succ,
+                       pred_off, pred, prog_off, prog, topo, max_stack, halt, sources)
+
+
+def _topological(n: int, deps: list[list[int]], succ: list[int], succ_off: array, names: list[str],
+                 path: str) -> array:
+    remaining = [len(ids) for ids in deps]
+    order = [i for i in range(n) if remaining[i] == 0]
+    offs = succ_off.tolist()
+    head = 0
+    while head < len(order):
+        t = order[head]
+        head += 1
+        for k in range(offs[t], offs[t + 1]):
+            s = succ[k]
+            remaining[s] -= 1
+            if remaining[s] == 0:
+                order.append(s)
+    if len(order) == n:
+        return array("i", order)
+    # Every task left has a dependency that is also left: walk dependencies until one repeats.
+    t = next(i for i in range(n) if remaining[i])
+    seen: dict[int, int] = {}
+    walk: list[int] = []
+    while t not in seen:
+        seen[t] = len(walk)
+        walk.append(t)
+        t = next(j for j in deps[t] if remaining[j])
+    cycle = walk[seen[t]:] + [t]
+    cycle.reverse()  # report in run order: each task is a dependency of the next
+    raise CycleError(tuple(names[i] for i in cycle), path=path)
