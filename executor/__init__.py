@@ -1,0 +1,45 @@
+"""tiphys.executor: what runs inside a workflow pod.
+
+* `wrapper/` -- the static C main-container wrapper (Argo's emissary file protocol);
+* `init` -- template, script and input artifacts staged before main starts;
+* `wait` / `outputs` / `taskresult` -- outputs collected after main exits and reported as a
+  WorkflowTaskResult through an injected `create_or_update(obj)` coroutine;
+* `artifacts/` -- the repository facade and its drivers (local, S3 with SigV4, HTTP, git, raw);
+* `argosay` -- Argo's test-image verbs, built in.
+"""
+from ._errors import (
+    ArtifactConfigError,
+    ArtifactError,
+    ArtifactNotFound,
+    ExecutorError,
+    OutputError,
+    S3Error,
+    TemplateError,
+    UnsafeArchive,
+    WaitTimeout,
+    WrapperBuildError,
+)
+from .init import run_init
+from .paths import ExecutorPaths
+from .taskresult import TaskResultSink, build_task_result
+from .wait import WaitOutcome, WaitSettings, run_wait
+
+__all__ = [
+    "ArtifactConfigError",
+    "ArtifactError",
+    "ArtifactNotFound",
+    "ExecutorError",
+    "ExecutorPaths",
+    "OutputError",
+    "S3Error",
+    "TaskResultSink",
+    "TemplateError",
+    "UnsafeArchive",
+    "WaitOutcome",
+    "WaitSettings",
+    "WaitTimeout",
+    "WrapperBuildError",
+    "build_task_result",
+    "run_init",
+    "run_wait",
+]

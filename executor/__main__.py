@@ -1,0 +1,80 @@
+"""`python -m tiphys.executor init|wait|argosay ...`: the in-pod entry points.
+
+Thin by design: read the environment once, build settings and the artifact repository, call the
+library function, turn its outcome into an exit code. A failure prints one line naming what
+failed and exits non-zero (init failures make the node Error, as in Argo).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ._errors import ExecutorError
+from .paths import ExecutorPaths
+
+
+def _init(args: argparse.Namespace) -> int:
+    from .init import run_init
+    from .runtime import repository_from_env
+    from .template import decode_template, read_template
+    env = dict(os.environ)
+    paths = ExecutorPaths.from_env(env)
+    raw = env.get("ARGO_TEMPLATE", "")
+    if raw and raw != "offloaded":
+        template, template_json = decode_template(raw), raw.encode()
+    else:
+        template, template_json = read_template(paths, env), None
+    with tempfile.TemporaryDirectory(prefix="tiphys-init-") as tmp:
+        repo = repository_from_env(template, paths, env, work_dir=Path(tmp))
+        loaded = run_init(template, paths, repo, template_json=template_json,
+                          wrapper=Path(args.wrapper) if args.wrapper else None)
+    print(f"init: loaded input artifacts {loaded}", file=sys.stderr)
+    return 0
+
+
+def _wait(args: argparse.Namespace) -> int:
+    from .runtime import FileTaskResultSink, repository_from_env
+    from .template import read_template
+    from .wait import WaitSettings, run_wait
+    env = dict(os.environ)
+    paths = ExecutorPaths.from_env(env)
+    template = read_template(paths, env)
+    settings = WaitSettings.from_env(env)
+    sink_dir = args.task_result_dir or env.get("TIPHYS_TASK_RESULT_DIR")
+    if not sink_dir:
+        print("wait: no task-result destination (--task-result-dir or TIPHYS_TASK_RESULT_DIR)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="tiphys-wait-") as tmp:
+        repo = repository_from_env(template, paths, env, work_dir=Path(tmp))
+        outcome = asyncio.run(run_wait(template, paths, settings, sink=FileTaskResultSink(sink_dir),
+                                       repository=repo, work_dir=Path(tmp)))
+    for err in outcome.errors:
+        print(f"wait: {err}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["argosay"]:
+        from .argosay import main as argosay_main
+        return argosay_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m tiphys.executor")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_init = sub.add_parser("init", help="stage the template, script and input artifacts")
+    p_init.add_argument("--wrapper", help="main-container wrapper binary to install as <var_run>/argoexec")
+    p_wait = sub.add_parser("wait", help="wait for main, collect outputs, write the task result")
+    p_wait.add_argument("--task-result-dir", help="write task results as JSON files here")
+    args = parser.parse_args(argv)
+    try:
+        return _init(args) if args.cmd == "init" else _wait(args)
+    except ExecutorError as exc:
+        print(f"{args.cmd}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The local-directory artifact repository: tiphys's embedded default.
+
+Objects are files under one root directory, addressed by key exactly as an S3 bucket would be
+(`<root>/<key>`); a "directory" artifact is a directory under its key. Writes go through a
+temporary name and a rename, so a reader never sees half an object.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .._errors import ArtifactConfigError, ArtifactNotFound
+
+__all__ = ["LocalDriver"]
+
+
+class LocalDriver:
+    def __init__(self, root: str | os.PathLike[str], /) -> None:
+        self.root = Path(root)
+
+    def path_for(self, key: str, /) -> Path:
+        """The file for `key`; keys may not leave the root."""
+        if not key or not isinstance(key, str):
+            raise ArtifactConfigError(f"local artifact key must be a non-empty string, got {key!r}")
+        parts = PurePosixPath(key.lstrip("/")).parts
+        if ".." in parts or not parts:
+            raise ArtifactConfigError(f"local artifact key {key!r} would leave the repository")
+        return self.root.joinpath(*parts)
+
+    def get(self, location: Mapping[str, Any], dest: Path, /) -> None:
+        src = self.path_for(str(location.get("key", "")))
+        if not src.exists():
+            raise ArtifactNotFound(f"no object at key {location.get('key')!r} in {self.root}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(src, dest)
+
+    def put(self, src: Path, location: Mapping[str, Any], /) -> None:
+        dest = self.path_for(str(location.get("key", "")))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        if not src.is_dir():
+            shutil.copyfile(src, tmp)
+            tmp.replace(dest)
+            return
+        shutil.copytree(src, tmp, symlinks=True)
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        elif dest.exists() or dest.is_symlink():
+            dest.unlink()
+        tmp.rename(dest)

@@ -1,0 +1,184 @@
+"""The artifact repository: one `load`/`save` pair over every location type.
+
+`ArtifactRepository.load(artifact, dest)` and `.save(src, artifact)` take artifacts exactly as they
+appear in a template (`{"name", "path", "archive", "optional", "s3": {...}}`) and do what Argo's
+executor does around its drivers:
+
+* pick the driver from the location type (`s3`, `http`, `git`, `raw`, ...);
+* key-only artifacts (`s3: {key: k}` with no bucket/endpoint) take the rest of their location from
+  the template's `archiveLocation` -- and when that names no server either, from the default
+  driver, the local-directory repository of an embedded tiphys;
+* on save: archive per `archive` (tar+gzip by default, `none`, `zip`), derive the key when the
+  artifact has none (`<archiveLocation key>/<file name>`, §keys.py), upload, and return the
+  artifact with its location filled, which is what the task result reports;
+* on load: fetch to a temporary name, then unpack archives safely (`archive.unpack`) unless the
+  artifact says `archive: none`; apply `mode`.
+
+Drivers only move bytes; they implement `get(location, dest)` and `put(src, location)`.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from .._errors import ArtifactConfigError, ArtifactError, ArtifactNotFound
+from . import archive as _archive
+from .keys import DEFAULT_KEY_FORMAT, archive_strategy, artifact_file_name, join_key, render_key_format
+
+__all__ = ["LOCATION_TYPES", "ArtifactRepository", "Driver", "location_of"]
+
+LOCATION_TYPES = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs", "azure", "plugin")
+
+
+class Driver(Protocol):
+    def get(self, location: Mapping[str, Any], dest: Path, /) -> None: ...
+    def put(self, src: Path, location: Mapping[str, Any], /) -> None: ...
+
+
+def location_of(artifact: Mapping[str, Any], /) -> tuple[str, dict[str, Any]] | None:
+    """The artifact's (location type, location) or None when it names no location."""
+    for typ in LOCATION_TYPES:
+        loc = artifact.get(typ)
+        if isinstance(loc, Mapping):
+            return typ, dict(loc)
+    return None
+
+
+class ArtifactRepository:
+    def __init__(self, *, drivers: Mapping[str, Driver], default: Driver | None = None,
+                 archive_location: Mapping[str, Any] | None = None,
+                 key_variables: Mapping[str, str] | None = None,
+                 work_dir: str | os.PathLike[str] | None = None) -> None:
+        self._drivers = dict(drivers)
+        self._default = default
+        self._archive_location = dict(archive_location or {})
+        self._vars = dict(key_variables or {})
+        self._work_dir = Path(work_dir) if work_dir is not None else None
+
+    # -- resolution --------------------------------------------------------------------------
+
+    def _resolve(self, typ: str, loc: dict[str, Any], *, name: str | None) -> tuple[Driver, dict[str, Any]]:
+        if typ == "s3":
+            base = self._archive_location.get("s3") or {}
+            merged = {**{k: v for k, v in base.items() if k != "key"}, **{k: v for k, v in loc.items() if v not in (None, "")}}
+            if not merged.get("endpoint") and not merged.get("bucket"):
+                if self._default is None:
+                    raise ArtifactConfigError("key-only artifact but no artifact repository is configured", artifact=name)
+                return self._default, merged
+            loc = merged
+        driver = self._drivers.get(typ)
+        if driver is None:
+            raise ArtifactConfigError(f"no driver for {typ!r} artifacts", artifact=name)
+        return driver, loc
+
+    def _output_location(self, artifact: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        name = artifact.get("name")
+        found = location_of(artifact)
+        if found is not None and (found[1].get("key") or found[0] in ("http", "git", "raw")):
+            return found
+        # no key of its own: the archive location's key plus the file name
+        arch = location_of(self._archive_location)
+        typ, loc = found if found is not None else (arch if arch is not None else ("s3", {}))
+        if arch is None and self._default is None:
+            raise ArtifactConfigError("no key and no archiveLocation: configure an artifact repository", artifact=name)
+        prefix = (arch[1].get("key") if arch is not None else None) or DEFAULT_KEY_FORMAT
+        prefix = render_key_format(str(prefix), self._vars)
+        out = {**(arch[1] if arch is not None and arch[0] == typ else {}), **loc}
+        out["key"] = join_key(prefix, artifact_file_name(artifact))
+        return typ, out
+
+    # -- save --------------------------------------------------------------------------------
+
+    def save(self, src: Path, artifact: Mapping[str, Any], /, *, prepacked: bool = False) -> dict[str, Any]:
+        """Archive and upload `src` (file or directory) for `artifact`; return it with its location.
+
+        `prepacked=True` says `src` already is the tar+gzip of the artifact (the wrapper's copy).
+        """
+        name = artifact.get("name")
+        if not src.exists() and not src.is_symlink():
+            raise ArtifactNotFound(f"{src} does not exist", artifact=name)
+        typ, loc = self._output_location(artifact)
+        driver, resolved = self._resolve(typ, loc, name=name)
+        strategy = archive_strategy(artifact)
+        with tempfile.TemporaryDirectory(dir=self._work_dir, prefix="art-") as tmp:
+            if prepacked:
+                if strategy != "tar":
+                    raise ArtifactConfigError(f"a prepacked tar.gz cannot be saved with archive strategy {strategy!r}", artifact=name)
+                staged = src
+            elif strategy == "none":
+                staged = src
+            elif strategy == "zip":
+                staged = _archive.make_zip(src, Path(tmp, artifact_file_name(artifact)))
+            else:
+                level = ((artifact.get("archive") or {}).get("tar") or {}).get("compressionLevel")
+                staged = _archive.make_tgz(src, Path(tmp, artifact_file_name(artifact)), compression_level=level)
+            try:
+                driver.put(staged, resolved)
+            except ArtifactError as exc:
+                if exc.artifact is None:
+                    exc.artifact = name
+                raise
+        out = copy.deepcopy(dict(artifact))
+        for t in LOCATION_TYPES:
+            out.pop(t, None)
+        out[typ] = loc
+        return out
+
+    # -- load --------------------------------------------------------------------------------
+
+    def load(self, artifact: Mapping[str, Any], dest: Path, /) -> bool:
+        """Fetch `artifact` to `dest`; False when an optional artifact is absent (nothing written)."""
+        name = artifact.get("name")
+        found = location_of(artifact)
+        if found is None:
+            if artifact.get("optional"):
+                return False
+            raise ArtifactConfigError("required artifact not supplied: it has no location", artifact=name)
+        typ, loc = found
+        driver, resolved = self._resolve(typ, loc, name=name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if typ in ("raw", "git"):  # content lands as is: a file / a checkout
+            try:
+                driver.get(resolved, dest)
+            except ArtifactNotFound:
+                if artifact.get("optional"):
+                    return False
+                raise
+            self._chmod(artifact, dest)
+            return True
+        tmp = dest.with_name(dest.name + ".tmp")
+        try:
+            driver.get(resolved, tmp)
+        except ArtifactNotFound as exc:
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+            if artifact.get("optional"):
+                return False
+            if exc.artifact is None:
+                exc.artifact = name
+            raise
+        if archive_strategy(artifact) != "none" and tmp.is_file() and (_archive.is_tarball(tmp) or _archive.is_zip(tmp)):
+            _archive.unpack(tmp, dest, artifact=name)
+        else:
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            tmp.rename(dest)
+        self._chmod(artifact, dest)
+        return True
+
+    @staticmethod
+    def _chmod(artifact: Mapping[str, Any], dest: Path) -> None:
+        mode = artifact.get("mode")
+        if mode is None:
+            return
+        if not isinstance(mode, int) or not 0 <= mode <= 0o7777:
+            raise ArtifactConfigError(f"mode must be an integer permission, got {mode!r}", artifact=artifact.get("name"))
+        os.chmod(dest, mode)
+        if artifact.get("recurseMode") and dest.is_dir():
+            for root, dirs, files in os.walk(dest):
+                for n in dirs + files:
+                    os.chmod(Path(root, n), mode)
