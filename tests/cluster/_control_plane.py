@@ -246,19 +246,41 @@ def _install_crds(plane: ControlPlane, crds: Sequence[dict[str, Any]], *, timeou
             if exc.status != 409:  # already there: a shared etcd prefix never happens, but be kind
                 raise
     deadline = time.monotonic() + timeout
-    pending = {crd["metadata"]["name"] for crd in crds}
+    pending = {crd["metadata"]["name"]: crd for crd in crds}
     while pending:
-        for name in sorted(pending):
-            status = rest.get(f"{path}/{name}").get("status", {})
-            if any(c.get("type") == "Established" and c.get("status") == "True"
-                   for c in status.get("conditions", ())):
-                pending.discard(name)
+        for name, crd in sorted(pending.items()):
+            if _served(rest, path, crd):
+                del pending[name]
         if pending:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"CRDs not Established after {timeout:.0f} s: {sorted(pending)}")
+                raise TimeoutError(f"CRDs not served after {timeout:.0f} s: {sorted(pending)}")
             plane.check_alive()
             time.sleep(0.05)
     plane.crds = tuple(crd["metadata"]["name"] for crd in crds)
+
+
+def _served(rest: Rest, path: str, crd: dict[str, Any]) -> bool:
+    """Established, and every served version lists without 429 "storage is (re)initializing".
+
+    `Established` only means the name is accepted; the watch cache behind the new endpoint
+    initialises a moment later and answers 429 until then, which would make the first test
+    to touch a custom resource flaky.
+    """
+    status = rest.get(f"{path}/{crd['metadata']['name']}").get("status") or {}
+    if not any(c.get("type") == "Established" and c.get("status") == "True"
+               for c in status.get("conditions") or ()):
+        return False
+    group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+    for version in crd["spec"]["versions"]:
+        if not version.get("served"):
+            continue
+        try:
+            rest.get(f"/apis/{group}/{version['name']}/{plural}?limit=1")
+        except HttpStatusError as exc:
+            if exc.status in (404, 429, 503):
+                return False
+            raise
+    return True
 
 
 def start(

@@ -153,7 +153,7 @@ def test_kubeconfig_loads_with_the_kubernetes_package(cluster: ControlPlane) -> 
     config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=cfg)
     assert cfg.host == cluster.server
     assert cfg.ssl_ca_cert == str(cluster.ca_cert)
-    assert cfg.get_api_key_with_prefix("authorization") == f"Bearer {cluster.admin_token}"
+    assert cfg.auth_settings()["BearerToken"]["value"] == f"Bearer {cluster.admin_token}"
 
 
 def test_owner_references_cascade(cluster: ControlPlane, cluster_namespace: str) -> None:
