@@ -13,6 +13,7 @@ typing (int32 `array('i')` attributes), takes the scope of the targets as bytes,
 error classes named by the class attributes `scheduler_error` / `restore_error`, which
 `tiphys.core.dag` points at its typed errors in a thin subclass.
 """
+cimport cython
 from cpython.array cimport array
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.string cimport memset
@@ -24,6 +25,11 @@ cdef enum:
     ST_DONE = 3
     ST_OMITTED = 4
     ST_OUT = 5       # not an ancestor of a target: never runs
+    ST_MASK = 7
+    # Extra bits in state[] while WAITING, for tasks whose program is a conjunction
+    # (FLAG_CONJUNCTION): decided edge by edge, so the program never runs (see _propagate).
+    SB_CONJ = 0x40   # the task's program is p1 && p2 && ... over distinct dependencies
+    SB_BAD = 0x80    # some fulfilled dependency failed its predicate: the program is false
 
 cdef enum:
     O_SUCCEEDED = 1
@@ -42,6 +48,7 @@ cdef enum:
     F_CONTINUE_FAILED = 1
     F_CONTINUE_ERROR = 2
     F_GROUP = 4
+    F_CONJUNCTION = 8
 
 cdef enum:
     OP_AND = -1
@@ -92,6 +99,7 @@ cdef class Scheduler:
     # Read-only views of the compiled arrays.
     cdef const int* succ_off
     cdef const int* succ
+    cdef const int* succ_mask       # per edge: the conjunction's mask for its source
     cdef const int* pred_off
     cdef const int* pred
     cdef const int* prog_off
@@ -145,6 +153,7 @@ cdef class Scheduler:
         self.n = <int>n
         self.succ_off = _ints(compiled.succ_off, "succ_off", n + 1)
         self.succ = _ints(compiled.succ, "succ", self.succ_off[n])
+        self.succ_mask = _ints(compiled.succ_mask, "succ_mask", self.succ_off[n])
         self.pred_off = _ints(compiled.pred_off, "pred_off", n + 1)
         self.pred = _ints(compiled.pred, "pred", self.pred_off[n])
         self.prog_off = _ints(compiled.prog_off, "prog_off", n + 1)
@@ -164,7 +173,7 @@ cdef class Scheduler:
             self.scope[i] = 1 if scope is None else (1 if scope[i] else 0)
         self._reset()
         for i in range(n):
-            if self.npred[i] == 0 and self.state[i] == ST_WAITING:
+            if self.npred[i] == 0 and self.state[i] & ST_MASK == ST_WAITING:
                 if self._evaluate(<int>i):
                     self.state[i] = ST_PENDING
                     self.pending[self.pending_tail] = <int>i
@@ -212,7 +221,10 @@ cdef class Scheduler:
         cdef int i
         for i in range(self.n):
             self.npred[i] = self.pred_off[i + 1] - self.pred_off[i]
-            self.state[i] = ST_WAITING if self.scope[i] else ST_OUT
+            if not self.scope[i]:
+                self.state[i] = ST_OUT
+            else:
+                self.state[i] = ST_WAITING | (SB_CONJ if self.flags[i] & F_CONJUNCTION else 0)
         memset(self.res, 0, self.n * sizeof(int))
         self.pending_head = 0
         self.pending_tail = 0
@@ -221,6 +233,7 @@ cdef class Scheduler:
         self.omitted_tail = 0
         self.omitted_read = 0
 
+    @cython.final
     cdef bint _evaluate(self, int t) noexcept nogil:
         cdef int i = self.prog_off[t]
         cdef int end = self.prog_off[t + 1]
@@ -247,29 +260,45 @@ cdef class Scheduler:
             i += 1
         return stack[sp - 1]
 
+    @cython.final
     cdef void _omit(self, int t) noexcept nogil:
         self.state[t] = ST_OMITTED
         self.res[t] = O_OMITTED
         self.omitted[self.omitted_tail] = t
         self.omitted_tail += 1
 
+    @cython.final
     cdef void _propagate(self, int first) noexcept nogil:
         cdef int* work = self.work
         cdef int* npred = self.npred
         cdef unsigned char* state = self.state
         cdef const int* succ = self.succ
         cdef Py_ssize_t head = 0, tail = 1
-        cdef int f, s, k, end
+        cdef const int* succ_mask = self.succ_mask
+        cdef int f, s, k, end, value
+        cdef unsigned char st
+        cdef bint ok
         work[0] = first
         while head < tail:
             f = work[head]
             head += 1
             end = self.succ_off[f + 1]
+            value = self.res[f]
             for k in range(self.succ_off[f], end):
                 s = succ[k]
+                st = state[s]
+                # A conjunction is decided edge by edge while its source's outcome is in cache;
+                # the reference runs the program instead (same result, the tests check both).
+                if st & SB_CONJ and not (value & succ_mask[k]):
+                    st = st | SB_BAD
+                    state[s] = st
                 npred[s] -= 1
-                if npred[s] == 0 and state[s] == ST_WAITING and not self.stopped:
-                    if self._evaluate(s):
+                if npred[s] == 0 and st & ST_MASK == ST_WAITING and not self.stopped:
+                    if st & SB_CONJ:
+                        ok = not (st & SB_BAD)
+                    else:
+                        ok = self._evaluate(s)
+                    if ok:
                         state[s] = ST_PENDING
                         self.pending[self.pending_tail] = s
                         self.pending_tail += 1
@@ -278,16 +307,22 @@ cdef class Scheduler:
                         work[tail] = s
                         tail += 1
 
+    @cython.final
     cdef void _decrement(self, int t) noexcept nogil:
-        cdef int k
+        cdef int k, s
         for k in range(self.succ_off[t], self.succ_off[t + 1]):
-            self.npred[self.succ[k]] -= 1
+            s = self.succ[k]
+            if self.state[s] & SB_CONJ and not (self.res[t] & self.succ_mask[k]):
+                self.state[s] |= SB_BAD
+            self.npred[s] -= 1
 
+    @cython.final
     cdef bint _fails(self, int t, int outcome) noexcept nogil:
         cdef int flags = self.flags[t]
         return ((outcome & O_FAILED and not flags & F_CONTINUE_FAILED)
                 or (outcome & O_ERRORED and not flags & F_CONTINUE_ERROR))
 
+    @cython.final
     cdef int _check(self, int t, int outcome, bint restoring) noexcept nogil:
         """0 when valid, else an index into _MESSAGES (same rules as outcome.check_outcome)."""
         cdef int phase
@@ -309,6 +344,7 @@ cdef class Scheduler:
             return 7
         return 0
 
+    @cython.final
     cdef void _finish(self, int t, int outcome) noexcept nogil:
         self.state[t] = ST_DONE
         self.res[t] = outcome
@@ -516,7 +552,7 @@ cdef class Scheduler:
                     self.res[t] = o
                     self._decrement(t)
                 elif o == -2:
-                    if self.state[t] == ST_OUT:
+                    if self.state[t] & ST_MASK == ST_OUT:
                         raise self._error(True, f"task {names[t]!r} ({t}) is running but not an ancestor "
                                           f"of a target", t)
                     if self.npred[t]:
@@ -526,7 +562,7 @@ cdef class Scheduler:
                         raise self._error(True, f"task {names[t]!r} ({t}) is running but its depends is false", t)
                     self.state[t] = ST_RUNNING
                     self.running += 1
-                elif self.state[t] == ST_WAITING and self.npred[t] == 0 and not self.stopped:
+                elif self.state[t] & ST_MASK == ST_WAITING and self.npred[t] == 0 and not self.stopped:
                     if self._evaluate(t):
                         self.state[t] = ST_PENDING
                         self.pending[self.pending_tail] = t

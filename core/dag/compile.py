@@ -35,11 +35,14 @@ from .errors import (CycleError, DagError, DuplicateTaskError, InvalidTaskNameEr
 from .outcome import Outcome
 
 __all__ = ["TaskSpec", "CompiledDAG", "compile_dag", "compile_steps",
-           "FLAG_CONTINUE_FAILED", "FLAG_CONTINUE_ERROR", "FLAG_GROUP"]
+           "FLAG_CONTINUE_FAILED", "FLAG_CONTINUE_ERROR", "FLAG_GROUP", "FLAG_CONJUNCTION"]
 
 FLAG_CONTINUE_FAILED = 1
 FLAG_CONTINUE_ERROR = 2
 FLAG_GROUP = 4
+#: Set by the compiler: the program is `p1 && p2 && ...` over distinct dependencies, so a
+#: scheduler may decide it edge by edge from `succ_mask` instead of running the program.
+FLAG_CONJUNCTION = 8
 
 _NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
 
@@ -63,6 +66,7 @@ class CompiledDAG(msgspec.Struct, frozen=True):
     flags: array
     succ_off: array
     succ: array
+    succ_mask: array
     pred_off: array
     pred: array
     prog_off: array
@@ -96,27 +100,35 @@ def _field(obj: Any, key: str, attr: str) -> Any:
     return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, attr, None)
 
 
+_LOOP_KEYS = (("withItems", "with_items"), ("withParam", "with_param"), ("withSequence", "with_sequence"))
+
+
 def _as_spec(obj: Any, path: str) -> TaskSpec:
-    if isinstance(obj, TaskSpec):
+    if type(obj) is TaskSpec:
         return obj
-    name = _field(obj, "name", "name")
-    if not isinstance(name, str):
+    if type(obj) is dict:  # the common case, kept off the slower generic path
+        get = obj.get
+        name, cont, deps, text = get("name"), get("continueOn"), get("dependencies"), get("depends")
+        loop = "withItems" in obj or "withParam" in obj or "withSequence" in obj
+        loop = loop and any(get(key) is not None for key, _ in _LOOP_KEYS)
+    else:
+        name = _field(obj, "name", "name")
+        cont = _field(obj, "continueOn", "continue_on")
+        deps = _field(obj, "dependencies", "dependencies")
+        text = _field(obj, "depends", "depends")
+        loop = any(_field(obj, key, attr) is not None for key, attr in _LOOP_KEYS)
+    if type(name) is not str:
         raise DagError("task has no name", path=f"{path}.name")
-    cont = _field(obj, "continueOn", "continue_on")
     failed = error = False
     if cont is not None:
         failed = bool(_field(cont, "failed", "failed"))
         error = bool(_field(cont, "error", "error"))
-    deps = _field(obj, "dependencies", "dependencies")
     if deps is not None:
-        if isinstance(deps, str) or not all(isinstance(d, str) for d in deps):
+        if isinstance(deps, str) or not all(type(d) is str for d in deps):
             raise DagError("dependencies must be a list of task names", path=f"{path}.dependencies")
         deps = tuple(deps)
-    text = _field(obj, "depends", "depends")
-    if text is not None and not isinstance(text, str):
+    if text is not None and type(text) is not str:
         raise DagError("depends must be a string", path=f"{path}.depends")
-    loop = any(_field(obj, key, attr) is not None for key, attr in
-               (("withItems", "with_items"), ("withParam", "with_param"), ("withSequence", "with_sequence")))
     return TaskSpec(name=name, depends=text, dependencies=deps, continue_on_failed=failed,
                     continue_on_error=error, loop=loop)
 
@@ -145,6 +157,22 @@ def _index_names(specs: Sequence[TaskSpec], path: str, kind: str) -> dict[str, i
     return index
 
 
+def _conjunction(words: list[int], ndeps: int) -> list[int] | None:
+    """Masks per predicate when `words` is `p1 && p2 && ...` over distinct tasks, else None."""
+    masks = []
+    i, n = 0, len(words)
+    while i < n:
+        w = words[i]
+        if w >= 0:
+            masks.append(words[i + 1])
+            i += 2
+        elif w == _dep.OP_AND:
+            i += 1
+        else:
+            return None
+    return masks if len(masks) == ndeps else None
+
+
 def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
     """Validate and compile the tasks of one DAG template. `path` prefixes error locations."""
     specs = [_as_spec(t, f"{path}[{i}]") for i, t in enumerate(tasks)]
@@ -158,40 +186,70 @@ def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
         raise MixedDependsError(specs[i].name, path=f"{path}[{i}]")
 
     deps: list[list[int]] = []
+    masks: list[list[int] | None] = []  # per-dependency masks of conjunctions (see _link)
     progs: list[list[int]] = []
     max_stack = 0
     and_op = _dep.OP_AND
+    get = index.get
     for i, spec in enumerate(specs):
-        if spec.depends is not None:
-            where = f"{path}[{i}].depends"
-            tree = _dep.parse_depends(spec.depends, task=spec.name, path=where)
-            names = _dep.references(tree)
-        else:
-            where = f"{path}[{i}].dependencies"
-            tree = None
-            names = list(dict.fromkeys(spec.dependencies or ()))
-        ids = []
-        for name in names:
-            j = index.get(name)
-            if j is None:
-                raise UnknownDependencyError(spec.name, name, path=where)
-            if j == i:
-                raise SelfDependencyError(spec.name, path=where)
-            ids.append(j)
+        if spec.depends is None:
+            names = spec.dependencies
+            if not names:
+                deps.append([])
+                masks.append([])
+                progs.append([])
+                continue
+            ids = [get(name, -1) for name in names]
+            if -1 in ids or i in ids:
+                _reject(spec, i, names, index, f"{path}[{i}].dependencies")
+            if len(ids) > 1 and len(set(ids)) != len(ids):
+                ids = list(dict.fromkeys(ids))
+            # `dependencies: [a, b, ...]` is `a && b && ...` of bare names: emitted directly,
+            # without a tree (the common shape of very large generated DAGs).
+            dmask = [bare[j] for j in ids]
+            words = [ids[0], dmask[0]]
+            for k in range(1, len(ids)):
+                words += (ids[k], dmask[k], and_op)
+            deps.append(ids)
+            masks.append(dmask)
+            progs.append(words)
+            max_stack = max(max_stack, min(len(ids), 2))
+            continue
+        where = f"{path}[{i}].depends"
+        tree = _dep.parse_depends(spec.depends, task=spec.name, path=where)
+        names = _dep.references(tree)
+        ids = [get(name, -1) for name in names]
+        if -1 in ids or i in ids:
+            _reject(spec, i, names, index, where)
+        words, depth = _dep.compile_program(tree, index=index, bare_mask=lambda n: bare[index[n]])
         deps.append(ids)
-        if tree is not None:
-            words, depth = _dep.compile_program(tree, index=index, bare_mask=lambda n: bare[index[n]])
-        else:
-            # `dependencies: [a, b, ...]` is `a && b && ...` of bare names: emit it directly,
-            # without building a tree (this is the common shape of very large generated DAGs).
-            words = []
-            for k, j in enumerate(ids):
-                words += (j, bare[j]) if k == 0 else (j, bare[j], and_op)
-            depth = min(len(ids), 2)
+        conj = _conjunction(words, len(ids))
+        if conj is not None:
+            # Program order may differ from first-appearance order only by AND grouping; the
+            # masks follow the program, so map them back onto `ids` by task.
+            by_task = {}
+            k = 0
+            while k < len(words):
+                if words[k] >= 0:
+                    by_task[words[k]] = words[k + 1]
+                    k += 2
+                else:
+                    k += 1
+            conj = [by_task[j] for j in ids]
+        masks.append(conj)
         progs.append(words)
         max_stack = max(max_stack, depth)
     sources = tuple(s.depends if s.depends is not None else s.dependencies for s in specs)
-    return _link(specs, index, flags, deps, progs, max_stack, False, sources, path)
+    return _link(specs, index, flags, deps, masks, progs, max_stack, False, sources, path)
+
+
+def _reject(spec: TaskSpec, i: int, names: Iterable[str], index: dict[str, int], where: str) -> None:
+    for name in names:
+        j = index.get(name)
+        if j is None:
+            raise UnknownDependencyError(spec.name, name, path=where)
+        if j == i:
+            raise SelfDependencyError(spec.name, path=where)
 
 
 def compile_steps(groups: Iterable[Iterable[Any]], /, *, path: str = "steps") -> CompiledDAG:
@@ -209,6 +267,7 @@ def compile_steps(groups: Iterable[Iterable[Any]], /, *, path: str = "steps") ->
     flags = [_flags_of(s) for s in specs]
     bare = _bare_masks(flags)
     deps: list[list[int]] = []
+    masks: list[list[int] | None] = []
     progs: list[list[int]] = []
     previous: list[int] = []  # steps of the last non-empty group before the current one
     current: list[int] = []
@@ -223,14 +282,15 @@ def compile_steps(groups: Iterable[Iterable[Any]], /, *, path: str = "steps") ->
         for k, j in enumerate(previous):
             words += (j, bare[j]) if k == 0 else (j, bare[j], _dep.OP_AND)
         deps.append(list(previous))
+        masks.append([bare[j] for j in previous])
         progs.append(words)
     max_stack = 2 if any(len(d) > 1 for d in deps) else (1 if any(deps) else 0)
     sources = tuple(tuple(specs[j].name for j in d) or None for d in deps)
-    return _link(specs, index, flags, deps, progs, max_stack, True, sources, path)
+    return _link(specs, index, flags, deps, masks, progs, max_stack, True, sources, path)
 
 
 def _link(specs: Sequence[TaskSpec], index: dict[str, int], flags: list[int], deps: list[list[int]],
-          progs: list[list[int]], max_stack: int, halt: bool,
+          masks: list[list[int] | None], progs: list[list[int]], max_stack: int, halt: bool,
           sources: tuple[str | tuple[str, ...] | None, ...], path: str) -> CompiledDAG:
     n = len(specs)
     pred_off = array("i", [0]) * (n + 1)
@@ -241,19 +301,27 @@ def _link(specs: Sequence[TaskSpec], index: dict[str, int], flags: list[int], de
         pred_off[i + 1] = total
         for j in ids:
             count[j] += 1
+        if masks[i] is not None and ids:
+            flags[i] |= FLAG_CONJUNCTION
     pred = array("i", [j for ids in deps for j in ids])
     succ_off = array("i", [0]) * (n + 1)
     acc = 0
     for i, c in enumerate(count):
         acc += c
         succ_off[i + 1] = acc
-    # Counting sort: successors of each task end up in increasing index order.
+    # Counting sort: successors of each task end up in increasing index order. `succ_mask[k]` is
+    # the mask the successor's conjunction applies to this edge's source (0 for other programs).
     fill = succ_off[:n].tolist()
     succ_list = [0] * total
+    mask_list = [0] * total
     for i, ids in enumerate(deps):
-        for j in ids:
-            succ_list[fill[j]] = i
-            fill[j] += 1
+        dmask = masks[i]
+        for k, j in enumerate(ids):
+            at = fill[j]
+            succ_list[at] = i
+            if dmask is not None:
+                mask_list[at] = dmask[k]
+            fill[j] = at + 1
     succ = array("i", succ_list)
     topo = _topological(n, deps, succ_list, succ_off, [specs[i].name for i in range(n)], path)
     prog_off = array("i", [0]) * (n + 1)
@@ -263,7 +331,7 @@ def _link(specs: Sequence[TaskSpec], index: dict[str, int], flags: list[int], de
         prog_off[i + 1] = acc
     prog = array("i", [w for words in progs for w in words])
     return CompiledDAG(tuple(s.name for s in specs), index, array("i", flags), succ_off, succ,
-                       pred_off, pred, prog_off, prog, topo, max_stack, halt, sources)
+                       array("i", mask_list), pred_off, pred, prog_off, prog, topo, max_stack, halt, sources)
 
 
 def _topological(n: int, deps: list[list[int]], succ: list[int], succ_off: array, names: list[str],

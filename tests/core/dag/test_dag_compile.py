@@ -10,7 +10,7 @@ from tests.conftest import argo_examples, argo_path
 from tiphys.core.dag import (CycleError, DagError, DependsSyntaxError, DuplicateTaskError, InvalidTaskNameError,
                              MixedDependsError, SelfDependencyError, TaskSpec, UnknownDependencyError,
                              compile_dag, compile_steps)
-from tiphys.core.dag.compile import FLAG_CONTINUE_ERROR, FLAG_CONTINUE_FAILED, FLAG_GROUP
+from tiphys.core.dag.compile import FLAG_CONJUNCTION, FLAG_CONTINUE_ERROR, FLAG_CONTINUE_FAILED, FLAG_GROUP
 
 
 def test_diamond_layout():
@@ -25,6 +25,19 @@ def test_diamond_layout():
     assert list(c.topo) == [0, 1, 2, 3]
     assert c.program(0) == [] and c.max_stack == 2
     assert len(c) == 4 and c.task_index("D") == 3
+
+
+def test_conjunctions_get_edge_masks():
+    """Pure `&&` of distinct dependencies is flagged, with each edge carrying its predicate's mask."""
+    c = compile_dag([{"name": "a", "continueOn": {"error": True}}, {"name": "b"},
+                     {"name": "c", "depends": "a && b.Failed"}, {"name": "d", "depends": "a || b"},
+                     {"name": "e", "depends": "a && a.Failed"}, {"name": "f", "depends": "!a"}])
+    conj = [bool(f & FLAG_CONJUNCTION) for f in c.flags]
+    assert conj == [False, False, True, False, False, False]
+    edges = {(c.names[src], c.names[c.succ[k]]): c.succ_mask[k]
+             for src in range(len(c)) for k in range(c.succ_off[src], c.succ_off[src + 1])}
+    assert edges[("a", "c")] == 1 | 8 | 32 | 4 and edges[("b", "c")] == 2
+    assert edges[("a", "d")] == 0
 
 
 def test_duplicate_dependency_counted_once():
@@ -56,7 +69,7 @@ def test_attribute_objects_are_accepted():
             self.continue_on = ContinueOn() if name == "a" else None
             self.with_items = self.with_param = self.with_sequence = None
     c = compile_dag([Task("a"), Task("b", "a")])
-    assert list(c.flags) == [FLAG_CONTINUE_FAILED, 0] and c.dependencies(1) == [0]
+    assert list(c.flags) == [FLAG_CONTINUE_FAILED, FLAG_CONJUNCTION] and c.dependencies(1) == [0]
 
 
 @pytest.mark.parametrize("tasks, error, path, fragment", [
