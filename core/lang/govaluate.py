@@ -1,0 +1,517 @@
+"""`when:` conditions: Knetic/govaluate as Argo uses it, after tag substitution (§3.6).
+
+Argo lexes the substituted text with govaluate, re-types every VARIABLE token to a STRING token
+(so `heads == heads` compares two strings and KFP's `'{{…}}' != true` works), then evaluates
+with no parameters and demands a boolean. This module reproduces that pipeline: `tokenize`
+(govaluate's lexer, including its quirks: a string ends at *either* quote character, `\\` escapes
+the next character everywhere, quoted text that parses as a date becomes Unix seconds, words
+with dots are accessors that can never resolve), `parse_when` (precedence as govaluate's stage
+planner, left-associative), `to_source` (canonical printer for round trips) and `evaluate_when`
+(the whole pipeline, returning a bool or raising `WhenSyntaxError` / `WhenEvalError` with the
+column).
+
+Precedence, lowest first: `,` (lists) < `? : ??` < `||` < `&&` < comparators
+(`== != < <= > >= =~ !~ in`) < `& | ^` < `<< >>` < `+ -` < `* / %` < `**` < prefix `- ! ~`.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from typing import Any, Union
+
+import msgspec
+
+from ._go import go_sprint
+from .errors import WhenEvalError, WhenSyntaxError
+from .expr.values import Fail, go_regex
+
+__all__ = ["tokenize", "parse_when", "evaluate_when", "to_source", "WhenToken", "WhenNode",
+           "Lit", "Accessor", "Prefix", "Infix", "ListNode"]
+
+_OPS = frozenset({"==", "!=", ">", ">=", "<", "<=", "=~", "!~", "&&", "||", "+", "-", "*", "/",
+                  "%", "**", "&", "|", "^", ">>", "<<", "!", "~", "?", ":", "??"})
+_PREFIX = frozenset({"-", "!", "~"})
+_LEVELS: tuple[frozenset[str], ...] = (
+    frozenset({"?", ":", "??"}), frozenset({"||"}), frozenset({"&&"}),
+    frozenset({"==", "!=", ">", ">=", "<", "<=", "=~", "!~", "in"}),
+    frozenset({"&", "|", "^"}), frozenset({"<<", ">>"}), frozenset({"+", "-"}),
+    frozenset({"*", "/", "%"}), frozenset({"**"}),
+)
+_MAX_DEPTH = 100
+
+
+class WhenToken(msgspec.Struct, frozen=True):
+    """kind ∈ num, bool, str, time, var, accessor, op, open, close, sep; 1-based column."""
+
+    kind: str
+    value: Any
+    column: int
+
+
+def _is_letter(c: str) -> bool:
+    return c.isalpha()
+
+
+def _read_until(src: str, i: int, cond: Any, *, include_ws: bool, break_ws: bool) -> tuple[str, int, bool]:
+    """govaluate's readUntilFalse with escaping: returns (text, next index, stopped-by-condition)."""
+    buf: list[str] = []
+    n = len(src)
+    while i < n:
+        c = src[i]
+        if c == "\\":
+            if i + 1 < n:
+                buf.append(src[i + 1])
+            i += 2
+            continue
+        if c.isspace():
+            if break_ws and buf:
+                return "".join(buf), i, True
+            if not include_ws:
+                i += 1
+                continue
+        if cond(c):
+            buf.append(c)
+            i += 1
+        else:
+            return "".join(buf), i, True
+    return "".join(buf), i, False
+
+
+def _not_quote(c: str) -> bool:
+    return c not in "'\""
+
+
+def _is_numeric(c: str) -> bool:
+    return c.isdigit() or c == "."
+
+
+def _is_var_char(c: str) -> bool:
+    return c.isalpha() or c.isdigit() or c in "_."
+
+
+def _is_symbol(c: str) -> bool:
+    return not (c.isdigit() or c.isalpha() or c in "()[]" or not _not_quote(c))
+
+
+def tokenize(src: str, /) -> list[WhenToken]:
+    """govaluate's lexer; VARIABLE tokens come out as kind `var` (Argo then treats them as strings)."""
+    toks: list[WhenToken] = []
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        col = i + 1
+        if c.isspace():
+            i += 1
+            continue
+        if _is_numeric(c):
+            if c == "0" and i + 1 < n and src[i + 1] == "x":
+                text, i, _ = _read_until(src, i + 2, lambda ch: ch in "0123456789abcdefABCDEF",
+                                         include_ws=False, break_ws=True)
+                try:
+                    toks.append(WhenToken("num", float(int(text, 16)), col))
+                except ValueError:
+                    raise WhenSyntaxError(f"Unable to parse hex value '{text}' to uint64",
+                                          source=src, column=col) from None
+                continue
+            text, i, _ = _read_until(src, i, _is_numeric, include_ws=False, break_ws=True)
+            if not re.fullmatch(r"[0-9]+\.?[0-9]*|\.[0-9]+", text):
+                raise WhenSyntaxError(f"Unable to parse numeric value '{text}' to float64",
+                                      source=src, column=col)
+            toks.append(WhenToken("num", float(text), col))
+            continue
+        if c == ",":
+            toks.append(WhenToken("sep", ",", col))
+            i += 1
+            continue
+        if c == "[":
+            text, j, done = _read_until(src, i + 1, lambda ch: ch != "]", include_ws=True,
+                                        break_ws=False)
+            if not done:
+                raise WhenSyntaxError("Unclosed parameter bracket", source=src, column=col)
+            toks.append(WhenToken("var", text, col))
+            i = j + 1
+            continue
+        if _is_letter(c):
+            text, i, _ = _read_until(src, i, _is_var_char, include_ws=False, break_ws=True)
+            if text in ("true", "false"):
+                toks.append(WhenToken("bool", text == "true", col))
+            elif text in ("in", "IN"):
+                toks.append(WhenToken("op", "in", col))
+            elif "." in text:
+                if text.endswith("."):
+                    raise WhenSyntaxError(f"Hanging accessor on token '{text}'", source=src,
+                                          column=col)
+                toks.append(WhenToken("accessor", text, col))
+            else:
+                toks.append(WhenToken("var", text, col))
+            continue
+        if not _not_quote(c):
+            text, j, done = _read_until(src, i + 1, _not_quote, include_ws=True, break_ws=False)
+            if not done:
+                raise WhenSyntaxError("Unclosed string literal", source=src, column=col)
+            i = j + 1
+            stamp = _parse_time(text)
+            toks.append(WhenToken("time", stamp, col) if stamp is not None
+                        else WhenToken("str", text, col))
+            continue
+        if c == "(":
+            toks.append(WhenToken("open", "(", col))
+            i += 1
+            continue
+        if c == ")":
+            toks.append(WhenToken("close", ")", col))
+            i += 1
+            continue
+        text, i, _ = _read_until(src, i, _is_symbol, include_ws=False, break_ws=True)
+        if text not in _OPS:
+            raise WhenSyntaxError(f"Invalid token: '{text}'", source=src, column=col)
+        toks.append(WhenToken("op", text, col))
+    return toks
+
+
+# --- dates: govaluate turns quoted dates into float Unix seconds ---------------------------
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"])}
+_DAYS = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_TZ = r"(Z|[+-]\d\d:\d\d)"
+_TIME_RES = (
+    ("ansic", re.compile(rf"^{_DAYS} (\w\w\w) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{{4}})$")),
+    ("unix", re.compile(rf"^{_DAYS} (\w\w\w) ([ \d]\d) (\d\d):(\d\d):(\d\d) [A-Z]{{3,4}} (\d{{4}})$")),
+    ("ruby", re.compile(rf"^{_DAYS} (\w\w\w) (\d\d) (\d\d):(\d\d):(\d\d) ([+-]\d{{4}}) (\d{{4}})$")),
+    ("kitchen", re.compile(r"^(\d{1,2}):(\d\d)(AM|PM)$")),
+    ("rfc3339", re.compile(rf"^(\d{{4}})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?{_TZ}$")),
+    ("date", re.compile(r"^(\d{4})-(\d\d)-(\d\d)$")),
+    ("datemin", re.compile(r"^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d)$")),
+    ("datesec", re.compile(r"^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)$")),
+    ("datesectz", re.compile(r"^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)([+-]\d\d:\d\d)$")),
+    ("iso", re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d)(?::(\d\d))?(?::(\d\d))?(\.\d+)?(Z|[+-]\d{4})$")),
+)
+
+
+def _off(text: str | None) -> _dt.timezone:
+    if not text or text == "Z":
+        return _dt.timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return _dt.timezone(sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
+
+
+def _parse_time(text: str) -> float | None:
+    """Unix seconds when `text` matches one of govaluate's date layouts (zoneless → UTC)."""
+    if not text or not text[0].isalnum():
+        return None
+    for kind, rx in _TIME_RES:
+        m = rx.match(text)
+        if not m:
+            continue
+        g = m.groups()
+        try:
+            if kind in ("ansic", "unix"):
+                t = _dt.datetime(int(g[5]), _MONTHS[g[0]], int(g[1]), int(g[2]), int(g[3]),
+                                 int(g[4]), tzinfo=_dt.timezone.utc)
+            elif kind == "ruby":
+                t = _dt.datetime(int(g[6]), _MONTHS[g[0]], int(g[1]), int(g[2]), int(g[3]),
+                                 int(g[4]), tzinfo=_off(g[5]))
+            elif kind == "kitchen":
+                hour = int(g[0])
+                if not 1 <= hour <= 12 or int(g[1]) > 59:
+                    return None
+                hour = hour % 12 + (12 if g[2] == "PM" else 0)
+                # Go parses Kitchen into year 0, which Python's datetime cannot hold.
+                return -62167219200.0 + hour * 3600 + int(g[1]) * 60
+            else:
+                nums = [int(x) if x and x[0].isdigit() else 0 for x in g[:6]]
+                nums += [0] * (6 - len(nums))
+                tz = _off(g[-1]) if kind in ("rfc3339", "datesectz", "iso") else _dt.timezone.utc
+                t = _dt.datetime(*nums[:6], tzinfo=tz)  # type: ignore[misc]
+        except (KeyError, ValueError):
+            return None
+        return float(math.floor(t.timestamp()))
+    return None
+
+
+# --- AST ------------------------------------------------------------------------------------
+class Lit(msgspec.Struct, frozen=True):
+    """A literal: number (float), bool, string (incl. re-typed bare words) or time (float)."""
+
+    value: Any
+    kind: str = "str"
+    column: int = 0
+
+
+class Accessor(msgspec.Struct, frozen=True):
+    """`foo.Bar`: govaluate parameter access, which can never resolve in `when` (no params)."""
+
+    path: str
+    column: int = 0
+
+
+class Prefix(msgspec.Struct, frozen=True):
+    op: str
+    operand: "WhenNode"
+    column: int = 0
+
+
+class Infix(msgspec.Struct, frozen=True):
+    op: str
+    left: "WhenNode"
+    right: "WhenNode"
+    column: int = 0
+
+
+class ListNode(msgspec.Struct, frozen=True):
+    """`a, b, c` — only meaningful as the right side of `in`."""
+
+    items: tuple["WhenNode", ...]
+    column: int = 0
+
+
+WhenNode = Union[Lit, Accessor, Prefix, Infix, ListNode]
+
+
+class _Parser:
+    def __init__(self, src: str, toks: list[WhenToken]) -> None:
+        self.src, self.toks, self.i, self.depth = src, toks, 0, 0
+
+    def err(self, msg: str, tok: WhenToken | None = None) -> WhenSyntaxError:
+        col = tok.column if tok else (self.toks[self.i].column if self.i < len(self.toks)
+                                      else len(self.src) + 1)
+        return WhenSyntaxError(msg, source=self.src, column=col)
+
+    def peek(self) -> WhenToken | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def parse(self) -> WhenNode:
+        if not self.toks:
+            raise WhenSyntaxError("empty expression", source=self.src, column=1)
+        node = self.separator()
+        tok = self.peek()
+        if tok is not None:
+            raise self.err(f"Cannot transition token types: unexpected {tok.value!r}", tok)
+        return node
+
+    def separator(self) -> WhenNode:
+        first = self.level(0)
+        tok = self.peek()
+        if tok is None or tok.kind != "sep":
+            return first
+        items = [first]
+        while (tok := self.peek()) is not None and tok.kind == "sep":
+            self.i += 1
+            items.append(self.level(0))
+        return ListNode(tuple(items), items[0].column if hasattr(items[0], "column") else 0)
+
+    def level(self, k: int) -> WhenNode:
+        if k == len(_LEVELS):
+            return self.prefix()
+        left = self.level(k + 1)
+        while (tok := self.peek()) is not None and tok.kind == "op" and tok.value in _LEVELS[k]:
+            self.i += 1
+            left = Infix(tok.value, left, self.level(k + 1), tok.column)
+        return left
+
+    def prefix(self) -> WhenNode:
+        tok = self.peek()
+        if tok is not None and tok.kind == "op" and tok.value in _PREFIX:
+            self.i += 1
+            self.depth += 1
+            if self.depth > _MAX_DEPTH:
+                raise self.err("expression nested too deeply", tok)
+            try:
+                return Prefix(tok.value, self.prefix(), tok.column)
+            finally:
+                self.depth -= 1
+        return self.value()
+
+    def value(self) -> WhenNode:
+        tok = self.peek()
+        if tok is None:
+            raise self.err("Unexpected end of expression")
+        self.i += 1
+        if tok.kind == "open":
+            self.depth += 1
+            if self.depth > _MAX_DEPTH:
+                raise self.err("expression nested too deeply", tok)
+            inner = self.separator()
+            self.depth -= 1
+            close = self.peek()
+            if close is None or close.kind != "close":
+                raise self.err("Unbalanced parenthesis", tok)
+            self.i += 1
+            return inner
+        if tok.kind in ("num", "bool", "str", "time"):
+            return Lit(tok.value, tok.kind, tok.column)
+        if tok.kind == "var":
+            return Lit(tok.value, "str", tok.column)  # Argo's re-typing VARIABLE → STRING
+        if tok.kind == "accessor":
+            return Accessor(tok.value, tok.column)
+        raise self.err(f"Cannot transition token types: unexpected {tok.value!r}", tok)
+
+
+def parse_when(text: str, /) -> WhenNode:
+    """Tokenise and parse a substituted `when` expression."""
+    return _Parser(text, tokenize(text)).parse()
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'") + '"'
+
+
+def to_source(node: WhenNode, /) -> str:
+    """Canonical fully parenthesised text that parses back to `node`."""
+    if isinstance(node, Lit):
+        if node.kind == "bool":
+            return "true" if node.value else "false"
+        if node.kind in ("num", "time"):
+            v = float(node.value)
+            if node.kind == "time" or v < 0 or not math.isfinite(v):
+                raise ValueError("only non-negative finite numbers have a literal form")
+            text = repr(v)
+            if "e" in text:
+                text = f"{v:.17f}".rstrip("0")
+            return text
+        return _quote(node.value)
+    if isinstance(node, Accessor):
+        return node.path
+    if isinstance(node, Prefix):
+        return f"({node.op}{to_source(node.operand)})"
+    if isinstance(node, Infix):
+        return f"({to_source(node.left)} {node.op} {to_source(node.right)})"
+    return "(" + ", ".join(to_source(i) for i in node.items) + ")"
+
+
+# --- evaluation -----------------------------------------------------------------------------
+def _typename(v: Any) -> str:
+    return "nil" if v is None else {bool: "bool", float: "number", str: "string",
+                                    list: "list"}.get(type(v), type(v).__name__)
+
+
+def _need(kind: str, v: Any, op: str, what: str) -> None:
+    ok = type(v) is float if kind == "num" else type(v) is bool
+    if not ok:
+        raise Fail(f"Value '{go_sprint(v)}' cannot be used with the {what} '{op}', it is not a "
+                   f"{'number' if kind == 'num' else 'bool'}")
+
+
+def _i64(v: float) -> int:
+    return int(v) if math.isfinite(v) else 0
+
+
+def _eval(node: WhenNode, src: str) -> Any:
+    if isinstance(node, Lit):
+        return float(node.value) if node.kind == "time" else node.value
+    if isinstance(node, Accessor):
+        root = node.path.split(".")[0]
+        raise WhenEvalError(f"No parameter '{root}' found.", source=src, column=node.column)
+    if isinstance(node, ListNode):
+        return [_eval(i, src) for i in node.items]
+    try:
+        if isinstance(node, Prefix):
+            v = _eval(node.operand, src)
+            if node.op == "!":
+                _need("bool", v, "!", "prefix")
+                return not v
+            _need("num", v, node.op, "prefix")
+            return -v if node.op == "-" else float(~_i64(v))
+        return _infix(node, src)
+    except Fail as exc:
+        raise WhenEvalError(str(exc), source=src, column=node.column) from None
+
+
+def _infix(node: Infix, src: str) -> Any:
+    op = node.op
+    left = _eval(node.left, src)
+    if op in ("&&", "||"):
+        _need("bool", left, op, "logical operator")
+        if (op == "&&" and not left) or (op == "||" and left):
+            return left
+        right = _eval(node.right, src)
+        _need("bool", right, op, "logical operator")
+        return right
+    if op == "?":
+        _need("bool", left, op, "ternary operator")
+        return _eval(node.right, src) if left else None
+    if op == ":":
+        return left if left is not None else _eval(node.right, src)
+    if op == "??":
+        return left if left is not None else _eval(node.right, src)
+    right = _eval(node.right, src)
+    if op == "==":
+        return type(left) is type(right) and left == right
+    if op == "!=":
+        return not (type(left) is type(right) and left == right)
+    if op in ("<", "<=", ">", ">="):
+        if not ((type(left) is float and type(right) is float)
+                or (type(left) is str and type(right) is str)):
+            raise Fail(f"Value '{go_sprint(left)}' cannot be used with the comparator '{op}', "
+                       "it is not a number")
+        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+    if op in ("=~", "!~"):
+        if type(left) is not str or type(right) is not str:
+            raise Fail(f"Value '{go_sprint(right)}' cannot be used with the comparator '{op}', "
+                       "it is not a string")
+        hit = go_regex(right).search(left) is not None
+        return hit if op == "=~" else not hit
+    if op == "in":
+        if type(right) is not list:
+            raise Fail(f"Value '{go_sprint(right)}' cannot be used with the comparator 'in', "
+                       "it is not an array")
+        return any(type(left) is type(x) and left == x for x in right)
+    if op == "+":
+        if type(left) is float and type(right) is float:
+            return left + right
+        if type(left) is str or type(right) is str:
+            return _text(left) + _text(right)
+        raise Fail(f"Value '{go_sprint(left)}' cannot be used with the modifier '+', it is not a number")
+    _need("num", left, op, "modifier")
+    _need("num", right, op, "modifier")
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "/":
+        if right == 0:
+            return math.copysign(math.inf, left) if left else math.nan
+        return left / right
+    if op == "%":
+        if right == 0:
+            return math.nan
+        return math.fmod(left, right)
+    if op == "**":
+        try:
+            return math.pow(left, right)
+        except (OverflowError, ValueError):
+            return math.inf if left > 0 else math.nan
+    a, b = _i64(left), _i64(right)
+    if op == "&":
+        return float(a & b)
+    if op == "|":
+        return float(a | b)
+    if op == "^":
+        return float(a ^ b)
+    if op == "<<":
+        return float(((a << min(max(b, 0), 64)) + 2 ** 63) % 2 ** 64 - 2 ** 63)
+    return float(a >> min(max(b, 0), 64))
+
+
+def _text(v: Any) -> str:
+    return go_sprint(v)
+
+
+def evaluate_when(text: str, /) -> bool:
+    """Argo's `shouldExecute`: empty → True; otherwise a boolean or a typed error."""
+    if text == "":
+        return True
+    try:
+        node = parse_when(text)
+    except WhenSyntaxError as exc:
+        hint = (" (hint: try wrapping the affected expression in quotes (\"))"
+                if exc.message.startswith("Invalid token") else "")
+        raise WhenSyntaxError(f"Invalid 'when' expression '{text}': {exc.message}{hint}",
+                              source=text, column=exc.column) from None
+    result = _eval(node, text)
+    if type(result) is not bool:
+        raise WhenEvalError(f"Expected boolean evaluation for '{text}'. Got {go_sprint(result)}",
+                            source=text)
+    return result

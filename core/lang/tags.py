@@ -1,0 +1,254 @@
+"""`{{ }}` tags: find them, list what they reference, and substitute them safely.
+
+A template string is cut once into literal runs and tags (`compile_template`, cached), the way
+fasttemplate does it for Argo: a tag runs from `{{` to the first `}}`; its trimmed inner text is
+a flat key (`"steps.gen.outputs.result"` is one key, not a path) unless it starts with `=`, in
+which case the rest is an expr-lang expression (`{{=asInt(inputs.parameters.n) * 2}}`).
+
+Argo substitutes by printing the whole object as JSON, replacing tags in that text and parsing it
+back (§3.1) — the root of CVE-2021-37914. tiphys never re-parses: `substitute_object` walks the
+parsed structure and replaces tags inside each string leaf (and key) separately, so a value such as
+`"}}{{workflow.uid`, a YAML document or a JSON object is copied verbatim and can never change the
+shape of the object or be read as another tag.
+
+Unresolved tags follow Argo's two regimes. By default (`strict=False`) a missing variable leaves the
+tag verbatim for a later pass, except names under `strict_prefixes` (`steps`, `tasks` while
+resolving references), which raise `UnresolvedVariable` so the caller requeues. With `strict=True`
+every missing variable raises. A variable whose value is `None` is an absent optional output
+(§3.4) and raises `AbsentOutput`, unless the whole text is that single tag and
+`absent_sentinel=True` asks for Argo's `__argo-internal.absent-optional-output__` sentinel.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from . import _go
+from .errors import (AbsentOutput, ExprError, OutputTooLarge, SubstitutionError, TagSyntaxError,
+                     UnresolvedVariable)
+from .expr import Limits, build_env, compile_expr
+
+__all__ = [
+    "ABSENT_SENTINEL", "Tag", "compile_template", "referenced_variables", "substitute",
+    "substitute_object", "DEFAULT_MAX_OUTPUT",
+]
+
+ABSENT_SENTINEL = "__argo-internal.absent-optional-output__"
+DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024  # characters produced by one substitute/substitute_object call
+
+# Identifiers that only exist in late passes; an expression using one that is not in scope yet is
+# written back verbatim even when it is guarded (Argo's late-bound check, §3.5).
+_LATE_BOUND = ("item", "retries", "lastRetry", "workflow.status", "workflow.failures")
+
+
+class Tag(msgspec.Struct, frozen=True):
+    """One `{{…}}` occurrence: the trimmed name (or expression source), where it starts, its raw text."""
+
+    name: str
+    column: int
+    raw: str
+    expression: bool = False
+
+
+_Segment = str | Tag
+
+
+@functools.lru_cache(maxsize=65536)
+def compile_template(text: str, /) -> tuple[_Segment, ...]:
+    """Split `text` into literal strings and `Tag`s (cached: templates repeat across nodes)."""
+    out: list[_Segment] = []
+    pos = 0
+    while True:
+        start = text.find("{{", pos)
+        if start < 0:
+            break
+        end = text.find("}}", start + 2)
+        if end < 0:
+            raise TagSyntaxError('cannot find end tag "}}"', source=text, column=start + 1)
+        if start > pos:
+            out.append(text[pos:start])
+        inner = text[start + 2:end]
+        if inner.startswith("="):
+            out.append(Tag(inner[1:], start + 1, text[start:end + 2], True))
+        else:
+            out.append(Tag(inner.strip(), start + 1, text[start:end + 2]))
+        pos = end + 2
+    if pos < len(text) or not out:
+        out.append(text[pos:])
+    return tuple(out)
+
+
+def referenced_variables(text: str, /) -> tuple[str, ...]:
+    """Every variable name `text` refers to, in order, without duplicates (for the linter).
+
+    Simple tags contribute their key; expression tags contribute each dotted identifier path they
+    read (`steps['a-b'].outputs.result` → `steps.a-b.outputs.result`), guarded or not.
+    """
+    seen: dict[str, None] = {}
+    for seg in compile_template(text):
+        if isinstance(seg, str):
+            continue
+        if not seg.expression:
+            seen.setdefault(seg.name, None)
+            continue
+        for ref in compile_expr(seg.name).identifiers:
+            seen.setdefault(ref.path, None)
+    return tuple(seen)
+
+
+class _Run:
+    """Options and state of one substitution call (shared by every leaf of an object)."""
+
+    __slots__ = ("scope", "strict", "prefixes", "expressions", "limits", "now", "budget", "_env",
+                 "sentinel")
+
+    def __init__(self, scope: Mapping[str, Any], strict: bool, prefixes: tuple[str, ...],
+                 expressions: bool, limits: Limits | None, now: Any, max_output: int,
+                 sentinel: bool) -> None:
+        self.scope = scope
+        self.strict = strict
+        self.prefixes = tuple(p + "." for p in prefixes)
+        self.expressions = expressions
+        self.limits = limits
+        self.now = now
+        self.budget = max_output  # characters still allowed
+        self._env: dict[str, Any] | None = None
+        self.sentinel = sentinel
+
+    @property
+    def env(self) -> dict[str, Any]:
+        if self._env is None:
+            self._env = build_env(self.scope)
+        return self._env
+
+    def is_strict_name(self, name: str) -> bool:
+        return self.strict or name.startswith(self.prefixes)
+
+    def charge(self, n: int, text: str) -> None:
+        self.budget -= n
+        if self.budget < 0:
+            raise OutputTooLarge("substitution output exceeds the size bound", source=text[:200])
+
+    def text(self, text: str) -> str:
+        if "{{" not in text:
+            self.charge(len(text), text)
+            return text
+        segs = compile_template(text)
+        if self.sentinel and len(segs) == 1 and isinstance(segs[0], Tag) and not segs[0].expression:
+            if segs[0].name in self.scope and self.scope[segs[0].name] is None:
+                return ABSENT_SENTINEL
+        parts: list[str] = []
+        for seg in segs:
+            if isinstance(seg, str):
+                piece = seg
+            elif seg.expression and self.expressions:
+                piece = self.expression(seg, text)
+            else:
+                piece = self.simple(seg, text)
+            self.charge(len(piece), text)
+            parts.append(piece)
+        return "".join(parts)
+
+    def simple(self, tag: Tag, text: str) -> str:
+        scope = self.scope
+        if tag.name not in scope:
+            if self.is_strict_name(tag.name):
+                raise UnresolvedVariable(tag.name, tag.column, source=text)
+            return tag.raw
+        value = scope[tag.name]
+        if isinstance(value, str):
+            return value
+        if value is None:
+            raise AbsentOutput(tag.name, tag.column, source=text)
+        raise SubstitutionError(f"variable {tag.name} is a {type(value).__name__}, not a string",
+                                source=text, column=tag.column)
+
+    def expression(self, tag: Tag, text: str) -> str:
+        try:
+            program = compile_expr(tag.name)
+        except ExprError:
+            if self.strict:
+                raise
+            return tag.raw
+        env = self.env
+        missing = [r for r in program.identifiers if not r.guarded and not _has_path(env, r.path)]
+        for ref in missing:
+            if self.is_strict_name(ref.path):
+                raise UnresolvedVariable(ref.path, tag.column + 3 + ref.column - 1, source=text)
+        if missing:
+            return tag.raw
+        for ref in program.identifiers:
+            if ref.path.startswith(_LATE_BOUND) and not _has_path(env, ref.path):
+                return tag.raw
+        try:
+            result = program.evaluate(env, limits=self.limits, now=self.now)
+        except ExprError:
+            if self.strict:
+                raise
+            return tag.raw
+        if result is None:
+            if self.strict:
+                raise SubstitutionError(f"expression {tag.name!r} evaluated to nil",
+                                        source=text, column=tag.column)
+            return tag.raw
+        if isinstance(result, str):
+            return result
+        try:
+            return _go.go_json(result)
+        except (TypeError, ValueError) as exc:
+            raise SubstitutionError(f"expression result cannot be rendered: {exc}",
+                                    source=text, column=tag.column) from None
+
+    def value(self, obj: Any, depth: int = 0) -> Any:
+        if isinstance(obj, str):
+            return self.text(obj)
+        if depth > 512:
+            raise SubstitutionError("object nested too deeply to substitute")
+        if isinstance(obj, dict):
+            return {self.text(k) if isinstance(k, str) else k: self.value(v, depth + 1)
+                    for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return type(obj)(self.value(v, depth + 1) for v in obj)
+        return obj
+
+
+def _has_path(env: Mapping[str, Any], path: str) -> bool:
+    """True when a dotted identifier path is readable in the nested env.
+
+    Walking stops successfully at the first non-map value: what follows is ordinary member access
+    on that value, which the evaluator judges.
+    """
+    cur: Any = env
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return True
+        if part not in cur:
+            return False
+        cur = cur[part]
+    return True
+
+
+def substitute(text: str, scope: Mapping[str, Any], /, *, strict: bool = False,
+               strict_prefixes: tuple[str, ...] = (), expressions: bool = True,
+               absent_sentinel: bool = False, limits: Limits | None = None, now: Any = None,
+               max_output: int = DEFAULT_MAX_OUTPUT) -> str:
+    """Replace every tag of `text` from the flat `scope` (see the module docstring for modes)."""
+    return _Run(scope, strict, strict_prefixes, expressions, limits, now, max_output,
+                absent_sentinel).text(text)
+
+
+def substitute_object(obj: Any, scope: Mapping[str, Any], /, *, strict: bool = False,
+                      strict_prefixes: tuple[str, ...] = (), expressions: bool = True,
+                      absent_sentinel: bool = False, limits: Limits | None = None,
+                      now: Any = None, max_output: int = DEFAULT_MAX_OUTPUT) -> Any:
+    """Return a copy of a JSON-like object with tags replaced in every string leaf and key.
+
+    Values are never re-parsed, so substituted text stays text whatever it contains. Keys that
+    collide after substitution keep the last value, as Go's JSON decoding of Argo's output does.
+    The total number of characters produced is bounded by `max_output` (`OutputTooLarge`).
+    """
+    return _Run(scope, strict, strict_prefixes, expressions, limits, now, max_output,
+                absent_sentinel).value(obj)
