@@ -52,8 +52,12 @@ class ArtifactError(ExecutorError):
     """Loading or saving an artifact failed; `artifact` names it when known."""
 
     def __init__(self, message: str, *, artifact: str | None = None) -> None:
-        super().__init__(f"artifact {artifact!r}: {message}" if artifact else message)
-        self.artifact = artifact
+        super().__init__(message)
+        self.message = message
+        self.artifact = artifact  # may be filled in later by a caller that knows the name
+
+    def __str__(self) -> str:
+        return f"artifact {self.artifact!r}: {self.message}" if self.artifact else self.message
 
 
 class ArtifactNotFound(ArtifactError):
