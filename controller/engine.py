@@ -1,0 +1,102 @@
+"""The controller process core: informers feed a work queue; workers run the reconciler.
+
+    engine = Engine(api, clock=RealClock(), namespace=None)
+    await engine.start()      # informers listed and watching, workers running
+    ...
+    await engine.stop()
+
+Handlers only record and enqueue (STYLE §2): a pod or task-result event is mapped to its
+workflow's key through the `workflows.argoproj.io/workflow` label; one worker handles a key at
+a time (client-go queue semantics), and a key dirtied while in flight is reconciled once more.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from tiphys.controller.api import base
+from tiphys.controller.informer import (DEFAULT_INDEXERS, FuncHandler, Informer, index_by_namespace,
+                                        index_by_owner, strip_managed_fields)
+from tiphys.controller.reconciler import WorkflowReconciler
+from tiphys.controller.workqueue import RateLimitingQueue, WorkerStats, run_workers
+from tiphys.core.plan.meta import PodSettings
+
+__all__ = ["Engine", "index_by_workflow_key"]
+
+_log = logging.getLogger("tiphys.engine")
+WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+
+
+def index_by_workflow_key(obj: dict, /) -> tuple[str, ...]:
+    meta = obj.get("metadata") or {}
+    name = (meta.get("labels") or {}).get(WORKFLOW_LABEL)
+    return (f"{meta.get('namespace')}/{name}",) if name else ()
+
+
+_CHILD_INDEXERS = {"namespace": index_by_namespace, "workflow": index_by_workflow_key, "owner": index_by_owner}
+
+
+class Engine:
+    def __init__(self, api: base.Api, /, *, clock: Any, namespace: str | None = None, workers: int = 32,
+                 settings: PodSettings = PodSettings(), instance_id: str = "") -> None:
+        self.api = api
+        self.clock = clock
+        self.namespace = namespace
+        self.n_workers = workers
+        label = f"workflows.argoproj.io/controller-instanceid={instance_id}" if instance_id else \
+            "!workflows.argoproj.io/controller-instanceid"
+        child_label = f"{WORKFLOW_LABEL},{label}"
+        common = dict(clock=clock, namespace=namespace, transform=strip_managed_fields)
+        self.workflows = Informer(api, base.WORKFLOWS, label_selector=label, **common)
+        self.pods = Informer(api, base.PODS, label_selector=child_label, indexers=_CHILD_INDEXERS, **common)
+        self.task_results = Informer(api, base.WORKFLOW_TASK_RESULTS, label_selector=child_label,
+                                     indexers=_CHILD_INDEXERS, **common)
+        self.templates = Informer(api, base.WORKFLOW_TEMPLATES, **common)
+        self.cluster_templates = Informer(api, base.CLUSTER_WORKFLOW_TEMPLATES, clock=clock,
+                                          transform=strip_managed_fields)
+        self.queue: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
+        self.reconciler = WorkflowReconciler(api, workflows=self.workflows, pods=self.pods,
+                                             task_results=self.task_results, clock=clock, settings=settings,
+                                             templates=self.templates, cluster_templates=self.cluster_templates)
+        self.stats = WorkerStats()
+        self._tasks: list[asyncio.Task] = []
+        self._wire()
+
+    def _wire(self) -> None:
+        add = self.queue.add
+        key_of = base.object_key
+        self.workflows.add_handler(FuncHandler(add=lambda o: add(key_of(o)), update=lambda a, b: add(key_of(b)),
+                                               delete=lambda o, final_state_unknown: add(key_of(o))))
+        rec = self.reconciler
+
+        def pod_changed(pod: dict, deleted: bool = False) -> None:
+            key = rec.on_pod(pod, deleted)
+            if key is not None:
+                add(key)
+
+        self.pods.add_handler(FuncHandler(add=pod_changed, update=lambda a, b: pod_changed(b),
+                                          delete=lambda o, final_state_unknown: pod_changed(o, True)))
+
+        def result_changed(obj: dict) -> None:
+            key = rec.on_task_result(obj)
+            if key is not None:
+                add(key)
+
+        self.task_results.add_handler(FuncHandler(add=result_changed, update=lambda a, b: result_changed(b)))
+
+    async def start(self) -> None:
+        informers = (self.templates, self.cluster_templates, self.task_results, self.pods, self.workflows)
+        for informer in informers:
+            self._tasks.append(asyncio.ensure_future(informer.run()))
+        for informer in informers:
+            await informer.wait_synced()
+        self._tasks.append(asyncio.ensure_future(
+            run_workers(self.queue, self.reconciler.reconcile, n=self.n_workers, stats=self.stats)))
+
+    async def stop(self) -> None:
+        self.queue.shut_down()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()

@@ -1,0 +1,81 @@
+"""One machine, one process: the embedded API, the controller engine and a kubelet, together.
+
+`tiphys run` and the controller tests use this; in a cluster the same `Engine` runs against the
+kube-apiserver and the cluster's kubelets instead.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tiphys.controller.api import base
+from tiphys.controller.api.embedded import EmbeddedApi
+from tiphys.controller.clock import RealClock
+from tiphys.controller.engine import Engine
+from tiphys.core.plan.meta import PodSettings
+
+__all__ = ["LocalSession", "wait_completed"]
+
+COMPLETED = "workflows.argoproj.io/completed"
+
+
+async def wait_completed(api: base.Api, name: str, namespace: str, *, timeout: float = 60.0,
+                         on_change: Any = None) -> dict:
+    """Follow a workflow by watch until it is labelled completed; returns its final state."""
+    async def follow() -> dict:
+        obj = await api.get(base.WORKFLOWS, name, namespace=namespace)
+        rv = obj["metadata"]["resourceVersion"]
+        while True:
+            if (obj["metadata"].get("labels") or {}).get(COMPLETED) == "true":
+                return obj
+            async with api.watch(base.WORKFLOWS, namespace=namespace, field_selector=f"metadata.name={name}",
+                                 resource_version=rv) as stream:
+                async for event in stream:
+                    rv = event.resource_version or rv
+                    if event.type == base.EventType.BOOKMARK:
+                        continue
+                    obj = event.object
+                    if on_change is not None:
+                        on_change(obj)
+                    if (obj["metadata"].get("labels") or {}).get(COMPLETED) == "true":
+                        return obj
+    return await asyncio.wait_for(follow(), timeout)
+
+
+class LocalSession:
+    def __init__(self, *, api: base.Api | None = None, kubelet: str = "sim", namespace: str = "default",
+                 workers: int = 8, settings: PodSettings = PodSettings(), behaviour: Any = None,
+                 state_path: str | None = None) -> None:
+        self.clock = RealClock()
+        self.api = api or EmbeddedApi(path=state_path, clock=self.clock)
+        self.namespace = namespace
+        self.engine = Engine(self.api, clock=self.clock, workers=workers, settings=settings)
+        self.kubelet_kind = kubelet
+        self.behaviour = behaviour
+        self.kubelet: Any = None
+
+    async def __aenter__(self) -> "LocalSession":
+        if self.kubelet_kind == "sim":
+            from tiphys.controller.simkubelet import SimKubelet
+
+            kwargs = {"behaviour": self.behaviour} if self.behaviour else {}
+            self.kubelet = SimKubelet(self.api, clock=self.clock, **kwargs)
+        if self.kubelet is not None:
+            await self.kubelet.start()
+        await self.engine.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.engine.stop()
+        if self.kubelet is not None:
+            await self.kubelet.stop()
+
+    async def submit(self, workflow: dict) -> dict:
+        ns = (workflow.get("metadata") or {}).get("namespace") or self.namespace
+        body = {**workflow, "metadata": {**workflow.get("metadata", {}), "namespace": ns}}
+        return await self.api.create(base.WORKFLOWS, body, namespace=ns)
+
+    async def run(self, workflow: dict, *, timeout: float = 60.0, on_change: Any = None) -> dict:
+        created = await self.submit(workflow)
+        meta = created["metadata"]
+        return await wait_completed(self.api, meta["name"], meta["namespace"], timeout=timeout, on_change=on_change)

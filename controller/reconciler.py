@@ -1,0 +1,234 @@
+"""The workflow reconciler: the shell around `core.plan`.
+
+Informer handlers never reconcile; they record what changed (pods, task results) against the
+owning workflow's key and enqueue the key. `reconcile(key)` reads the cached Workflow, hands the
+recorded changes to the workflow's long-lived `Execution` through `plan`, applies the actions,
+and writes status once. Executions are kept per (uid, generation) and rebuilt from status after
+a restart, so one pod event costs work proportional to what it changes.
+
+Invariants: cached objects are never mutated (`plan` works on its own state); one status write
+per reconcile; a cached Workflow older than our own last write is not acted on.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+
+from tiphys.controller.api import base
+from tiphys.controller.api.errors import Conflict, NotFound
+from tiphys.controller.apply import Applier
+from tiphys.controller.status_writer import StatusWriter
+from tiphys.controller.workqueue import Result
+from tiphys.core.plan.meta import PodSettings, WorkflowMeta
+from tiphys.core.plan.planner import Observed, new_execution, plan
+from tiphys.core.spec import NodeStatus, SpecErrors, load_text, decode_document
+from tiphys.core.status.codec import NodeCodec
+
+__all__ = ["WorkflowReconciler", "PendingChanges"]
+
+_log = logging.getLogger("tiphys.reconciler")
+WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+COMPLETED_LABEL = "workflows.argoproj.io/completed"
+PHASE_LABEL = "workflows.argoproj.io/phase"
+
+
+class PendingChanges:
+    """Objects that changed since the workflow's last reconcile, latest state per name."""
+
+    __slots__ = ("pods", "deleted", "results")
+
+    def __init__(self) -> None:
+        self.pods: dict[str, dict] = {}
+        self.deleted: dict[str, dict] = {}
+        self.results: dict[str, dict] = {}
+
+    def take(self) -> Observed:
+        obs = Observed(pods=list(self.pods.values()), deleted_pods=list(self.deleted.values()),
+                       task_results=list(self.results.values()))
+        self.pods, self.deleted, self.results = {}, {}, {}
+        return obs
+
+
+class _Held:
+    __slots__ = ("uid", "generation", "execution", "last_rv", "writer")
+
+    def __init__(self, uid: str, generation: int, execution: Any, writer: StatusWriter) -> None:
+        self.uid, self.generation, self.execution, self.writer = uid, generation, execution, writer
+        self.last_rv = ""
+
+
+class WorkflowReconciler:
+    def __init__(self, api: base.Api, /, *, workflows: Any, pods: Any, task_results: Any, clock: Any,
+                 settings: PodSettings = PodSettings(), templates: Any = None, cluster_templates: Any = None,
+                 applier: Applier | None = None, metrics: Any = None) -> None:
+        self.api = api
+        self.workflows, self.pods, self.task_results = workflows, pods, task_results
+        self.templates, self.cluster_templates = templates, cluster_templates
+        self.clock = clock
+        self.settings = settings
+        self.applier = applier or Applier(api)
+        self.metrics = metrics
+        self.pending: dict[str, PendingChanges] = {}
+        self.held: dict[str, _Held] = {}
+        self.status_writes = 0
+
+    # -- informer handlers (record and enqueue; never reconcile here) --------------------------
+
+    def _changes(self, key: str) -> PendingChanges:
+        changes = self.pending.get(key)
+        if changes is None:
+            changes = self.pending[key] = PendingChanges()
+        return changes
+
+    @staticmethod
+    def owner_key(obj: dict) -> str | None:
+        meta = obj.get("metadata") or {}
+        wf = (meta.get("labels") or {}).get(WORKFLOW_LABEL)
+        return f"{meta.get('namespace')}/{wf}" if wf else None
+
+    def on_pod(self, pod: dict, deleted: bool = False) -> str | None:
+        key = self.owner_key(pod)
+        if key is not None:
+            changes = self._changes(key)
+            name = pod["metadata"]["name"]
+            if deleted:
+                changes.pods.pop(name, None)
+                changes.deleted[name] = pod
+            else:
+                changes.pods[name] = pod
+        return key
+
+    def on_task_result(self, result: dict) -> str | None:
+        key = self.owner_key(result)
+        if key is not None:
+            self._changes(key).results[result["metadata"]["name"]] = result
+        return key
+
+    # -- reconcile -----------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Result:
+        wf = self.workflows.store.get(key)
+        if wf is None:
+            self.held.pop(key, None)
+            self.pending.pop(key, None)
+            return Result()
+        meta = wf.get("metadata") or {}
+        if (meta.get("labels") or {}).get(COMPLETED_LABEL) == "true":
+            self.held.pop(key, None)
+            self.pending.pop(key, None)
+            return Result()
+        held = self.held.get(key)
+        uid = meta.get("uid", "")
+        if held is not None and held.uid != uid:
+            held = None  # deleted and re-created under the same name
+        if held is not None and held.last_rv and int(meta.get("resourceVersion") or 0) < int(held.last_rv):
+            return Result(requeue_after=0.05)  # the cache has not seen our own write yet
+        first = held is None
+        if first:
+            held = self._adopt(key, wf)
+            if held is None:
+                return Result()
+        ex = held.execution
+        _refresh_spec(ex, wf)
+        observed = self._changes(key).take()
+        if first:
+            # after a restart every existing pod and task result of the workflow is news
+            observed.pods = list(self.pods.store.by_index("workflow", key))
+            observed.task_results = list(self.task_results.store.by_index("workflow", key))
+        result = plan(ex, observed, self.clock.now())
+        await self.applier.apply(wf, result.actions)
+        if result.status_changed:
+            await self._write(key, wf, held)
+        return Result(requeue_after=result.requeue_after)
+
+    def _adopt(self, key: str, wf: dict) -> _Held | None:
+        meta = wf["metadata"]
+        spec, err = _decode_spec(wf)
+        writer = StatusWriter()
+        status = wf.get("status") or {}
+        try:
+            nodes = writer.read_nodes(status)
+        except ValueError as exc:
+            err = f"cannot read status.nodes: {exc}"
+            nodes = {}
+        wmeta = WorkflowMeta(name=meta["name"], namespace=meta.get("namespace", ""), uid=meta.get("uid", ""),
+                             labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
+                             creation_timestamp=meta.get("creationTimestamp", ""))
+        ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings, library=self._library)
+        held = _Held(meta.get("uid", ""), int(meta.get("generation") or 0), ex, writer)
+        self.held[key] = held
+        if err:
+            ex.workflow.set(phase="Failed", message=err, finished_at=_now_text(self.clock.now()),
+                            started_at=ex.workflow.started_at or _now_text(self.clock.now()))
+        return held
+
+    def _library(self, name: str, template: str, cluster: bool) -> dict | None:
+        informer = self.cluster_templates if cluster else self.templates
+        if informer is None:
+            return None
+        for obj in informer.store.list():
+            if obj.get("metadata", {}).get("name") == name:
+                for t in (obj.get("spec") or {}).get("templates") or []:
+                    if t.get("name") == template:
+                        return t
+        return None
+
+    async def _write(self, key: str, wf: dict, held: _Held) -> None:
+        """One status write; on 409 re-read and re-apply our status (we own it), never regressing."""
+        ex = held.execution
+        body = held.writer.workflow_body(wf, ex)
+        namespace, _, name = key.partition("/")
+        for attempt in range(5):
+            try:
+                written = await self.api.update(base.WORKFLOWS, body, namespace=namespace)
+            except Conflict:
+                try:
+                    live = await self.api.get(base.WORKFLOWS, name, namespace=namespace)
+                except NotFound:
+                    return
+                if (live.get("metadata") or {}).get("uid") != held.uid:
+                    return
+                _refresh_spec(ex, live)
+                body = held.writer.workflow_body(live, ex)
+                continue
+            except NotFound:
+                return
+            held.last_rv = str((written.get("metadata") or {}).get("resourceVersion") or "")
+            self.status_writes += 1
+            ex.workflow.changed = False
+            if ex.workflow.phase in ("Succeeded", "Failed", "Error"):
+                self.held.pop(key, None)
+                self.pending.pop(key, None)
+            return
+        raise RuntimeError(f"status of {key} could not be written after 5 conflicts")
+
+
+def _decode_spec(wf: dict) -> tuple[dict | None, str | None]:
+    """Validate the spec as Argo does on first sight; a bad spec fails the workflow, not us."""
+    try:
+        from tiphys.core.spec.load import Document
+
+        doc = Document("workflow", 0, wf)
+        decode_document(doc)
+    except SpecErrors as exc:
+        return None, "invalid spec: " + "; ".join(e.message for e in exc.errors[:3])
+    spec = wf.get("spec") or {}
+    if not spec.get("entrypoint") and not spec.get("workflowTemplateRef"):
+        return None, "invalid spec: spec.entrypoint is required"
+    return spec, None
+
+
+def _refresh_spec(ex: Any, wf: dict) -> None:
+    """Fields a user may change on a running workflow (suspend, shutdown, deadlines, parallelism)."""
+    live = wf.get("spec") or {}
+    for field in ("suspend", "shutdown", "activeDeadlineSeconds", "parallelism"):
+        if live.get(field) != ex.spec.get(field):
+            ex.spec = {**ex.spec, field: live.get(field)}
+
+
+def _now_text(ts: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

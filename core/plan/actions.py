@@ -1,0 +1,49 @@
+"""What a plan asks the shell to do. The planner never acts; the applier never decides."""
+from __future__ import annotations
+
+from typing import Any, Union
+
+import msgspec
+
+__all__ = ["CreatePod", "DeletePod", "SignalPod", "CreatePVC", "DeletePVC", "EmitEvent", "DeleteTaskResults",
+           "Action"]
+
+
+class CreatePod(msgspec.Struct, frozen=True, tag=True):
+    """Create this pod; AlreadyExists means we made it before a crash and is success."""
+
+    node_id: str
+    pod: dict[str, Any]
+
+
+class DeletePod(msgspec.Struct, frozen=True, tag=True):
+    name: str
+    uid: str = ""  # precondition, so a re-created pod of the same name survives
+
+
+class SignalPod(msgspec.Struct, frozen=True, tag=True):
+    """Ask the pod's remaining containers to stop (SIGTERM), as Argo does for sidecars and shutdown."""
+
+    name: str
+    containers: tuple[str, ...] = ()
+
+
+class CreatePVC(msgspec.Struct, frozen=True, tag=True):
+    pvc: dict[str, Any]
+
+
+class DeletePVC(msgspec.Struct, frozen=True, tag=True):
+    name: str
+
+
+class EmitEvent(msgspec.Struct, frozen=True, tag=True):
+    reason: str
+    message: str
+    event_type: str = "Normal"
+
+
+class DeleteTaskResults(msgspec.Struct, frozen=True, tag=True):
+    """Delete every WorkflowTaskResult of the workflow (after completion, as Argo does)."""
+
+
+Action = Union[CreatePod, DeletePod, SignalPod, CreatePVC, DeletePVC, EmitEvent, DeleteTaskResults]

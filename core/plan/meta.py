@@ -1,0 +1,39 @@
+"""What the planner knows of the Workflow object itself (not its spec): identity and labels."""
+from __future__ import annotations
+
+import msgspec
+
+__all__ = ["WorkflowMeta", "PodSettings"]
+
+
+class WorkflowMeta(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    namespace: str
+    uid: str
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    creation_timestamp: str = ""  # RFC3339
+    instance_id: str = ""
+
+
+class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Controller settings that shape workflow pods (from the controller ConfigMap and flags)."""
+
+    executor_image: str = "quay.io/tiphys/executor:latest"
+    executor_image_pull_policy: str = ""
+    # the executor's entry point inside its image (Argo: argoexec)
+    executor_command: tuple[str, ...] = ("tiphys-executor",)
+    # the static main-container wrapper, copied by `init` into /var/run/argo (Argo: /var/run/argo/argoexec emissary)
+    wrapper_path: str = "/var/run/argo/argoexec"
+    pod_name_format: str = "v2"
+    default_service_account: str = ""
+    # ConfigMap `executor.securityContext`; None = tiphys' PSS-restricted default (see podspec)
+    executor_security_context: dict | None = None
+    # ConfigMap `executor.resources`
+    executor_resources: dict = {}
+    # ConfigMap `mainContainer`: strategic-merged under user main containers
+    main_container: dict = {}
+    # ConfigMap `images`: image -> {"entrypoint": [...], "cmd": [...]} for containers without a command
+    images: dict[str, dict[str, list[str]]] = {}
+    # ConfigMap `podGCDeleteDelayDuration`, used in the pod-gc-strategy annotation when podGC has none
+    pod_gc_delete_delay: str = "5s"

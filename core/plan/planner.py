@@ -1,0 +1,241 @@
+"""`plan`: one reconcile decision — observed changes in, node updates and actions out.
+
+The order follows Argo's operate() (argo-semantics §5.2): take observations (task results, then
+pods), mark the workflow Running on first sight, apply shutdown and deadlines, run the entry
+template (only woken frames do work), then the exit handler, then the workflow phase.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from tiphys.core.plan.actions import Action, DeletePod, DeleteTaskResults, EmitEvent
+from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
+from tiphys.core.plan.meta import PodSettings, WorkflowMeta
+from tiphys.core.plan.observe import apply_pod, apply_task_result, pod_deleted
+from tiphys.core.plan.scope import global_scope, parse_time
+from tiphys.core.plan.timeouts import DurationError, parse_duration
+from tiphys.core.plan.walk import Call, execute
+from tiphys.core.spec import NodeStatus, Outputs, as_text
+
+__all__ = ["Observed", "PlanResult", "Workflow", "plan", "new_execution"]
+
+
+class Observed(msgspec.Struct, kw_only=True):
+    """What changed since the last plan: pods (current state), deleted pods, task results."""
+
+    pods: list[dict] = []
+    deleted_pods: list[dict] = []
+    task_results: list[dict] = []
+
+
+class PlanResult(msgspec.Struct, kw_only=True):
+    actions: list[Action]
+    changed_nodes: set[str]
+    status_changed: bool
+    requeue_after: float | None
+
+
+class Workflow:
+    """Workflow-level status beside the nodes: phase, times, message, outputs, conditions."""
+
+    def __init__(self, status: dict) -> None:
+        self.phase: str = status.get("phase") or ""
+        self.started_at: str = status.get("startedAt") or ""
+        self.finished_at: str = status.get("finishedAt") or ""
+        self.message: str = status.get("message") or ""
+        self.progress: str = status.get("progress") or ""
+        self.outputs: dict | None = status.get("outputs")
+        self.conditions: list[dict] = list(status.get("conditions") or [])
+        self.changed = False
+
+    def set(self, **fields: Any) -> None:
+        for k, v in fields.items():
+            if getattr(self, k) != v:
+                setattr(self, k, v)
+                self.changed = True
+
+
+def new_execution(meta: WorkflowMeta, spec: dict, status: dict, nodes: dict[str, NodeStatus], /, *,
+                  settings: PodSettings = PodSettings(), library: Any = None) -> Execution:
+    """An Execution for a workflow, rebuilt from its status (after a restart) or fresh."""
+    ex = Execution(meta, spec, nodes, settings=settings, library=library,
+                   stored_templates=status.get("storedTemplates") or {})
+    ex.workflow = Workflow(status)
+    params = [{"name": p.get("name"), "value": as_text(p.get("value", (p.get("valueFrom") or {}).get("default")))}
+              for p in (spec.get("arguments") or {}).get("parameters") or [] if isinstance(p, dict)]
+    ex.global_scope = global_scope(meta, spec, params)
+    for k, v in ((status.get("outputs") or {}).get("parameters") and
+                 {p["name"]: p.get("value") for p in status["outputs"]["parameters"]} or {}).items():
+        ex.global_outputs[k] = as_text(v)
+        ex.global_scope[f"workflow.outputs.parameters.{k}"] = as_text(v)
+    ex.root_id = ex.node_id(meta.name)
+    ex.exit_id = ex.node_id(f"{meta.name}.onExit")
+    return ex
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
+    wf: Workflow = ex.workflow
+    ex.now_ts = now
+    ex.now = _rfc3339(now)
+    ex.actions = []
+    ex.requeue_at = None
+    ex.changed_since_write = set()
+    if wf.phase in ("Succeeded", "Failed", "Error"):
+        return PlanResult(actions=[], changed_nodes=set(), status_changed=False, requeue_after=None)
+    for result in observed.task_results:
+        apply_task_result(ex, result)
+    for pod in observed.pods:
+        apply_pod(ex, pod)
+    for pod in observed.deleted_pods:
+        pod_deleted(ex, pod)
+    _timers(ex, now)
+    if not wf.phase or wf.phase == "Pending":
+        wf.set(phase="Running", started_at=wf.started_at or ex.now)
+        ex.actions.append(EmitEvent("WorkflowRunning", "Workflow Running"))
+    ex.suspended = bool(ex.spec.get("suspend"))
+    shutdown = ex.spec.get("shutdown") or ""
+    ex.shutting_down = shutdown in ("Stop", "Terminate")
+    _deadline(ex, wf, now)
+    if ex.shutting_down or ex.past_deadline:
+        _stop_running(ex, shutdown)
+    ex.global_scope["workflow.status"] = wf.phase
+    ex.global_scope["workflow.duration"] = f"{max(0.0, now - parse_time(wf.started_at).timestamp()):f}"
+    if ex.root_id not in ex.nodes or ex.root_id not in ex.frames and not ex.fulfilled(ex.root_id):
+        entry = ex.spec.get("entrypoint", "")
+        execute(ex, Call(name=ex.meta.name, holder={"template": entry}, arguments=ex.spec.get("arguments") or {}))
+    _resume_adopted(ex)
+    ex.run_frames()
+    if ex.fulfilled(ex.root_id):
+        _exit_handler(ex, wf, shutdown)
+    wf.set(progress=ex.progress)
+    changed = set(ex.changed)
+    ex.changed.clear()
+    requeue = None if ex.requeue_at is None else max(0.0, ex.requeue_at - now)
+    return PlanResult(actions=ex.actions, changed_nodes=changed, status_changed=bool(changed) or wf.changed,
+                      requeue_after=requeue)
+
+
+def _timers(ex: Execution, now: float) -> None:
+    for node_id, at in list(ex.suspends.items()):
+        if now >= at:
+            del ex.suspends[node_id]
+            ex.update(node_id, phase="Succeeded")
+        else:
+            ex.requeue(at)
+    for node_id, at in list(ex.awaiting_outputs.items()):
+        node = ex.nodes.get(node_id)
+        if node is None or node.task_result_synced is not False:
+            del ex.awaiting_outputs[node_id]
+        elif now >= at:
+            del ex.awaiting_outputs[node_id]
+            ex.update(node_id, task_result_synced=True)
+        else:
+            ex.requeue(at)
+
+
+def _deadline(ex: Execution, wf: Workflow, now: float) -> None:
+    seconds = ex.spec.get("activeDeadlineSeconds")
+    if not isinstance(seconds, int) or not wf.started_at:
+        return
+    deadline = int(parse_time(wf.started_at).timestamp()) + seconds
+    ex.deadline_text = _rfc3339(deadline)
+    if now >= deadline:
+        ex.past_deadline = True
+    else:
+        ex.requeue(deadline)
+
+
+def _stop_running(ex: Execution, shutdown: str) -> None:
+    """Shutdown or deadline: fail unfinished leaves outside exit handlers and delete their pods."""
+    message = "Step exceeded its deadline" if ex.past_deadline and not shutdown else \
+        f"workflow shutdown with strategy:  {shutdown}"
+    for node_id, template in list(ex.pod_templates.items()):
+        node = ex.nodes.get(node_id)
+        if node is None or node.phase in FULFILLED or _in_exit_handler(ex, node) and shutdown != "Terminate":
+            continue
+        ex.update(node_id, phase="Failed", message=message, task_result_synced=True)
+        pod = next((p for p, n in ex.leaf_of_pod.items() if n == node_id), None)
+        if pod:
+            ex.actions.append(DeletePod(pod))
+    for node_id in list(ex.suspends):
+        ex.suspends.pop(node_id)
+        ex.update(node_id, phase="Failed", message=message)
+    for frame in list(ex.frames.values()):
+        ex.schedule(frame)
+
+
+def _in_exit_handler(ex: Execution, node: NodeStatus) -> bool:
+    seen = 0
+    while node is not None and seen < 200:
+        if (node.display_name or "").endswith(".onExit") or (node.name or "").endswith(".onExit"):
+            return True
+        node = ex.nodes.get(node.boundary_id) if node.boundary_id else None
+        seen += 1
+    return False
+
+
+def _resume_adopted(ex: Execution) -> None:
+    """Pods of leaves adopted after a restart are (re)created if their node is still Pending."""
+    from tiphys.core.plan.walk import _create_pod
+
+    for call, node_id, pod_name in ex.adopted:
+        if ex.nodes[node_id].phase == "Pending":
+            ex.pods_active -= 1
+            _create_pod(ex, call, node_id, pod_name, ex.pod_templates[node_id])
+    ex.adopted.clear()
+
+
+def _exit_handler(ex: Execution, wf: Workflow, shutdown: str) -> None:
+    root = ex.nodes[ex.root_id]
+    holder = None
+    hooks = ex.spec.get("hooks") or {}
+    if isinstance(hooks.get("exit"), dict):
+        holder = hooks["exit"]
+    elif ex.spec.get("onExit"):
+        holder = {"template": ex.spec["onExit"]}
+    status = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "Succeeded"}.get(root.phase, root.phase)
+    if holder is not None and shutdown != "Terminate":
+        ex.global_scope["workflow.status"] = status
+        ex.global_scope["workflow.failures"] = _failures(ex)
+        execute(ex, Call(name=f"{ex.meta.name}.onExit", holder=holder,
+                         arguments=holder.get("arguments") or ex.spec.get("arguments") or {},
+                         on_exit=True, hooked=True))
+        ex.run_frames()
+        if not ex.fulfilled(ex.exit_id):
+            return
+    phase, message = status, root.message or ""
+    if shutdown:
+        message = f"Stopped with strategy '{shutdown}'"
+        phase = "Failed"
+    elif ex.past_deadline and phase not in FAILED_OR_ERROR:
+        phase, message = "Failed", "Step exceeded its deadline"
+    exit_node = ex.nodes.get(ex.exit_id)
+    if phase == "Succeeded" and exit_node is not None and exit_node.phase in FAILED_OR_ERROR:
+        phase, message = exit_node.phase, exit_node.message or ""
+    outputs = None
+    if ex.global_outputs or ex.global_artifacts:
+        outputs = msgspec.to_builtins(msgspec.convert({
+            "parameters": [{"name": k, "value": v} for k, v in ex.global_outputs.items()] or None,
+            "artifacts": [msgspec.to_builtins(a) for a in ex.global_artifacts.values()] or None}, type=Outputs))
+    wf.set(phase=phase, message=message, finished_at=ex.now, outputs=outputs)
+    wf.conditions = [c for c in wf.conditions if c.get("type") != "Completed"] + [
+        {"type": "Completed", "status": "True"}]
+    ex.actions.append(EmitEvent(f"Workflow{phase}", message or f"Workflow {phase.lower()}",
+                                event_type="Normal" if phase == "Succeeded" else "Warning"))
+    ex.actions.append(DeleteTaskResults())
+
+
+def _failures(ex: Execution) -> str:
+    import json
+
+    failed = [{"displayName": n.display_name, "message": n.message or "", "templateName": n.template_name or "",
+               "phase": n.phase, "podName": "", "finishedAt": n.finished_at or ""}
+              for n in ex.nodes.values() if n.phase in FAILED_OR_ERROR]
+    return json.dumps(json.dumps(failed, separators=(",", ":")) if failed else None)

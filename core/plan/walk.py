@@ -1,0 +1,176 @@
+"""`execute`: Argo's executeTemplate for one call — resolve, bind inputs, create the node.
+
+Composite templates (steps, dag) get a frame that drives their children; a template with a
+retryStrategy gets a Retry frame whose attempts are calls of the same template. Leaf templates
+become Pod nodes plus a CreatePod action. Calling `execute` for a node that exists returns it
+(after a restart it rebuilds the node's frame from its children): creating twice is impossible.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from tiphys.core.lang.tags import substitute_object
+from tiphys.core.lang.errors import LangError
+from tiphys.core.plan.actions import CreatePod
+from tiphys.core.plan.execution import FULFILLED, Execution
+from tiphys.core.plan.templates import LEAF_TYPES, TemplateError, bind_inputs, resolve, template_type
+from tiphys.core.status import ids
+
+__all__ = ["Call", "execute", "MAX_DEPTH"]
+
+MAX_DEPTH = 100
+
+
+class Call(msgspec.Struct, kw_only=True):
+    """One invocation of a template: who calls it, with what, under which boundary."""
+
+    name: str  # the node name
+    holder: dict  # the step / task / hook / {"template": entrypoint}
+    arguments: dict = {}
+    boundary_id: str = ""
+    locals: dict = {}  # steps.name / tasks.name / item ...
+    depth: int = 0
+    on_exit: bool = False
+    hooked: bool = False
+    retry_attempt: bool = False
+
+
+def execute(ex: Execution, call: Call) -> str:
+    node_id = ex.node_id(call.name)
+    existing = ex.get(node_id)
+    if existing is not None and (existing.phase in FULFILLED or node_id in ex.frames or
+                                 existing.type_ in ("Pod", "Suspend")):
+        if existing.type_ == "Pod" and node_id not in ex.pod_templates and existing.phase not in FULFILLED:
+            _adopt_leaf(ex, call, node_id)
+        return node_id
+    if call.depth >= MAX_DEPTH:
+        return _error_node(ex, call, "Maximum recursion depth exceeded. See "
+                           "https://argo-workflows.readthedocs.io/en/latest/scaling/#maximum-recursion-depth")
+    try:
+        resolved = resolve(call.holder, ex.templates, ex.stored_templates, ex.library, ex.meta.name,
+                           ex.spec.get("templateDefaults"))
+        inputs, input_scope = bind_inputs(resolved.template, call.arguments)
+    except TemplateError as exc:
+        return _error_node(ex, call, str(exc))
+    template = resolved.template
+    kind = template_type(template)
+    if not kind:
+        return _error_node(ex, call, f"Template '{resolved.name}' missing specification")
+    retry = template.get("retryStrategy") or (ex.spec.get("retryStrategy") if kind in LEAF_TYPES else None)
+    if retry and not call.retry_attempt:
+        from tiphys.core.plan.retry import RetryFrame
+
+        return RetryFrame.start(ex, call, resolved, inputs, retry)
+    scope = {**ex.global_scope, **call.locals, **input_scope, "node.name": call.name}
+    if kind in LEAF_TYPES:
+        return _start_leaf(ex, call, resolved, inputs, scope)
+    if kind == "steps":
+        from tiphys.core.plan.steps import StepsFrame
+
+        return StepsFrame.start(ex, call, resolved, inputs, scope)
+    if kind == "dag":
+        from tiphys.core.plan.dag import DagFrame
+
+        return DagFrame.start(ex, call, resolved, inputs, scope)
+    if kind == "suspend":
+        return _start_suspend(ex, call, resolved, inputs, scope)
+    return _error_node(ex, call, f"{kind} templates are not supported by tiphys yet")
+
+
+def node_kwargs(call: Call, resolved: Any) -> dict:
+    return dict(boundary_id=call.boundary_id, template_name=resolved.name if not resolved.ref else "",
+                template_ref=resolved.ref, template_scope=resolved.scope, hooked=call.hooked,
+                retried=call.retry_attempt)
+
+
+def _error_node(ex: Execution, call: Call, message: str) -> str:
+    node = ex.init_node(call.name, "Skipped", boundary_id=call.boundary_id, phase="Error", message=message,
+                        hooked=call.hooked)
+    return node.id_
+
+
+def _substitute(ex: Execution, template: dict, scope: dict) -> dict:
+    body = {k: v for k, v in template.items() if k not in ("steps", "dag")}
+    return substitute_object(body, scope)
+
+
+def pod_name_of(ex: Execution, call: Call, resolved: Any) -> str:
+    version = ids.pod_name_version(ex.meta.annotations.get("workflows.argoproj.io/pod-name-format")
+                                   or ex.settings.pod_name_format)
+    return ids.pod_name(ex.meta.name, call.name, resolved.name, version=version)
+
+
+def _start_leaf(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
+    pod_name = pod_name_of(ex, call, resolved)
+    scope = {**scope, "pod.name": pod_name}
+    for p in (resolved.template.get("outputs") or {}).get("parameters") or ():
+        path = (p.get("valueFrom") or {}).get("path")
+        if path:
+            scope[f"outputs.parameters.{p.get('name')}.path"] = path
+    for a in (resolved.template.get("outputs") or {}).get("artifacts") or ():
+        if a.get("path"):
+            scope[f"outputs.artifacts.{a.get('name')}.path"] = a["path"]
+    try:
+        template = _substitute(ex, resolved.template, scope)
+    except LangError as exc:
+        return _error_node(ex, call, str(exc))
+    if inputs:
+        template = {**template, "inputs": inputs}
+    node = ex.init_node(call.name, "Pod", inputs=inputs, **node_kwargs(call, resolved))
+    if ex.spec_parallelism_reached():
+        ex.deferred.append(lambda: _create_pod(ex, call, node.id_, pod_name, template))
+        return node.id_
+    _create_pod(ex, call, node.id_, pod_name, template)
+    return node.id_
+
+
+def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template: dict) -> bool:
+    if ex.spec_parallelism_reached():
+        return False
+    if ex.shutting_down and not call.on_exit:
+        ex.update(node_id, phase="Failed", message=f"workflow shutdown with strategy:  {ex.spec.get('shutdown')}")
+        return True
+    from tiphys.core.plan.podspec import build_pod
+
+    pod = build_pod(template, meta=ex.meta, spec=ex.spec, node_id=node_id, node_name=call.name,
+                    pod_name=pod_name, settings=ex.settings, deadline=ex.deadline_text, on_exit=call.on_exit,
+                    template_name=template.get("name", ""))
+    ex.actions.append(CreatePod(node_id, pod))
+    ex.pod_templates[node_id] = template
+    ex.leaf_of_pod[pod_name] = node_id
+    ex.pods_active += 1
+    return True
+
+
+def _adopt_leaf(ex: Execution, call: Call, node_id: str) -> None:
+    """After a restart: remember the pod of an unfinished leaf node (the pod itself exists or is re-made)."""
+    try:
+        resolved = resolve(call.holder, ex.templates, ex.stored_templates, ex.library, ex.meta.name,
+                           ex.spec.get("templateDefaults"))
+        inputs, input_scope = bind_inputs(resolved.template, call.arguments)
+    except TemplateError:
+        return
+    pod_name = pod_name_of(ex, call, resolved)
+    scope = {**ex.global_scope, **call.locals, **input_scope, "node.name": call.name, "pod.name": pod_name}
+    try:
+        template = _substitute(ex, resolved.template, scope)
+    except LangError:
+        return
+    ex.pod_templates[node_id] = {**template, **({"inputs": inputs} if inputs else {})}
+    ex.leaf_of_pod[pod_name] = node_id
+    ex.pods_active += 1
+    ex.adopted.append((call, node_id, pod_name))
+
+
+def _start_suspend(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
+    node = ex.init_node(call.name, "Suspend", phase="Running", inputs=inputs, **node_kwargs(call, resolved))
+    duration = (resolved.template.get("suspend") or {}).get("duration")
+    if duration is not None:
+        from tiphys.core.plan.timeouts import parse_duration
+
+        seconds = parse_duration(str(substitute_object(duration, scope)))
+        ex.suspends[node.id_] = ex.now_ts + seconds
+        ex.requeue(ex.now_ts + seconds)
+    return node.id_
