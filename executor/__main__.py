@@ -28,10 +28,11 @@ def _init(args: argparse.Namespace) -> int:
         template, template_json = decode_template(raw), raw.encode()
     else:
         template, template_json = read_template(paths, env), None
+    from .wrapper import find_wrapper
+    wrapper = Path(args.wrapper) if args.wrapper else find_wrapper(env)
     with tempfile.TemporaryDirectory(prefix="tiphys-init-") as tmp:
         repo = repository_from_env(template, paths, env, work_dir=Path(tmp))
-        loaded = run_init(template, paths, repo, template_json=template_json,
-                          wrapper=Path(args.wrapper) if args.wrapper else None)
+        loaded = run_init(template, paths, repo, template_json=template_json, wrapper=wrapper)
     print(f"init: loaded input artifacts {loaded}", file=sys.stderr)
     return 0
 
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tiphys.executor")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_init = sub.add_parser("init", help="stage the template, script and input artifacts")
-    p_init.add_argument("--wrapper", help="main-container wrapper binary to install as <var_run>/argoexec")
+    p_init.add_argument("--wrapper", help="wrapper binary to install as <var_run>/argoexec "
+                        "(default: $TIPHYS_WRAPPER, else the one built beside tiphys.executor.wrapper)")
     p_wait = sub.add_parser("wait", help="wait for main, collect outputs, write the task result")
     p_wait.add_argument("--task-result-dir", help="write task results as JSON files here")
     args = parser.parse_args(argv)

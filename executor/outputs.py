@@ -25,7 +25,7 @@ from .artifacts.repository import ArtifactRepository
 from .paths import ExecutorPaths
 from .template import on_volume_mount
 
-__all__ = ["MAX_RESULT_BYTES", "capture_result", "collect_artifacts", "collect_parameters", "trim_newline"]
+__all__ = ["MAX_RESULT_BYTES", "capture_result", "collect_artifacts", "collect_logs", "collect_parameters", "trim_newline"]
 
 MAX_RESULT_BYTES = 256 * 1024
 
@@ -115,6 +115,31 @@ def collect_artifacts(template: Mapping[str, Any], paths: ExecutorPaths, reposit
         except ExecutorError as exc:
             errors.append(exc)
     return arts, errors
+
+
+def collect_logs(template: Mapping[str, Any], paths: ExecutorPaths, repository: ArtifactRepository,
+                 containers: list[str], /) -> tuple[list[dict[str, Any]], list[ExecutorError]]:
+    """With `archiveLocation.archiveLogs`, save each container's combined log as `<name>-logs`.
+
+    Argo uploads `<container>.log` unarchived under the archive location's key and lists it among
+    the output artifacts; it reads the log from the API, we from the wrapper's `combined` file.
+    """
+    if (template.get("archiveLocation") or {}).get("archiveLogs") is not True:
+        return [], []
+    logs: list[dict[str, Any]] = []
+    errors: list[ExecutorError] = []
+    for name in containers:
+        src = paths.ctr(name) / "combined"
+        if not src.exists():
+            continue
+        try:
+            art = repository.save(src, {"name": f"{name}-logs", "archive": {"none": {}}}, file_name=f"{name}.log")
+        except ExecutorError as exc:
+            errors.append(exc)
+            continue
+        art.pop("archive", None)
+        logs.append(art)
+    return logs, errors
 
 
 def _missing(art: dict[str, Any], where: str, errors: list[ExecutorError]) -> None:

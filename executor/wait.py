@@ -7,7 +7,8 @@
 2. wait for every main container's `exitcode` file; past `deadline` write SIGTERM into their
    `signal` files, then SIGKILL after the grace period;
 3. tell sidecars to stop the same way (their wrappers deliver the signal);
-4. capture `result`, output parameters and artifacts (`outputs.py`);
+4. capture `result`, output parameters and artifacts, and the logs when the archive location
+   says `archiveLogs` (`outputs.py`);
 5. write the outputs together with `report-outputs-completed=true`. Argo does this as two patches
    (outputs, then the label); one full write says the same with one request fewer. If step 4
    raises, the label is still set, with whatever outputs were collected, so the controller never
@@ -28,7 +29,7 @@ import msgspec
 
 from ._errors import ExecutorError, WaitTimeout
 from .artifacts.repository import ArtifactRepository
-from .outputs import capture_result, collect_artifacts, collect_parameters
+from .outputs import capture_result, collect_artifacts, collect_logs, collect_parameters
 from .paths import ExecutorPaths
 from .taskresult import TaskResultSink, build_outputs, build_task_result, read_progress
 from .template import main_container_names
@@ -164,7 +165,9 @@ async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: 
         result = capture_result(paths) if settings.include_script_output and "main" in names else None
         params, perrs = collect_parameters(template, paths)
         arts, aerrs = collect_artifacts(template, paths, repository, work_dir=work_dir)
-        errors += [str(e) for e in (*perrs, *aerrs)]
+        logs, lerrs = collect_logs(template, paths, repository, names)
+        arts += logs
+        errors += [str(e) for e in (*perrs, *aerrs, *lerrs)]
         outputs = build_outputs(parameters=params, artifacts=arts, result=result)
         final = result_obj(True, outputs)
         await _report(sink, final, attempts=settings.report_attempts, sleep=sleep)

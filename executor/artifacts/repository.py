@@ -76,7 +76,7 @@ class ArtifactRepository:
             raise ArtifactConfigError(f"no driver for {typ!r} artifacts", artifact=name)
         return driver, loc
 
-    def _output_location(self, artifact: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _output_location(self, artifact: Mapping[str, Any], file_name: str | None = None) -> tuple[str, dict[str, Any]]:
         name = artifact.get("name")
         found = location_of(artifact)
         if found is not None and (found[1].get("key") or found[0] in ("http", "git", "raw")):
@@ -89,20 +89,22 @@ class ArtifactRepository:
         prefix = (arch[1].get("key") if arch is not None else None) or DEFAULT_KEY_FORMAT
         prefix = render_key_format(str(prefix), self._vars)
         out = {**(arch[1] if arch is not None and arch[0] == typ else {}), **loc}
-        out["key"] = join_key(prefix, artifact_file_name(artifact))
+        out["key"] = join_key(prefix, file_name or artifact_file_name(artifact))
         return typ, out
 
     # -- save --------------------------------------------------------------------------------
 
-    def save(self, src: Path, artifact: Mapping[str, Any], /, *, prepacked: bool = False) -> dict[str, Any]:
+    def save(self, src: Path, artifact: Mapping[str, Any], /, *, prepacked: bool = False,
+             file_name: str | None = None) -> dict[str, Any]:
         """Archive and upload `src` (file or directory) for `artifact`; return it with its location.
 
-        `prepacked=True` says `src` already is the tar+gzip of the artifact (the wrapper's copy).
+        `prepacked=True` says `src` already is the tar+gzip of the artifact (the wrapper's copy);
+        `file_name` overrides the derived last key segment (logs are `<container>.log`).
         """
         name = artifact.get("name")
         if not src.exists() and not src.is_symlink():
             raise ArtifactNotFound(f"{src} does not exist", artifact=name)
-        typ, loc = self._output_location(artifact)
+        typ, loc = self._output_location(artifact, file_name)
         driver, resolved = self._resolve(typ, loc, name=name)
         strategy = archive_strategy(artifact)
         with tempfile.TemporaryDirectory(dir=self._work_dir, prefix="art-") as tmp:

@@ -1,4 +1,4 @@
 """The C main-container wrapper (`emissary.c`) and its build helper."""
-from .build import SOURCE, WrapperBuild, build_wrapper, build_wrapper_info
+from .build import HEADERS, SOURCE, WrapperBuild, build_wrapper, build_wrapper_info, find_wrapper
 
-__all__ = ["SOURCE", "WrapperBuild", "build_wrapper", "build_wrapper_info"]
+__all__ = ["HEADERS", "SOURCE", "WrapperBuild", "build_wrapper", "build_wrapper_info", "find_wrapper"]

@@ -7,25 +7,34 @@ machine and in images with a compatible glibc; `build_wrapper` says which one it
 `WrapperBuild.static`.
 
 `setup.py` (or a test fixture) calls `build_wrapper(out_dir)`; nothing here runs at import.
+setup.py loads this file by path, before `tiphys` is importable, so it imports nothing from the
+package when loaded that way.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from .._errors import WrapperBuildError
+try:
+    from .._errors import WrapperBuildError
+except ImportError:  # loaded by path from setup.py: no package around us
+    class WrapperBuildError(RuntimeError):  # type: ignore[no-redef]
+        """The C wrapper could not be compiled."""
 
-__all__ = ["SOURCE", "WrapperBuild", "build_wrapper", "build_wrapper_info"]
+__all__ = ["HEADERS", "SOURCE", "WrapperBuild", "build_wrapper", "build_wrapper_info", "find_wrapper"]
 
 SOURCE = Path(__file__).with_name("emissary.c")
+HEADERS = tuple(Path(__file__).with_name(h) for h in ("util.h", "json.h", "targz.h"))
+BINARY_NAME = "emissary"
 _CFLAGS = ("-O2", "-Wall", "-Wno-format-truncation")
 
 
-@dataclass(frozen=True, slots=True)
-class WrapperBuild:
+class WrapperBuild(NamedTuple):
+    # a NamedTuple, not a dataclass: dataclasses need the module in sys.modules, and setup.py
+    # loads this file by path
     path: Path
     static: bool
 
@@ -66,3 +75,13 @@ def build_wrapper_info(out_dir: str | os.PathLike[str], /, *, name: str = "emiss
 def build_wrapper(out_dir: str | os.PathLike[str], /, *, name: str = "emissary", cc: str | None = None) -> Path:
     """Build the wrapper and return its path (see `build_wrapper_info` for static/dynamic)."""
     return build_wrapper_info(out_dir, name=name, cc=cc).path
+
+
+def find_wrapper(env: "os._Environ[str] | dict[str, str] | None" = None, /) -> Path | None:
+    """A wrapper binary to install: $TIPHYS_WRAPPER, else one built beside this file, else None."""
+    env = os.environ if env is None else env
+    explicit = env.get("TIPHYS_WRAPPER")
+    if explicit:
+        return Path(explicit)
+    here = Path(__file__).with_name(BINARY_NAME)
+    return here if here.is_file() and os.access(here, os.X_OK) else None

@@ -285,3 +285,17 @@ def test_paths_from_env() -> None:
     assert p.var_run == "/x/run" and p.staging == "/argo/staging"
     assert str(p.output_artifact("/tmp/out")) == "/x/run/outputs/artifacts/tmp/out.tgz"
     assert str(p.output_parameter("/tmp/a/b.txt")) == "/x/run/outputs/parameters/tmp/a/b.txt"
+
+
+def test_archive_logs(emissary: Emissary, tmp_path: Path) -> None:
+    """archiveLocation.archiveLogs: the wrapper tees even without the result flag; wait uploads main.log."""
+    template = {"archiveLocation": {"archiveLogs": True, "s3": {"key": "wf/wf-pod"}}}
+    proc = emissary.run(["sh", "-c", "echo to-out; echo to-err >&2"], template, include_output=False)
+    assert proc.returncode == 0
+    settings = WaitSettings(node_id="n", workflow_name="wf", poll_interval=0.02)
+    sink = Sink()
+    asyncio.run(run_wait(template, emissary.paths, settings, sink=sink, repository=_repo(tmp_path), sleep=_no_sleep))
+    outs = sink.objects[-1]["outputs"]
+    assert "result" not in outs
+    assert outs["artifacts"] == [{"name": "main-logs", "s3": {"key": "wf/wf-pod/main.log"}}]
+    assert sorted((tmp_path / "store" / "wf" / "wf-pod" / "main.log").read_text().splitlines()) == ["to-err", "to-out"]

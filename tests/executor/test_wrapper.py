@@ -319,3 +319,22 @@ def test_kill_subcommand(wrapper: Path, tmp_path: Path) -> None:
             target.kill()
     bad = subprocess.run([str(wrapper), "kill", "x", "1"], capture_output=True, check=False)
     assert bad.returncode == 64
+
+
+def test_build_py_loads_standalone_as_setup_py_would(tmp_path: Path) -> None:
+    """setup.py loads build.py by path (no package yet); it still builds and raises its own error type."""
+    import importlib.util
+
+    from tiphys.executor.wrapper import build as pkg_build
+    spec = importlib.util.spec_from_file_location("standalone_build", pkg_build.__file__)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = mod.build_wrapper(tmp_path / "bin")
+    assert out.is_file() and os.access(out, os.X_OK)
+    with pytest.raises(mod.WrapperBuildError, match="no C compiler"):
+        mod.build_wrapper(tmp_path / "bin2", cc="no-such-cc-xyz")
+
+
+def test_find_wrapper_prefers_env(tmp_path: Path) -> None:
+    from tiphys.executor.wrapper import find_wrapper
+    assert find_wrapper({"TIPHYS_WRAPPER": "/opt/w"}) == Path("/opt/w")
