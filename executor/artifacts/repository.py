@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from .._errors import ArtifactConfigError, ArtifactError, ArtifactNotFound
@@ -142,6 +142,15 @@ class ArtifactRepository:
                 return False
             raise ArtifactConfigError("required artifact not supplied: it has no location", artifact=name)
         typ, loc = found
+        sub = artifact.get("subPath")
+        if sub:
+            # the object (or directory) below the location's key, as Argo's `subPath` does
+            parts = PurePosixPath(str(sub)).parts
+            if ".." in parts or str(sub).startswith("/"):
+                raise ArtifactConfigError(f"subPath {sub!r} must be relative without '..'", artifact=name)
+            if "key" not in loc:
+                raise ArtifactConfigError(f"subPath needs a key-addressed location, not {typ!r}", artifact=name)
+            loc["key"] = join_key(str(loc["key"]), str(sub))
         driver, resolved = self._resolve(typ, loc, name=name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if typ in ("raw", "git"):  # content lands as is: a file / a checkout

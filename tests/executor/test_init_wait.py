@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,6 @@ def test_init_stages_template_script_and_inputs(paths: ExecutorPaths, wrapper: P
     (src / "rows.csv").write_text("1,2\n")
     store.mkdir()
     make_tgz(src, store / "prev.tgz")
-    vol = tmp_path / "vol"
     template = {
         "name": "t",
         "script": {"image": "python", "command": ["python"], "source": "print('hi')\n",
@@ -78,7 +76,6 @@ def test_init_stages_template_script_and_inputs(paths: ExecutorPaths, wrapper: P
     assert Path(paths.inputs, "cfg").read_text() == "k=v"
     assert Path(paths.mainctrfs, "work", "sub", "x.txt").read_text() == "on a volume"
     assert not Path(paths.inputs, "maybe").exists()
-    del vol
     # a second init (container restart) replaces the read-only template without error
     run_init(template, paths, _repo(tmp_path), template_json=raw)
 

@@ -145,3 +145,17 @@ def test_render_key_format_rejects_unknown_variables() -> None:
 ])
 def test_artifact_file_names(art: dict, name: str) -> None:
     assert artifact_file_name(art) == name
+
+
+def test_sub_path_selects_below_the_key(store: Path, tmp_path: Path) -> None:
+    """`subPath` loads one file out of a directory stored with `archive: none`."""
+    repo = _repo(store)
+    tree = tmp_path / "tree"
+    (tree / "a").mkdir(parents=True)
+    (tree / "a" / "one.txt").write_text("1")
+    repo.save(tree, {"name": "t", "path": "/t", "archive": {"none": {}}, "s3": {"key": "trees/t"}})
+    dest = tmp_path / "one"
+    assert repo.load({"name": "t", "path": "/one", "subPath": "a/one.txt", "s3": {"key": "trees/t"}}, dest)
+    assert dest.read_text() == "1"
+    with pytest.raises(ArtifactConfigError, match="subPath"):
+        repo.load({"name": "t", "path": "/one", "subPath": "../x", "s3": {"key": "trees/t"}}, dest)
