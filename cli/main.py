@@ -8,6 +8,7 @@ def main() -> None:
     """tiphys: a drop-in, Kubernetes-native Argo Workflows controller."""
 
 
-from tiphys.cli import lint as _lint  # noqa: E402  (commands register themselves)
+from tiphys.cli import lint as _lint, run as _run  # noqa: E402  (commands register themselves)
 
 main.add_command(_lint.lint)
+main.add_command(_run.run)

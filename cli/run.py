@@ -1,0 +1,148 @@
+"""`tiphys run FILE`: run a workflow on this machine — embedded API, controller and kubelet in one process.
+
+The same Engine that runs against a kube-apiserver runs here against the embedded API; pods run
+on the local node agent (or complete at once with `--simulate`). The view is `argo watch`'s tree.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from tiphys.core.spec import as_text
+from tiphys.core.validate import lint_texts
+
+__all__ = ["run"]
+
+
+def _load(file: str, extra: tuple[str, ...]) -> tuple[dict, list[tuple[str, bytes]]]:
+    files = [(file, Path(file).read_bytes())] + [(f, Path(f).read_bytes()) for f in extra]
+    reports = lint_texts(files)
+    errors = [e for r in reports for e in r.errors]
+    if errors:
+        for e in errors:
+            click.echo(f"error: {e}", err=True)
+        raise SystemExit(1)
+    from tiphys.core.spec import load_text
+
+    docs = [d for d in load_text(files[0][1], source=file) if d.kind == "Workflow"]
+    if not docs:
+        raise click.ClickException(f"{file}: no Workflow document")
+    return docs[0].body, files[1:]
+
+
+def _apply_parameters(wf: dict, params: tuple[str, ...]) -> dict:
+    if not params:
+        return wf
+    given = {}
+    for p in params:
+        name, sep, value = p.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{p!r} is not name=value", param_hint="-p")
+        given[name] = value
+    spec = dict(wf.get("spec") or {})
+    args = dict(spec.get("arguments") or {})
+    out, seen = [], set()
+    for p in args.get("parameters") or []:
+        if p.get("name") in given:
+            p = {**p, "value": given[p["name"]]}
+            p.pop("valueFrom", None)
+            seen.add(p["name"])
+        out.append(p)
+    out += [{"name": k, "value": v} for k, v in given.items() if k not in seen]
+    args["parameters"] = out
+    spec["arguments"] = args
+    return {**wf, "spec": spec}
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-p", "--parameter", "parameters", multiple=True, help="Workflow parameter name=value.")
+@click.option("-f", "--template-file", "templates", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="WorkflowTemplate / ClusterWorkflowTemplate files the workflow references.")
+@click.option("--simulate", is_flag=True, help="Complete pods at once instead of running them.")
+@click.option("--log", "show_logs", is_flag=True, help="Print each step's log when it ends.")
+@click.option("-o", "--output", type=click.Choice(["tree", "json"]), default="tree")
+@click.option("--no-color", is_flag=True, default=bool(os.environ.get("NO_COLOR")), help="No ANSI colours.")
+@click.option("--no-utf8", is_flag=True, help="Words and ASCII instead of glyphs.")
+@click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds to wait for the end.")
+@click.option("--state", type=click.Path(dir_okay=False), default=None,
+              help="Persist the embedded API to this SQLite file.")
+def run(file: str, parameters: tuple[str, ...], templates: tuple[str, ...], simulate: bool, show_logs: bool,
+        output: str, no_color: bool, no_utf8: bool, timeout: float, state: str | None) -> None:
+    """Run a workflow to completion on this machine; exit 0 when it Succeeded."""
+    wf, template_files = _load(file, templates)
+    wf = _apply_parameters(wf, parameters)
+    phase = asyncio.run(_run(wf, template_files, simulate=simulate, output=output, color=not no_color,
+                             utf8=not no_utf8, timeout=timeout, state=state, show_logs=show_logs))
+    sys.exit(0 if phase == "Succeeded" else 1)
+
+
+async def _run(wf: dict, template_files: list, *, simulate: bool, output: str, color: bool, utf8: bool,
+               timeout: float, state: str | None, show_logs: bool) -> str:
+    from tiphys.cli.render import Style, render_workflow
+    from tiphys.controller.api import base
+    from tiphys.controller.local import LocalSession
+    from tiphys.controller.status_writer import StatusWriter
+    from tiphys.core.spec import load_text
+
+    style = Style(color=color and sys.stdout.isatty(), utf8=utf8)
+    reader = StatusWriter()
+    live = output == "tree" and sys.stdout.isatty()
+    last_lines = [0]
+
+    def draw(obj: dict) -> None:
+        if not live:
+            return
+        try:
+            nodes = reader.read_nodes(obj.get("status") or {})
+        except ValueError:
+            return
+        text = render_workflow(obj, nodes, style=style)
+        if last_lines[0]:
+            sys.stdout.write(f"\x1b[{last_lines[0]}F\x1b[J")
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+        last_lines[0] = text.count("\n") + 1
+
+    async with LocalSession(kubelet="sim" if simulate else "agent", state_path=state) as session:
+        for _, text in template_files:
+            for doc in load_text(text):
+                resource = base.WORKFLOW_TEMPLATES if doc.kind == "WorkflowTemplate" else \
+                    base.CLUSTER_WORKFLOW_TEMPLATES if doc.kind == "ClusterWorkflowTemplate" else None
+                if resource is not None:
+                    ns = None if resource is base.CLUSTER_WORKFLOW_TEMPLATES else session.namespace
+                    await session.api.create(resource, doc.body, namespace=ns)
+        created = await session.submit(wf)
+        name, ns = created["metadata"]["name"], created["metadata"]["namespace"]
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        try:
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+        from tiphys.controller.local import wait_completed
+
+        waiter = asyncio.ensure_future(wait_completed(session.api, name, ns, timeout=timeout, on_change=draw))
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            click.echo("\nstopping the workflow (Ctrl-C again to abort)...", err=True)
+            await session.api.patch(base.WORKFLOWS, name, {"spec": {"shutdown": "Stop"}}, namespace=ns)
+            loop.remove_signal_handler(signal.SIGINT)
+        stopper.cancel()
+        final = await waiter
+    nodes = reader.read_nodes(final.get("status") or {})
+    if output == "json":
+        click.echo(json.dumps(final, indent=2))
+    else:
+        if not live:
+            click.echo(render_workflow(final, nodes, style=style))
+        else:
+            draw(final)
+    return (final.get("status") or {}).get("phase", "")
