@@ -121,7 +121,7 @@ class _Run:
     @property
     def env(self) -> dict[str, Any]:
         if self._env is None:
-            self._env = build_env(self.scope)
+            self._env = build_env(self.scope, now=self.now)
         return self._env
 
     def is_strict_name(self, name: str) -> bool:

@@ -309,6 +309,8 @@ def fetch(obj: Any, key: Any) -> Any:
         return seq[i] if t is list else chr(seq[i])
     if obj is None:
         raise Fail(f"cannot fetch {key} from <nil>")
+    if t is Namespace:
+        return obj.get(key)  # Argo's sprig is a Go map: a missing name reads as nil
     if type(key) is str and not key.startswith("_"):
         attr = getattr(obj, key, None)
         if attr is not None and (isinstance(obj, (_dt.datetime, Duration, Namespace))):
@@ -332,6 +334,9 @@ class Namespace:
             return self._fns[key]
         except KeyError:
             raise AttributeError(key) from None
+
+    def get(self, key: Any) -> Any:
+        return self._fns.get(key) if type(key) is str else None
 
     def go_string(self) -> str:
         return f"<{self._name}>"
