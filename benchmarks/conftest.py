@@ -6,7 +6,8 @@ the same run, on the same data, hold to about ±20%. So:
 * `pytest-benchmark` tests (the `benchmark` fixture) report absolute figures for the table in
   README.md; they are informative and never fail on speed.
 * Gates are plain tests that time a baseline and a candidate themselves with `measure` (median of
-  several `time.perf_counter` runs, interleaved) and assert `gate(name, baseline, candidate,
+  several runs, interleaved, in CPU time of this process: `time.process_time`, because the machine
+  is shared and wall time also counts other people's work) and assert `gate(name, baseline, candidate,
   minimum=...)`. They work under `--benchmark-disable` and `--benchmark-skip` alike. Set the
   minimum at about half the ratio measured on the reference machine: a 2× regression fails,
   noise does not.
@@ -32,9 +33,9 @@ def _time_once(fn: Callable[[Any], Any], setup: Callable[[], Any] | None) -> flo
     enabled = gc.isenabled()
     gc.disable()  # the cyclic GC firing inside one run and not another is the main noise source
     try:
-        start = time.perf_counter()
+        start = time.process_time()
         fn(arg)
-        return time.perf_counter() - start
+        return time.process_time() - start
     finally:
         if enabled:
             gc.enable()

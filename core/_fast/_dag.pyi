@@ -1,5 +1,6 @@
 """Type stubs for the Cython DAG scheduler (see tiphys.core.dag.reference for the semantics)."""
 from collections.abc import Iterable, Mapping, Sequence
+from array import array
 from typing import Any, ClassVar
 
 class Scheduler:
@@ -21,3 +22,5 @@ class Scheduler:
     def outcomes(self) -> list[int]: ...
     def restore(self, outcomes: Mapping[int | str, int], /, *,
                 running: Iterable[int | str] = ...) -> None: ...
+
+def link(n: int, pred_off: array, pred: array, pmask: array, /) -> tuple[array, array, array, array]: ...

@@ -580,3 +580,6 @@ cdef class Scheduler:
             if self.state[j] != ST_DONE and self.state[j] != ST_OMITTED:
                 return f"its dependency {self.compiled.names[j]!r} ({j})"
         return "a dependency"
+
+
+include "_dag_link.pxi"

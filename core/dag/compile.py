@@ -29,8 +29,9 @@ from typing import Any
 
 import msgspec
 
+from . import _link
 from . import depends as _dep
-from .errors import (CycleError, DagError, DuplicateTaskError, InvalidTaskNameError, MixedDependsError,
+from .errors import (DagError, DuplicateTaskError, InvalidTaskNameError, MixedDependsError,
                      SelfDependencyError, UnknownDependencyError)
 from .outcome import Outcome
 
@@ -124,7 +125,8 @@ def _as_spec(obj: Any, path: str) -> TaskSpec:
         failed = bool(_field(cont, "failed", "failed"))
         error = bool(_field(cont, "error", "error"))
     if deps is not None:
-        if isinstance(deps, str) or not all(type(d) is str for d in deps):
+        # Element types are checked where names are looked up (compile_dag's `_reject`).
+        if not isinstance(deps, (list, tuple)):
             raise DagError("dependencies must be a list of task names", path=f"{path}.dependencies")
         deps = tuple(deps)
     if text is not None and type(text) is not str:
@@ -145,7 +147,7 @@ def _bare_masks(flags: Sequence[int]) -> list[int]:
             | (int(Outcome.ERRORED) if f & FLAG_CONTINUE_ERROR else 0) for f in flags]
 
 
-def _index_names(specs: Sequence[TaskSpec], path: str, kind: str) -> dict[str, int]:
+def _index_names(specs: Sequence[TaskSpec], path: str) -> dict[str, int]:
     index: dict[str, int] = {}
     match = _NAME.fullmatch
     for i, spec in enumerate(specs):
@@ -158,7 +160,8 @@ def _index_names(specs: Sequence[TaskSpec], path: str, kind: str) -> dict[str, i
 
 
 def _conjunction(words: list[int], ndeps: int) -> list[int] | None:
-    """Masks per predicate when `words` is `p1 && p2 && ...` over distinct tasks, else None."""
+    """Masks per predicate when `words` is `p1 && p2 && ...` over `ndeps` distinct tasks, else None.
+    The masks come in program order, which is first-appearance order, the order of `ids`."""
     masks = []
     i, n = 0, len(words)
     while i < n:
@@ -173,10 +176,47 @@ def _conjunction(words: list[int], ndeps: int) -> list[int] | None:
     return masks if len(masks) == ndeps else None
 
 
+class _Flat:
+    """Flat accumulators for the int32 arrays, filled task by task in index order."""
+
+    def __init__(self, flags: list[int]) -> None:
+        self.flags = flags
+        self.pred: list[int] = []
+        self.pred_off = [0]
+        self.pmask: list[int] = []  # per dependency edge: its conjunction mask, 0 otherwise
+        self.prog: list[int] = []
+        self.prog_off = [0]
+        self.max_stack = 0
+
+    def add(self, i: int, ids: list[int], words: list[int], conj: list[int] | None, depth: int) -> None:
+        self.pred += ids
+        self.pred_off.append(len(self.pred))
+        if conj is not None and ids:
+            self.pmask += conj
+            self.flags[i] |= FLAG_CONJUNCTION
+        else:
+            self.pmask += [0] * len(ids)
+        self.prog += words
+        self.prog_off.append(len(self.prog))
+        if depth > self.max_stack:
+            self.max_stack = depth
+
+    def build(self, specs: Sequence[TaskSpec], index: dict[str, int], halt: bool,
+              sources: tuple[str | tuple[str, ...] | None, ...], path: str) -> CompiledDAG:
+        n = len(specs)
+        pred_off, pred = array("i", self.pred_off), array("i", self.pred)
+        succ_off, succ, succ_mask, topo = _link.link(n, pred_off, pred, array("i", self.pmask))
+        if len(topo) != n:
+            _link.raise_cycle(n, pred_off, pred, topo, [s.name for s in specs], path)
+        return CompiledDAG(tuple(s.name for s in specs), index, array("i", self.flags), succ_off, succ,
+                           succ_mask, pred_off, pred, array("i", self.prog_off), array("i", self.prog), topo,
+                           self.max_stack, halt, sources)
+
+
 def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
     """Validate and compile the tasks of one DAG template. `path` prefixes error locations."""
     specs = [_as_spec(t, f"{path}[{i}]") for i, t in enumerate(tasks)]
-    index = _index_names(specs, path, "task")
+    index = _index_names(specs, path)
     flags = [_flags_of(s) for s in specs]
     bare = _bare_masks(flags)
     uses_depends = next((i for i, s in enumerate(specs) if s.depends is not None), None)
@@ -184,22 +224,19 @@ def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
     if uses_depends is not None and uses_list is not None:
         i = max(uses_depends, uses_list)
         raise MixedDependsError(specs[i].name, path=f"{path}[{i}]")
-
-    deps: list[list[int]] = []
-    masks: list[list[int] | None] = []  # per-dependency masks of conjunctions (see _link)
-    progs: list[list[int]] = []
-    max_stack = 0
+    flat = _Flat(flags)
     and_op = _dep.OP_AND
     get = index.get
     for i, spec in enumerate(specs):
         if spec.depends is None:
             names = spec.dependencies
             if not names:
-                deps.append([])
-                masks.append([])
-                progs.append([])
+                flat.add(i, [], [], None, 0)
                 continue
-            ids = [get(name, -1) for name in names]
+            try:
+                ids = [get(name, -1) for name in names]
+            except TypeError:  # an unhashable entry
+                ids = [-1]
             if -1 in ids or i in ids:
                 _reject(spec, i, names, index, f"{path}[{i}].dependencies")
             if len(ids) > 1 and len(set(ids)) != len(ids):
@@ -210,10 +247,7 @@ def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
             words = [ids[0], dmask[0]]
             for k in range(1, len(ids)):
                 words += (ids[k], dmask[k], and_op)
-            deps.append(ids)
-            masks.append(dmask)
-            progs.append(words)
-            max_stack = max(max_stack, min(len(ids), 2))
+            flat.add(i, ids, words, dmask, min(len(ids), 2))
             continue
         where = f"{path}[{i}].depends"
         tree = _dep.parse_depends(spec.depends, task=spec.name, path=where)
@@ -222,29 +256,15 @@ def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
         if -1 in ids or i in ids:
             _reject(spec, i, names, index, where)
         words, depth = _dep.compile_program(tree, index=index, bare_mask=lambda n: bare[index[n]])
-        deps.append(ids)
-        conj = _conjunction(words, len(ids))
-        if conj is not None:
-            # Program order may differ from first-appearance order only by AND grouping; the
-            # masks follow the program, so map them back onto `ids` by task.
-            by_task = {}
-            k = 0
-            while k < len(words):
-                if words[k] >= 0:
-                    by_task[words[k]] = words[k + 1]
-                    k += 2
-                else:
-                    k += 1
-            conj = [by_task[j] for j in ids]
-        masks.append(conj)
-        progs.append(words)
-        max_stack = max(max_stack, depth)
+        flat.add(i, ids, words, _conjunction(words, len(ids)), depth)
     sources = tuple(s.depends if s.depends is not None else s.dependencies for s in specs)
-    return _link(specs, index, flags, deps, masks, progs, max_stack, False, sources, path)
+    return flat.build(specs, index, False, sources, path)
 
 
 def _reject(spec: TaskSpec, i: int, names: Iterable[str], index: dict[str, int], where: str) -> None:
     for name in names:
+        if type(name) is not str:
+            raise DagError(f"task {spec.name!r}: dependencies must be task names, got {name!r}", path=where)
         j = index.get(name)
         if j is None:
             raise UnknownDependencyError(spec.name, name, path=where)
@@ -263,12 +283,10 @@ def compile_steps(groups: Iterable[Iterable[Any]], /, *, path: str = "steps") ->
                 raise DagError("steps cannot declare depends/dependencies", path=f"{path}[{g}][{k}]")
             specs.append(spec)
             group_of.append(g)
-    index = _index_names(specs, path, "step")
+    index = _index_names(specs, path)
     flags = [_flags_of(s) for s in specs]
     bare = _bare_masks(flags)
-    deps: list[list[int]] = []
-    masks: list[list[int] | None] = []
-    progs: list[list[int]] = []
+    flat = _Flat(flags)
     previous: list[int] = []  # steps of the last non-empty group before the current one
     current: list[int] = []
     current_group = -1
@@ -281,83 +299,7 @@ def compile_steps(groups: Iterable[Iterable[Any]], /, *, path: str = "steps") ->
         words: list[int] = []
         for k, j in enumerate(previous):
             words += (j, bare[j]) if k == 0 else (j, bare[j], _dep.OP_AND)
-        deps.append(list(previous))
-        masks.append([bare[j] for j in previous])
-        progs.append(words)
-    max_stack = 2 if any(len(d) > 1 for d in deps) else (1 if any(deps) else 0)
-    sources = tuple(tuple(specs[j].name for j in d) or None for d in deps)
-    return _link(specs, index, flags, deps, masks, progs, max_stack, True, sources, path)
-
-
-def _link(specs: Sequence[TaskSpec], index: dict[str, int], flags: list[int], deps: list[list[int]],
-          masks: list[list[int] | None], progs: list[list[int]], max_stack: int, halt: bool,
-          sources: tuple[str | tuple[str, ...] | None, ...], path: str) -> CompiledDAG:
-    n = len(specs)
-    pred_off = array("i", [0]) * (n + 1)
-    count = [0] * n  # successors per task
-    total = 0
-    for i, ids in enumerate(deps):
-        total += len(ids)
-        pred_off[i + 1] = total
-        for j in ids:
-            count[j] += 1
-        if masks[i] is not None and ids:
-            flags[i] |= FLAG_CONJUNCTION
-    pred = array("i", [j for ids in deps for j in ids])
-    succ_off = array("i", [0]) * (n + 1)
-    acc = 0
-    for i, c in enumerate(count):
-        acc += c
-        succ_off[i + 1] = acc
-    # Counting sort: successors of each task end up in increasing index order. `succ_mask[k]` is
-    # the mask the successor's conjunction applies to this edge's source (0 for other programs).
-    fill = succ_off[:n].tolist()
-    succ_list = [0] * total
-    mask_list = [0] * total
-    for i, ids in enumerate(deps):
-        dmask = masks[i]
-        for k, j in enumerate(ids):
-            at = fill[j]
-            succ_list[at] = i
-            if dmask is not None:
-                mask_list[at] = dmask[k]
-            fill[j] = at + 1
-    succ = array("i", succ_list)
-    topo = _topological(n, deps, succ_list, succ_off, [specs[i].name for i in range(n)], path)
-    prog_off = array("i", [0]) * (n + 1)
-    acc = 0
-    for i, words in enumerate(progs):
-        acc += len(words)
-        prog_off[i + 1] = acc
-    prog = array("i", [w for words in progs for w in words])
-    return CompiledDAG(tuple(s.name for s in specs), index, array("i", flags), succ_off, succ,
-                       array("i", mask_list), pred_off, pred, prog_off, prog, topo, max_stack, halt, sources)
-
-
-def _topological(n: int, deps: list[list[int]], succ: list[int], succ_off: array, names: list[str],
-                 path: str) -> array:
-    remaining = [len(ids) for ids in deps]
-    order = [i for i in range(n) if remaining[i] == 0]
-    offs = succ_off.tolist()
-    head = 0
-    while head < len(order):
-        t = order[head]
-        head += 1
-        for k in range(offs[t], offs[t + 1]):
-            s = succ[k]
-            remaining[s] -= 1
-            if remaining[s] == 0:
-                order.append(s)
-    if len(order) == n:
-        return array("i", order)
-    # Every task left has a dependency that is also left: walk dependencies until one repeats.
-    t = next(i for i in range(n) if remaining[i])
-    seen: dict[int, int] = {}
-    walk: list[int] = []
-    while t not in seen:
-        seen[t] = len(walk)
-        walk.append(t)
-        t = next(j for j in deps[t] if remaining[j])
-    cycle = walk[seen[t]:] + [t]
-    cycle.reverse()  # report in run order: each task is a dependency of the next
-    raise CycleError(tuple(names[i] for i in cycle), path=path)
+        flat.add(i, list(previous), words, [bare[j] for j in previous], min(len(previous), 2))
+    sources = tuple(tuple(specs[j].name for j in flat.pred[flat.pred_off[i]:flat.pred_off[i + 1]]) or None
+                    for i in range(len(specs)))
+    return flat.build(specs, index, True, sources, path)

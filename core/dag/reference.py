@@ -17,10 +17,14 @@ order; a fulfilled task releases its successors in index order; omissions cascad
 `ready()` hands out PENDING tasks first-in first-out.
 
 Rules beyond `depends` (§5.5, §5.13, §5.4):
-* fail-fast (`fail_fast=True`, Argo's default for DAGs; always on for steps): after a task ends
-  Failed or Errored without a `continueOn` covering it, `ready()` returns nothing more and no
-  further task is evaluated or omitted; tasks already running may still report `done()`, and
-  `is_active()` turns false when they have.
+* fail-fast (`fail_fast=True`, Argo's default for DAGs; always on for steps). Argo's field doc:
+  "stop scheduling new steps, as soon as it detects that one of the DAG nodes is failed. Then it
+  waits until all DAG nodes are completed before failing the DAG itself." Here: after a task ends
+  Failed or Errored without a `continueOn` covering that phase, `ready()` returns nothing more
+  and no further task is evaluated or omitted; running tasks still report `done()`, and
+  `is_active()` turns false when they have. Our choice where the doc is vague: a failure that
+  `continueOn` covers does not stop the DAG (it does not fail the DAG either, §5.5 step 3), and
+  Error counts as a failure (the DAG takes Error then).
 * `targets`: only the targets and their ancestors run; other tasks stay OUT.
 * `parallelism`: at most that many tasks RUNNING at once (0 = unbounded). Omitted tasks never run,
   so they do not count.

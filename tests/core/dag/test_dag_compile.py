@@ -87,6 +87,10 @@ def test_attribute_objects_are_accepted():
                  MixedDependsError, "tasks[2]", "'c'", id="mixed"),
     pytest.param([{"depends": "a"}], DagError, "tasks[0].name", "no name", id="no-name"),
     pytest.param([{"name": "a", "dependencies": "b"}], DagError, "tasks[0].dependencies", "list", id="deps-str"),
+    pytest.param([{"name": "a"}, {"name": "b", "dependencies": ["a", 3]}], DagError, "tasks[1].dependencies",
+                 "got 3", id="deps-int"),
+    pytest.param([{"name": "a"}, {"name": "b", "dependencies": [["a"]]}], DagError, "tasks[1].dependencies",
+                 "got ['a']", id="deps-unhashable"),
 ])
 def test_bad_input(tasks, error, path, fragment):
     """Every bad input is a typed ValueError subclass naming the field and the task."""
@@ -155,3 +159,27 @@ def test_every_argo_example_compiles():
         assert len(compiled) > 0, (file, name)
         seen[kind] += 1
     assert seen["dag"] >= 20 and seen["steps"] >= 20, seen
+
+
+def test_fast_link_matches_python_link():
+    """The C linker (when built) gives the same CSR arrays and order as the Python one, cycles included."""
+    import random
+    from array import array
+
+    from tiphys.core.dag import _link
+    if _link.link is _link.link_python:
+        pytest.skip("Cython extension tiphys.core._fast._dag not built")
+    rng = random.Random(7)
+    for n in (0, 1, 2, 50, 3000):
+        for cyclic in (False, True):
+            deps = [sorted(rng.sample(range(i), min(i, rng.randrange(4)))) for i in range(n)]
+            if cyclic and n > 2:
+                deps[1] = sorted(set(deps[1]) | {n - 1})
+            pred_off = array("i", [0])
+            for d in deps:
+                pred_off.append(pred_off[-1] + len(d))
+            pred = array("i", [j for d in deps for j in d])
+            pmask = array("i", [rng.randrange(256) for _ in pred])
+            assert _link.link(n, pred_off, pred, pmask) == _link.link_python(n, pred_off, pred, pmask)
+    with pytest.raises(ValueError):
+        _link.link(2, array("i", [0, 0, 1]), array("i", [5]), array("i", [0]))
