@@ -173,7 +173,21 @@ static void forward_signal(int sig) {
     else if (sig > 0 && sig < 65) g_pending[sig] = 1;
 }
 
-static void on_sigchld(int sig) { (void)sig; /* only wakes poll() */ }
+/* Self-pipe: SIGCHLD writes a byte that poll() sees, so a child exiting just before poll()
+ * is noticed at once instead of after the poll timeout. */
+static int g_chld_pipe[2] = {-1, -1};
+
+static void on_sigchld(int sig) {
+    (void)sig;
+    int saved = errno;
+    if (g_chld_pipe[1] >= 0 && write(g_chld_pipe[1], "c", 1) < 0) { /* full pipe: already woken */ }
+    errno = saved;
+}
+
+static void drain_chld_pipe(void) {
+    char buf[64];
+    while (read(g_chld_pipe[0], buf, sizeof buf) > 0) {}
+}
 
 static void install_signals(void) {
     struct sigaction sa;
@@ -184,7 +198,9 @@ static void install_signals(void) {
         if (s == SIGKILL || s == SIGSTOP || s == SIGCHLD || s == SIGPIPE) continue;
         sigaction(s, &sa, NULL);
     }
+    if (pipe2(g_chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) fail("pipe: %s", strerror(errno));
     sa.sa_handler = on_sigchld;
+    sa.sa_flags = SA_NOCLDSTOP;
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the wrapper before it writes exitcode */
 }
@@ -221,7 +237,7 @@ static int open_log(const char *name) {
 
 /* Pump one readable pipe; returns 0 at EOF. */
 static int pump(stream *s, int combined_fd) {
-    char buf[65536];
+    static char buf[1 << 20];
     ssize_t r = read(s->fd, buf, sizeof buf);
     if (r < 0) return errno == EINTR || errno == EAGAIN;
     if (r == 0) return 0;
@@ -236,6 +252,7 @@ static int pump(stream *s, int combined_fd) {
 static int run_once(char **argv, int tee) {
     int out[2] = {-1, -1}, err[2] = {-1, -1}, status_pipe[2];
     if (tee && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)) fail("pipe: %s", strerror(errno));
+    if (tee) fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* fewer wakeups for chatty children; best effort */
     if (pipe2(status_pipe, O_CLOEXEC) < 0) fail("pipe: %s", strerror(errno));
     sigset_t all, old;
     sigfillset(&all);
@@ -283,13 +300,17 @@ static int run_once(char **argv, int tee) {
     }
     int status = 0, exited = 0;
     for (;;) {
-        struct pollfd fds[2];
-        int map[2], n = 0;
+        if (!exited && waitpid(pid, &status, WNOHANG) == pid) exited = 1;
+        struct pollfd fds[3];
+        int map[3], n = 0;
         for (int i = 0; i < nstreams; i++)
             if (streams[i].fd >= 0) { fds[n] = (struct pollfd){streams[i].fd, POLLIN, 0}; map[n++] = i; }
         if (exited && n == 0) break;
+        int nstream_fds = n;
+        if (!exited) fds[n++] = (struct pollfd){g_chld_pipe[0], POLLIN, 0};
         int ready = poll(fds, (nfds_t)n, 100);
-        for (int k = 0; ready > 0 && k < n; k++) {
+        if (!exited && ready > 0 && fds[nstream_fds].revents) { drain_chld_pipe(); ready--; }
+        for (int k = 0; ready > 0 && k < nstream_fds; k++) {
             if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
             stream *s = &streams[map[k]];
             if (!pump(s, combined_fd)) { close(s->fd); s->fd = -1; }
