@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from decimal import Decimal
 from typing import Any, Union
 
 import msgspec
@@ -367,10 +368,9 @@ def to_source(node: WhenNode, /) -> str:
             v = float(node.value)
             if node.kind == "time" or v < 0 or not math.isfinite(v):
                 raise ValueError("only non-negative finite numbers have a literal form")
-            text = repr(v)
-            if "e" in text:
-                text = f"{v:.17f}".rstrip("0")
-            return text
+            # govaluate numbers have no exponent form: print the shortest decimal in full
+            text = format(Decimal(repr(v)), "f")
+            return text if "." in text else text + ".0"
         return _quote(node.value)
     if isinstance(node, Accessor):
         return node.path

@@ -297,7 +297,7 @@ class _Parser:
                     node = self.index(node, optional=True)
                     continue
                 tok = self.cur
-                if tok[0] not in ("name", "op") or not str(tok[1]).isidentifier():
+                if not (tok[0] == "name" or tok[0] == "op" and str(tok[1]).isalpha()):
                     raise self.error(f"expected name after {value}, got {self._show(tok)}")
                 self.i += 1
                 member = A.Member(node, A.Str(str(tok[1]), tok[2]), optional, col)
