@@ -11,14 +11,13 @@ security context that sets the user or the seccomp profile itself wins over our 
 """
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import yaml
 
 from tiphys.core.plan._poderrors import MissingEntrypoint, PodSpecError
-from tiphys.core.plan._podpatch import strategic_merge
+from tiphys.core.plan._podpatch import clone, strategic_merge
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 
 __all__ = ["POD_KINDS", "template_kind", "main_containers", "executor_container", "executor_security", "wrap",
@@ -52,8 +51,8 @@ def executor_security(settings: PodSettings, pod_security: dict | None) -> dict:
     a template asking for `runAsUser: 0` gets root executors instead of a pod that cannot start.
     """
     if settings.executor_security_context is not None:
-        return copy.deepcopy(dict(settings.executor_security_context))
-    out = copy.deepcopy(_RESTRICTED)
+        return clone(dict(settings.executor_security_context))
+    out = clone(_RESTRICTED)
     pod_security = pod_security or {}
     if any(k in pod_security for k in ("runAsUser", "runAsNonRoot")):
         out.pop("runAsUser")
@@ -78,7 +77,7 @@ def executor_container(name: str, command: list[str], *, settings: PodSettings, 
     if settings.executor_image_pull_policy:
         ctr["imagePullPolicy"] = settings.executor_image_pull_policy
     if settings.executor_resources:
-        ctr["resources"] = copy.deepcopy(dict(settings.executor_resources))
+        ctr["resources"] = clone(dict(settings.executor_resources))
     if security:
         ctr["securityContext"] = security
     return ctr
@@ -121,16 +120,16 @@ def main_containers(template: dict, kind: str, /, *, settings: PodSettings, meta
         shared = cs.get("volumeMounts") or []
         ctrs = []
         for i, node in enumerate(cs.get("containers") or ()):
-            c = {k: copy.deepcopy(v) for k, v in node.items() if k != "dependencies"}
+            c = {k: clone(v) for k, v in node.items() if k != "dependencies"}
             if not c.get("name"):
                 c["name"] = "main"  # Argo: an unnamed member becomes main
             if shared:
-                c["volumeMounts"] = [*(c.get("volumeMounts") or ()), *copy.deepcopy(shared)]
+                c["volumeMounts"] = [*(c.get("volumeMounts") or ()), *clone(shared)]
             ctrs.append(_under_defaults(c, settings))
         if not ctrs:
             raise PodSpecError(where, "containerSet.containers must not be empty")
         return template, ctrs
-    body = copy.deepcopy(template[kind])
+    body = clone(template[kind])
     if kind == "script":
         source = body.pop("source", "")
         if source:  # Argo warns and runs the container as is when the source is empty
@@ -143,7 +142,7 @@ def _under_defaults(ctr: dict, settings: PodSettings) -> dict:
     """ConfigMap `mainContainer` strategic-merged *under* a user main container."""
     if not settings.main_container:
         return ctr
-    return strategic_merge(copy.deepcopy(dict(settings.main_container)), ctr)
+    return strategic_merge(clone(dict(settings.main_container)), ctr)
 
 
 def wrap(ctr: dict, /, *, settings: PodSettings, where: str) -> None:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import yaml
 
 from tiphys.core.plan._poderrors import InvalidPodSpecPatch
 
-__all__ = ["parse_patch", "strategic_merge", "MERGE_KEYS"]
+__all__ = ["parse_patch", "strategic_merge", "clone", "MERGE_KEYS"]
 
 # patchMergeKey of the PodSpec lists that use patchStrategy "merge" (k8s.io/api/core/v1/types.go)
 MERGE_KEYS: dict[str, str] = {
@@ -48,6 +49,13 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 _DELETE = object()  # sentinel: "remove this value from its parent"
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+def clone(value: Any, /) -> Any:
+    """A deep copy of JSON-shaped data; a msgspec round trip is several times faster than `copy.deepcopy`."""
+    return _decode(_encode(value))
 
 
 def parse_patch(text: str, /, *, where: str) -> dict[str, Any]:

@@ -19,7 +19,6 @@ Oversized templates/args (> 128 KiB, Argo offloads them into a ConfigMap) are no
 """
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from tiphys.core.plan import _podcontainers as _ctrs
 from tiphys.core.plan import _podvolumes as _vols
 from tiphys.core.plan._poderrors import DeadlineExceeded, PodSpecError
-from tiphys.core.plan._podpatch import parse_patch, strategic_merge
+from tiphys.core.plan._podpatch import clone, parse_patch, strategic_merge
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 
 __all__ = ["build_pod", "owner_reference", "format_go_duration", "ZERO_DEADLINE"]
@@ -107,9 +106,12 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
         raise PodSpecError("build_pod", "template and spec must be mappings")
     where = f"template {template_name or template.get('name') or '(inline)'}"
     kind = _ctrs.template_kind(template, where=where)
-    tmpl = copy.deepcopy(template)
+    try:
+        tmpl = clone(template)
+        pod_security = clone(tmpl.get("securityContext") or spec.get("securityContext"))
+    except TypeError as exc:  # msgspec names the offending type
+        raise PodSpecError(where, f"the template is not JSON-shaped data: {exc}") from None
     owner = owner_reference(meta)
-    pod_security = copy.deepcopy(tmpl.get("securityContext") or spec.get("securityContext"))
     exec_security = _ctrs.executor_security(settings, pod_security)
     exe = list(settings.executor_command)
 
@@ -121,24 +123,24 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
         labels[_P + "controller-instanceid"] = meta.instance_id
     pod_spec: dict[str, Any] = {"restartPolicy": "Never", "volumes": _vols.base_volumes(tmpl)}
     if spec.get("imagePullSecrets"):
-        pod_spec["imagePullSecrets"] = copy.deepcopy(spec["imagePullSecrets"])
+        pod_spec["imagePullSecrets"] = clone(spec["imagePullSecrets"])
     if spec.get("hostNetwork") is not None:
         pod_spec["hostNetwork"] = spec["hostNetwork"]
     for key in ("dnsPolicy", "dnsConfig"):
         if spec.get(key) is not None:
-            pod_spec[key] = copy.deepcopy(spec[key])
+            pod_spec[key] = clone(spec[key])
     token_volume = _service_account(pod_spec, tmpl, spec, settings, executor_token_secret, where)
 
     def executor(name: str, command: list[str]) -> dict:
         ctr = _ctrs.executor_container(name, command, settings=settings, meta=meta,
-                                       security=copy.deepcopy(exec_security))
+                                       security=clone(exec_security))
         if token_volume:
             ctr.setdefault("volumeMounts", []).append({"name": token_volume, "mountPath": _SA_TOKEN_PATH,
                                                        "readOnly": True})
         return ctr
 
     tmpl, mains = _ctrs.main_containers(tmpl, kind, settings=settings, meta=meta, owner=owner,
-                                        security=copy.deepcopy(exec_security), where=where)
+                                        security=clone(exec_security), where=where)
     if token_volume and kind in ("resource", "data"):
         for m in mains:
             m.setdefault("volumeMounts", []).append({"name": token_volume, "mountPath": _SA_TOKEN_PATH,
@@ -250,7 +252,7 @@ def _pod_gc_annotation(pod_gc: dict, settings: PodSettings) -> str:
 def _pick(key: str, *sources: dict) -> Any:
     for s in sources:
         if s.get(key):
-            return copy.deepcopy(s[key])
+            return clone(s[key])
     return None
 
 
@@ -267,7 +269,7 @@ def _scheduling(pod_spec: dict, tmpl: dict, spec: dict, boundary: dict, pod_secu
     priority = tmpl.get("priorityClassName") or spec.get("podPriorityClassName")
     if priority:
         pod_spec["priorityClassName"] = priority
-    aliases = [*copy.deepcopy(spec.get("hostAliases") or []), *copy.deepcopy(tmpl.get("hostAliases") or [])]
+    aliases = [*clone(spec.get("hostAliases") or []), *clone(tmpl.get("hostAliases") or [])]
     if aliases:
         pod_spec["hostAliases"] = aliases
     if pod_security is not None:
@@ -313,7 +315,7 @@ def _user_containers(pod_spec: dict, tmpl: dict) -> None:
     main = next((c for c in pod_spec["containers"] if c.get("name") == "main"), None)
     for field, target in (("initContainers", pod_spec["initContainers"]), ("sidecars", pod_spec["containers"])):
         for user in tmpl.get(field) or ():
-            ctr = {k: copy.deepcopy(v) for k, v in user.items() if k != "mirrorVolumeMounts"}
+            ctr = {k: clone(v) for k, v in user.items() if k != "mirrorVolumeMounts"}
             if user.get("mirrorVolumeMounts"):
                 _vols.mirror_mounts(main, ctr)
             target.append(ctr)

@@ -373,15 +373,15 @@ def test_deadlines():
 
 
 def test_missing_command_uses_image_index():
-    tmpl = {"name": "t", "container": {"image": "argoproj/argosay:v2", "args": ["echo", "x"]}}
-    with pytest.raises(MissingEntrypoint, match="argoproj/argosay:v2"):
+    tmpl = {"name": "t", "container": {"image": "example.com/tool:1", "args": ["echo", "x"]}}
+    with pytest.raises(MissingEntrypoint, match="example.com/tool:1"):
         build(tmpl)
     settings = PodSettings(executor_image=EXEC, executor_command=("tx",),
-                           images={"argoproj/argosay:v2": {"entrypoint": ["/argosay"], "cmd": ["echo"]}})
+                           images={"example.com/tool:1": {"entrypoint": ["/tool"], "cmd": ["echo"]}})
     main = ctr(build(tmpl, settings=settings), "main")
-    assert main["command"] == ["/var/run/argo/argoexec", "emissary", "--", "/argosay"]
+    assert main["command"] == ["/var/run/argo/argoexec", "emissary", "--", "/tool"]
     assert main["args"] == ["echo", "x"]
-    no_args = {"name": "t", "container": {"image": "argoproj/argosay:v2"}}
+    no_args = {"name": "t", "container": {"image": "example.com/tool:1"}}
     assert ctr(build(no_args, settings=settings), "main")["args"] == ["echo"]
 
 
@@ -417,6 +417,8 @@ def test_bad_templates_are_typed_errors():
         build({"name": "x", "steps": []})
     with pytest.raises(PodSpecError, match="found container, script"):
         build({"name": "x", "container": {}, "script": {}})
+    with pytest.raises(PodSpecError, match="not JSON-shaped"):
+        build({"name": "x", "container": {"image": "i", "command": ["c"], "env": [object()]}})
     with pytest.raises(PodSpecError, match="resource.action"):
         build({"name": "x", "resource": {"manifest": "a: b"}})
 
