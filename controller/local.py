@@ -71,8 +71,12 @@ class LocalSession:
             await self.kubelet.stop()
 
     async def submit(self, workflow: dict) -> dict:
-        ns = (workflow.get("metadata") or {}).get("namespace") or self.namespace
-        body = {**workflow, "metadata": {**workflow.get("metadata", {}), "namespace": ns}}
+        meta = dict(workflow.get("metadata") or {})
+        ns = meta.get("namespace") or self.namespace
+        meta["namespace"] = ns
+        if not meta.get("name") and not meta.get("generateName"):
+            meta["generateName"] = "workflow-"  # `argo submit` requires one; we name it instead
+        body = {**workflow, "metadata": meta}
         return await self.api.create(base.WORKFLOWS, body, namespace=ns)
 
     async def run(self, workflow: dict, *, timeout: float = 60.0, on_change: Any = None) -> dict:

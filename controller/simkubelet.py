@@ -133,6 +133,10 @@ class SimKubelet:
             outputs["parameters"] = [{"name": k, "value": v} for k, v in params.items()]
         if outcome.result is not None:
             outputs["result"] = outcome.result
+        artifacts = [{"name": a["name"], "path": a.get("path", ""), "s3": {"key": f"sim/{node_id}/{a['name']}.tgz"}}
+                     for a in (template.get("outputs") or {}).get("artifacts") or [] if a.get("name")]
+        if artifacts and outcome.exit_code == 0:
+            outputs["artifacts"] = artifacts
         outputs["exitCode"] = str(outcome.exit_code)
         owner = next(iter(meta.get("ownerReferences") or []), None)
         body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTaskResult",

@@ -16,7 +16,7 @@ from tiphys.core.lang.tags import substitute_object
 from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution
 from tiphys.core.plan.loops import LoopError, expand
 from tiphys.core.plan.outputs import composite_outputs
-from tiphys.core.plan.scope import aggregate_scope, node_scope
+from tiphys.core.plan.scope import aggregate_scope, node_scope, substitute_call
 from tiphys.core.plan.walk import Call, execute, node_kwargs
 from tiphys.core.lang.errors import WhenError
 from tiphys.core.lang.govaluate import evaluate_when
@@ -140,8 +140,7 @@ class DagFrame:
         task = self.tasks[t]
         name = ids.task_name(self.call.name, task.get("name", ""))
         try:
-            body = substitute_object({k: v for k, v in task.items() if k not in ("hooks", "onExit")}, self.scope,
-                                     strict_prefixes=("tasks",))
+            body = substitute_call(task, self.scope, "tasks")
             items = expand(body)
         except UnresolvedVariable as exc:
             self._skip(ex, t, name, "Error", f"task '{name}' errored: {exc}")

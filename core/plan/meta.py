@@ -16,6 +16,13 @@ class WorkflowMeta(msgspec.Struct, frozen=True, kw_only=True):
     instance_id: str = ""
 
 
+# Argo's own test image, used throughout its examples without a command
+KNOWN_IMAGES: dict[str, dict[str, list[str]]] = {
+    "argoproj/argosay:v2": {"entrypoint": ["/argosay"], "cmd": []},
+    "argoproj/argosay:v1": {"entrypoint": ["/argosay"], "cmd": []},
+}
+
+
 class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Controller settings that shape workflow pods (from the controller ConfigMap and flags)."""
 
@@ -34,6 +41,6 @@ class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
     # ConfigMap `mainContainer`: strategic-merged under user main containers
     main_container: dict = {}
     # ConfigMap `images`: image -> {"entrypoint": [...], "cmd": [...]} for containers without a command
-    images: dict[str, dict[str, list[str]]] = {}
+    images: dict[str, dict[str, list[str]]] = msgspec.field(default_factory=lambda: dict(KNOWN_IMAGES))
     # ConfigMap `podGCDeleteDelayDuration`, used in the pod-gc-strategy annotation when podGC has none
     pod_gc_delete_delay: str = "5s"

@@ -117,3 +117,45 @@ def aggregate_scope(prefix: str, children: list[tuple[NodeStatus, Outputs | None
     if per_child:
         scope[f"{prefix}.outputs.parameters"] = json.dumps(per_child, separators=(",", ":"))
     return scope
+
+
+def substitute_call(step: dict, scope: dict[str, Any], prefix: str) -> dict:
+    """A step or task with its references resolved (§3.1 pass 2).
+
+    Strings are substituted with `steps.*`/`tasks.*` strict (an unresolved reference raises
+    UnresolvedVariable). Argument artifacts with `from: "{{...}}"` are not text: they take the
+    referenced artifact object's location, keeping their own name, as Argo's resolveReferences does.
+    """
+    from tiphys.core.lang.errors import UnresolvedVariable
+    from tiphys.core.lang.tags import substitute_object
+
+    body = {k: v for k, v in step.items() if k not in ("hooks", "onExit")}
+    args = dict(body.get("arguments") or {})
+    artifacts = args.pop("artifacts", None)
+    if args or "arguments" in body:
+        body["arguments"] = args
+    out = substitute_object(body, scope, strict_prefixes=(prefix,))
+    if artifacts:
+        resolved = []
+        for art in artifacts:
+            art = dict(art)
+            ref = art.pop("from", None)
+            art = substitute_object(art, scope, strict_prefixes=(prefix,))
+            if isinstance(ref, str):
+                key = ref.strip()
+                name = key[2:-2].strip() if key.startswith("{{") and key.endswith("}}") else key
+                source = scope.get(name)
+                if source is None:
+                    if art.get("optional"):
+                        continue
+                    raise UnresolvedVariable(name, None, source=ref)
+                import msgspec
+
+                location = msgspec.to_builtins(source) if not isinstance(source, dict) else dict(source)
+                location.pop("name", None)
+                location.pop("path", None)
+                location.pop("globalName", None)
+                art = {**location, **art}
+            resolved.append(art)
+        out.setdefault("arguments", {})["artifacts"] = resolved
+    return out

@@ -12,7 +12,7 @@ from tiphys.core.lang.errors import LangError, UnresolvedVariable
 from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution
 from tiphys.core.plan.loops import LoopError, expand
 from tiphys.core.plan.outputs import composite_outputs
-from tiphys.core.plan.scope import aggregate_scope, node_scope
+from tiphys.core.plan.scope import aggregate_scope, node_scope, substitute_call
 from tiphys.core.plan.walk import Call, execute, node_kwargs
 from tiphys.core.lang.errors import WhenError
 from tiphys.core.lang.govaluate import evaluate_when
@@ -72,12 +72,11 @@ class StepsFrame:
         steps = self.groups[self.group] or []
         for step in steps:
             try:
-                resolved_step = substitute_object({k: v for k, v in step.items() if k not in ("hooks", "onExit")},
-                                                  self.scope, strict_prefixes=("steps",))
-            except UnresolvedVariable:
-                ex.update(gnode.id_, phase="Error", message="unresolved step reference")
-                self._finish(ex, "Error", f"failed to resolve references of step {step.get('name')!r}")
-                return False
+                resolved_step = substitute_call(step, self.scope, "steps")
+            except UnresolvedVariable as exc:
+                # Argo requeues while a producer may still finish; ours have all finished here
+                self._step_error(ex, gnode.id_, step, str(exc))
+                continue
             except LangError as exc:
                 self._step_error(ex, gnode.id_, step, str(exc))
                 continue

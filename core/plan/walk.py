@@ -132,11 +132,16 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
     if ex.shutting_down and not call.on_exit:
         ex.update(node_id, phase="Failed", message=f"workflow shutdown with strategy:  {ex.spec.get('shutdown')}")
         return True
+    from tiphys.core.plan._poderrors import PodSpecError
     from tiphys.core.plan.podspec import build_pod
 
-    pod = build_pod(template, meta=ex.meta, spec=ex.spec, node_id=node_id, node_name=call.name,
-                    pod_name=pod_name, settings=ex.settings, deadline=ex.deadline_text, on_exit=call.on_exit,
-                    template_name=template.get("name", ""))
+    try:
+        pod = build_pod(template, meta=ex.meta, spec=ex.spec, node_id=node_id, node_name=call.name,
+                        pod_name=pod_name, settings=ex.settings, deadline=ex.deadline_text, on_exit=call.on_exit,
+                        template_name=template.get("name", ""), now=ex.now_ts)
+    except PodSpecError as exc:  # Argo: any pod construction failure is a node Error
+        ex.update(node_id, phase="Error", message=str(exc), task_result_synced=True)
+        return True
     ex.actions.append(CreatePod(node_id, pod))
     ex.pod_templates[node_id] = template
     ex.leaf_of_pod[pod_name] = node_id
