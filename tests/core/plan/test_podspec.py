@@ -5,6 +5,7 @@ import json
 
 import pytest
 import yaml
+from hypothesis import given, settings as hsettings, strategies as st
 
 from tests.conftest import argo_examples
 from tiphys.core.plan._poderrors import (DeadlineExceeded, InvalidPodSpecPatch, MissingEntrypoint, PodSpecError,
@@ -469,3 +470,33 @@ def test_example_templates_build_valid_layout(spec, template):
         if c["name"] != "wait" and c in s["containers"]:
             assert c["command"][:3] == ["/var/run/argo/argoexec", "emissary", "--"]
     json.dumps(pod)  # JSON-compatible
+
+
+# ---- strategic merge properties ------------------------------------------------------------------------------
+
+_scalar = st.one_of(st.integers(-5, 5), st.text("abc", max_size=3), st.booleans())
+_names = st.sampled_from(["a", "b", "c", "main", "wait"])
+_ctr = st.fixed_dictionaries({"name": _names}, optional={
+    "image": _scalar, "args": st.lists(_scalar, max_size=3),
+    "env": st.lists(st.fixed_dictionaries({"name": _names, "value": _scalar}), max_size=3,
+                    unique_by=lambda e: e["name"])})
+_spec = st.fixed_dictionaries({}, optional={
+    "containers": st.lists(_ctr, max_size=4, unique_by=lambda c: c["name"]),
+    "nodeSelector": st.dictionaries(st.text("xyz", min_size=1, max_size=2), _scalar, max_size=3),
+    "tolerations": st.lists(st.dictionaries(st.just("key"), _scalar), max_size=2)})
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(_spec, _spec)
+def test_strategic_merge_is_idempotent_and_keeps_keyed_items(orig, patch):
+    """Applying a patch twice equals applying it once; keyed items are never duplicated or lost."""
+    once = strategic_merge(orig, patch)
+    assert strategic_merge(once, patch) == once
+    assert strategic_merge(orig, {}) == orig
+    names = [c["name"] for c in once.get("containers", [])]
+    assert len(names) == len(set(names))
+    expected = {c["name"] for c in orig.get("containers", [])} | {c["name"] for c in patch.get("containers", [])}
+    assert set(names) == expected
+    for c in patch.get("containers", []):
+        merged = next(m for m in once["containers"] if m["name"] == c["name"])
+        assert all(merged[k] == v for k, v in c.items() if k != "env")
