@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from ._errors import ArtifactConfigError
-from .artifacts import ArtifactRepository, GitDriver, HTTPDriver, LocalDriver, RawDriver, S3Driver
+from .artifacts import ArtifactoryDriver, ArtifactRepository, GitDriver, HTTPDriver, LocalDriver, RawDriver, S3Driver
 from .paths import ExecutorPaths
 
 __all__ = ["FileTaskResultSink", "key_variables", "repository_from_env", "secret_file_resolver"]
@@ -46,6 +46,7 @@ def repository_from_env(template: Mapping[str, Any], paths: ExecutorPaths, env: 
     local = env.get("TIPHYS_ARTIFACT_DIR")
     return ArtifactRepository(
         drivers={"s3": S3Driver(secrets=secrets, env=env), "http": HTTPDriver(secrets=secrets),
+                 "artifactory": ArtifactoryDriver(secrets=secrets),
                  "git": GitDriver(secrets=secrets), "raw": RawDriver()},
         default=LocalDriver(local) if local else None,
         archive_location=template.get("archiveLocation") or None,

@@ -1,7 +1,7 @@
 """Artifact drivers and the repository facade (see `repository.py` for the model)."""
 from .archive import is_tarball, is_zip, make_tgz, make_zip, recompress, safe_extract_tar, safe_extract_zip, unpack
 from .git import GitDriver
-from .http import HTTPDriver
+from .http import ArtifactoryDriver, HTTPDriver
 from .keys import DEFAULT_KEY_FORMAT, archive_strategy, artifact_file_name, join_key, render_key_format
 from .local import LocalDriver
 from .raw import RawDriver
@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_KEY_FORMAT",
     "LOCATION_TYPES",
     "ArtifactRepository",
+    "ArtifactoryDriver",
     "Credentials",
     "Driver",
     "GitDriver",

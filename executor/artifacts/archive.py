@@ -40,15 +40,19 @@ _COPY_CHUNK = 1 << 20
 def make_tgz(src: Path, dest: Path, /, *, compression_level: int | None = None) -> Path:
     """Write `src` (file or directory) to `dest` as tar+gzip rooted at `src`'s base name."""
     level = 6 if compression_level is None or compression_level < 0 else min(compression_level, 9)
+    name = src.name
+    # Like Argo (os.Stat on the artifact path), a symlinked artifact path is followed; links
+    # inside a directory are archived as links.
+    src = src.resolve() if src.is_symlink() else src
     with gzip.open(dest, "wb", compresslevel=level) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
         # sorted walk: the same tree gives the same archive
-        tar.add(src, arcname=src.name, recursive=False)
-        if src.is_dir() and not src.is_symlink():
+        tar.add(src, arcname=name, recursive=False)
+        if src.is_dir():
             for root, dirs, files in os.walk(src):
                 dirs.sort()
                 rel = Path(root).relative_to(src)
-                for name in sorted(dirs + files):
-                    tar.add(Path(root, name), arcname=str(Path(src.name, rel, name)), recursive=False)
+                for entry in sorted(dirs + files):
+                    tar.add(Path(root, entry), arcname=str(Path(name, rel, entry)), recursive=False)
     return dest
 
 

@@ -1,7 +1,8 @@
-"""`http` artifacts: GET to load, PUT to save (Argo's HTTP driver), via urllib.
+"""`http` and `artifactory` artifacts: GET to load, PUT to save (Argo's drivers), via urllib.
 
-Location fields: `url`, `headers` ([{name, value}]) and `auth.basicAuth` with username/password
-secret references resolved by the caller's secret resolver.
+`http` location fields: `url`, `headers` ([{name, value}]) and `auth.basicAuth` with
+username/password secret references resolved by the caller's secret resolver. `artifactory` is
+the same transfer with `url` and `usernameSecret`/`passwordSecret` at the top of the location.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from .._errors import ArtifactConfigError, ArtifactError, ArtifactNotFound
 
-__all__ = ["HTTPDriver"]
+__all__ = ["ArtifactoryDriver", "HTTPDriver"]
 
 
 class HTTPDriver:
@@ -81,3 +82,23 @@ class HTTPDriver:
                 raise ArtifactError(f"PUT {url}: HTTP {exc.code} {exc.reason}") from exc
             except (urllib.error.URLError, OSError) as exc:
                 raise ArtifactError(f"PUT {url}: {exc}") from exc
+
+
+class ArtifactoryDriver:
+    """Artifactory is HTTP GET/PUT with basic auth taken from the location's own secret fields."""
+
+    def __init__(self, *, secrets: Callable[[str, str], str], timeout: float = 60.0) -> None:
+        self._http = HTTPDriver(secrets=secrets, timeout=timeout)
+
+    @staticmethod
+    def _as_http(loc: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": loc.get("url")}
+        if loc.get("usernameSecret") or loc.get("passwordSecret"):
+            out["auth"] = {"basicAuth": {"usernameSecret": loc.get("usernameSecret"), "passwordSecret": loc.get("passwordSecret")}}
+        return out
+
+    def get(self, location: Mapping[str, Any], dest: Path, /) -> None:
+        self._http.get(self._as_http(location), dest)
+
+    def put(self, src: Path, location: Mapping[str, Any], /) -> None:
+        self._http.put(src, self._as_http(location))

@@ -79,7 +79,7 @@ class ArtifactRepository:
     def _output_location(self, artifact: Mapping[str, Any], file_name: str | None = None) -> tuple[str, dict[str, Any]]:
         name = artifact.get("name")
         found = location_of(artifact)
-        if found is not None and (found[1].get("key") or found[0] in ("http", "git", "raw")):
+        if found is not None and (found[1].get("key") or found[0] in ("http", "artifactory", "git", "raw")):
             return found
         # no key of its own: the archive location's key plus the file name
         arch = location_of(self._archive_location)

@@ -115,7 +115,10 @@ static int archive_to(const char *src, const char *dst) {
     gz_open(g, fd);
     const char *base = strrchr(src, '/');
     base = base && base[1] ? base + 1 : src;
-    int rc = tar_add(g, src, base);
+    /* Like Argo (os.Stat on the artifact path), a symlinked artifact path is followed; links
+     * inside a directory are archived as links. */
+    char real[PATH_MAX];
+    int rc = tar_add(g, realpath(src, real) ? real : src, base);
     static const char zeros[1024]; /* end-of-archive marker: two zero blocks */
     gz_write(g, zeros, sizeof zeros);
     gz_close(g);

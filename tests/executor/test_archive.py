@@ -181,3 +181,15 @@ def test_unpack_cleans_up_after_a_refusal(tmp_path: Path) -> None:
     with pytest.raises(UnsafeArchive):
         unpack(tgz, dest, artifact="in")
     assert not dest.exists() and not (tmp_path / "dest.tmpdir").exists()
+
+
+def test_make_tgz_follows_a_symlinked_root(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "f").write_text("x")
+    (real / "inner").symlink_to("f")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with tarfile.open(make_tgz(link, tmp_path / "l.tgz")) as tar:
+        assert tar.getnames() == ["link", "link/f", "link/inner"]
+        assert tar.getmember("link").isdir() and tar.getmember("link/inner").issym()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tiphys.executor import ArtifactError, ArtifactNotFound
-from tiphys.executor.artifacts import ArtifactRepository, GitDriver, HTTPDriver, make_tgz
+from tiphys.executor.artifacts import ArtifactoryDriver, ArtifactRepository, GitDriver, HTTPDriver, make_tgz
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -65,7 +65,8 @@ SECRETS = {("basic", "user"): "u", ("basic", "pass"): "p"}
 
 def _repo() -> ArtifactRepository:
     resolve = lambda name, key: SECRETS[(name, key)]  # noqa: E731
-    return ArtifactRepository(drivers={"http": HTTPDriver(secrets=resolve), "git": GitDriver(secrets=resolve)})
+    return ArtifactRepository(drivers={"http": HTTPDriver(secrets=resolve), "git": GitDriver(secrets=resolve),
+                                       "artifactory": ArtifactoryDriver(secrets=resolve)})
 
 
 def test_http_plain_file_with_headers(http_server, tmp_path: Path) -> None:
@@ -115,6 +116,21 @@ def test_http_save_puts_the_archive(http_server, tmp_path: Path) -> None:
     saved = _repo().save(f, {"name": "o", "path": "/out.txt", "archive": {"none": {}}, "http": {"url": f"{url}/up/out.txt"}})
     assert saved["http"]["url"] == f"{url}/up/out.txt"
     assert store["/up/out.txt"] == b"uploaded"
+
+
+def test_artifactory_roundtrip_with_basic_auth(http_server, tmp_path: Path) -> None:
+    """artifactory: PUT then GET at the URL, credentials from usernameSecret/passwordSecret."""
+    url, store, seen = http_server
+    loc = {"url": f"{url}/private", "usernameSecret": {"name": "basic", "key": "user"},
+           "passwordSecret": {"name": "basic", "key": "pass"}}
+    f = tmp_path / "a.txt"
+    f.write_text("to artifactory")
+    _repo().save(f, {"name": "a", "path": "/a.txt", "archive": {"none": {}}, "artifactory": loc})
+    assert store["/private"] == b"to artifactory"
+    dest = tmp_path / "back"
+    _repo().load({"name": "a", "path": "/a", "artifactory": loc}, dest)
+    assert dest.read_text() == "to artifactory"
+    assert seen[-1]["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
 
 
 def test_http_rejects_non_http_urls(tmp_path: Path) -> None:

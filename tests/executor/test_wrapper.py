@@ -247,13 +247,13 @@ def test_args_file_is_appended_and_long_args_go_through_a_file(emissary: Emissar
     """ARGO_CONTAINER_ARGS_FILE adds args; one over 128 KiB is replaced by `@<temp file>`."""
     long_arg = "x" * (128 * 1024 + 1)
     args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps(["short", "uni\u00e9\\n", long_arg]))
+    args_file.write_text(json.dumps(["short", "uni\u00e9\\n", "emoji \U0001F600 tab\t", long_arg]))
     script = "import sys, json; print(json.dumps(sys.argv[1:]))"
     proc = emissary.run([PY, "-c", script], extra={"ARGO_CONTAINER_ARGS_FILE": str(args_file), "TMPDIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
-    assert got[:2] == ["short", "uni\u00e9\\n"]
-    assert got[2].startswith("@") and Path(got[2][1:]).read_text() == long_arg
+    assert got[:3] == ["short", "uni\u00e9\\n", "emoji \U0001F600 tab\t"]  # \u escapes incl. a surrogate pair
+    assert got[3].startswith("@") and Path(got[3][1:]).read_text() == long_arg
 
 
 def test_container_set_dependency_failure_skips_the_command(emissary: Emissary, tmp_path: Path) -> None:
@@ -338,3 +338,17 @@ def test_build_py_loads_standalone_as_setup_py_would(tmp_path: Path) -> None:
 def test_find_wrapper_prefers_env(tmp_path: Path) -> None:
     from tiphys.executor.wrapper import find_wrapper
     assert find_wrapper({"TIPHYS_WRAPPER": "/opt/w"}) == Path("/opt/w")
+
+
+def test_symlinked_artifact_path_is_followed(emissary: Emissary, tmp_path: Path) -> None:
+    """The artifact path itself may be a symlink (Argo stats it); its target's content is archived."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "f").write_text("content")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    proc = emissary.run(["true"], {"outputs": {"artifacts": [{"name": "a", "path": str(link)}]}})
+    assert proc.returncode == 0
+    with tarfile.open(emissary.paths.output_artifact(str(link))) as tar:
+        assert tar.getnames() == ["link", "link/f"]
+        assert tar.getmember("link").isdir()
