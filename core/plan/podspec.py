@@ -15,7 +15,8 @@ container mirrors main's mounts after the patch.
 Choices that differ from Argo are commented where they are made: executor containers are PSS
 *restricted* by default; `podMetadata` cannot overwrite the labels/annotations the controller
 indexes pods by; an omitted command is resolved only from `PodSettings.images` (no registry).
-Oversized templates/args (> 128 KiB, Argo offloads them into a ConfigMap) are not handled here.
+Oversized templates/args (> 128 KiB) are moved into a ConfigMap by `offload_oversize`, which the
+planner calls on the built pod (it returns the ConfigMap to create before the pod).
 """
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ from typing import Any
 from tiphys.core.plan import _podcontainers as _ctrs
 from tiphys.core.plan import _podvolumes as _vols
 from tiphys.core.plan._poderrors import DeadlineExceeded, PodSpecError
+from tiphys.core.plan._podoffload import offload_oversize
 from tiphys.core.plan._podpatch import clone, parse_patch, strategic_merge
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 
-__all__ = ["build_pod", "owner_reference", "format_go_duration", "ZERO_DEADLINE"]
+__all__ = ["build_pod", "offload_oversize", "owner_reference", "format_go_duration", "ZERO_DEADLINE"]
 
 _P = "workflows.argoproj.io/"
 ZERO_DEADLINE = "0001-01-01T00:00:00Z"  # Go's zero time.Time in RFC3339: "no deadline"

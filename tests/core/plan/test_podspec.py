@@ -12,7 +12,7 @@ from tiphys.core.plan._poderrors import (DeadlineExceeded, InvalidPodSpecPatch, 
                                          VolumeNotFound)
 from tiphys.core.plan._podpatch import parse_patch, strategic_merge
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
-from tiphys.core.plan.podspec import ZERO_DEADLINE, build_pod, format_go_duration
+from tiphys.core.plan.podspec import ZERO_DEADLINE, build_pod, format_go_duration, offload_oversize
 
 META = WorkflowMeta(name="wf-abc", namespace="argo", uid="uid-1")
 SETTINGS = PodSettings(executor_image="exec:1", executor_command=("tx",), wrapper_path="/var/run/argo/argoexec")
@@ -422,6 +422,34 @@ def test_bad_templates_are_typed_errors():
         build({"name": "x", "container": {"image": "i", "command": ["c"], "env": [object()]}})
     with pytest.raises(PodSpecError, match="resource.action"):
         build({"name": "x", "resource": {"manifest": "a: b"}})
+
+
+def test_offload_small_pod_untouched():
+    pod = build(CONTAINER_TMPL)
+    assert offload_oversize(pod) == (pod, None)
+
+
+def test_offload_oversize_template_and_args():
+    """> 128 KiB: ARGO_TEMPLATE becomes `offloaded`, main's args move to a file; a ConfigMap like the pod holds both."""
+    big_source = "x" * 140_000
+    tmpl = {"name": "s", "script": {"image": "python:3", "command": ["python"], "source": big_source,
+                                    "args": ["a" * 140_000]}}
+    pod = build(tmpl)
+    out, cm = offload_oversize(pod)
+    assert json.loads(cm["data"]["ARGO_TEMPLATE"])["script"]["source"] == big_source
+    assert json.loads(cm["data"]["ARGO_CONTAINER_ARGS_FILE"]) == ["a" * 140_000, "/argo/staging/script"]
+    assert cm["metadata"]["name"] == "wf-abc-t-123" and cm["metadata"]["labels"] == pod["metadata"]["labels"]
+    assert cm["metadata"]["ownerReferences"][0]["kind"] == "Workflow"
+    assert {"name": "argo-env-config", "configMap": {"name": "wf-abc-t-123"}} in out["spec"]["volumes"]
+    for c in out["spec"]["containers"] + out["spec"]["initContainers"]:
+        assert {"name": "argo-env-config", "mountPath": "/argo/config"} in c["volumeMounts"]
+        assert env(c).get("ARGO_TEMPLATE", "offloaded") == "offloaded"
+    main = ctr(out, "main")
+    assert "args" not in main
+    assert env(main)["ARGO_CONTAINER_ARGS_FILE"] == "/argo/config/ARGO_CONTAINER_ARGS_FILE"
+    assert ctr(pod, "main")["args"][0] == "a" * 140_000  # the input pod is not modified
+    _, only_template = offload_oversize(build({**tmpl, "script": {**tmpl["script"], "args": []}}))
+    assert set(only_template["data"]) == {"ARGO_TEMPLATE"}
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (5, "5s"), (90, "1m30s"), (3600, "1h0m0s"),
