@@ -77,7 +77,7 @@ class _Layout(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     lcp: list[int]             # per node: shared prefix with the previous name (-1: no name)
     suffix: list[str]          # per named node: the rest of its name
     shape: list[int]           # per node: index into `shapes`
-    shapes: list[list[Any]]    # [flags, resource keys, shape JSON]
+    shapes: list[list[Any]]    # [flags, resource keys, shape JSON, number of string holes]
     boundary: list[int]        # per node with _F_BOUNDARY: index of its boundary node
     kids: list[int]            # children then outbound, per flag: count (or -1) and deltas
     started: list[int]         # per _F_STARTED node: seconds since the previous start
@@ -295,8 +295,8 @@ class _Encoder:
             out = cols["resources"]
             for v in res.values():
                 out.append(2 * (v // run) + 1 if run > 0 and v >= 0 and v % run == 0 else 2 * v)
-        strings: list[str] = []
         # Holes are filled in JSON text order, which is the dicts' key order.
+        holes: list[tuple[dict, str, str]] = []
         for part, io in d.items():
             if (part != "outputs" and part != "inputs") or type(io) is not dict:
                 continue
@@ -305,18 +305,18 @@ class _Encoder:
                     for p in value:
                         v = p.get("value") if type(p) is dict else None
                         if type(v) is str:
-                            strings.append(v)
-                            p["value"] = _HOLE
+                            holes.append((p, "value", v))
                 elif field == "result" and part == "outputs" and type(value) is str:
-                    strings.append(value)
-                    io["result"] = _HOLE
+                    holes.append((io, "result", value))
+        strings = [v for _, _, v in holes]
+        for container, key, _ in holes:
+            container[key] = _HOLE
         text = _JSON.encode(d).decode() if d else ""
-        if strings and text.count(_HOLE_JSON) != len(strings):
-            # A genuine value spells a hole's JSON: keep this node's strings in its shape.
-            holes = iter(strings)
-            text = text.replace(_HOLE_JSON, "\x02")  # never in JSON text; put the values back
-            text = "".join(part if k == 0 else encode_basestring(next(holes)) + part
-                           for k, part in enumerate(text.split("\x02")))
+        if holes and text.count(_HOLE_JSON) != len(holes):
+            # Some other value spells a hole's JSON: this node keeps its strings in its shape.
+            for container, key, v in holes:
+                container[key] = v
+            text = _JSON.encode(d).decode()
             strings = []
         out = cols["strings"]
         for k, s in enumerate(strings):
@@ -330,7 +330,7 @@ class _Encoder:
                 text = text.replace(digits, _HASH_MARK)
             if self.wf_json:
                 text = text.replace(self.wf_json, _WF_MARK)
-        key = (flags, rkeys, text)
+        key = (flags, rkeys, text, len(strings))
         s = self.shapes.get(key)
         if s is None:
             s = self.shapes[key] = len(self.shapes)
@@ -375,7 +375,7 @@ class CompactCodec(Generic[N]):
         cols = enc.cols
         layout = _Layout(
             version=LAYOUT_VERSION, workflow=workflow, count=len(order),
-            shapes=[[f, list(r), t] for (f, r, t) in enc.shapes], hosts=list(enc.hosts),
+            shapes=[[f, list(r), t, h] for (f, r, t, h) in enc.shapes], hosts=list(enc.hosts),
             hashes=struct.pack(f"<{len(enc.hashes)}I", *enc.hashes),
             **cols)
         return _LAYOUT_ENCODER.encode(layout)
@@ -416,7 +416,7 @@ class CompactCodec(Generic[N]):
             raise CorruptStatus("layout", f"unknown compact layout version {layout.version}")
         try:
             texts, keys = _rebuild(layout)
-        except (IndexError, KeyError, ValueError, TypeError) as exc:
+        except (IndexError, KeyError, ValueError, TypeError, StopIteration) as exc:
             raise CorruptStatus("layout", f"inconsistent columns: {exc!r}") from None
         try:
             with paused_gc():
@@ -443,9 +443,11 @@ def _rebuild(layout: _Layout) -> tuple[list[str], list[str]]:
     if len(shape_of) != count:
         raise ValueError("shape column length")
     shapes = []
-    for flags, rkeys, text in layout.shapes:
+    for flags, rkeys, text, holes in layout.shapes:
         text = text.replace(_WF_MARK, wf_json)
-        frags = text[1:-1].split(_HOLE_JSON) if text else [""]
+        frags = text[1:-1].split(_HOLE_JSON) if holes else [text[1:-1]]
+        if len(frags) != holes + 1:
+            raise ValueError(f"shape with {holes} holes has {len(frags) - 1}")
         shapes.append((flags, [encode_basestring(k) for k in rkeys], frags, _HASH_MARK in text))
     node_flags = [shapes[s][0] for s in shape_of]
 
@@ -548,4 +550,7 @@ def _rebuild(layout: _Layout) -> tuple[list[str], list[str]]:
         if shape_text:
             parts.append(shape_text)
         texts[i] = "{" + ",".join(parts) + "}"
+    for column in (lcp, suffix, other, hashes, boundary, kids, started, finished, host, resources, strings):
+        if next(column, None) is not None:
+            raise ValueError("a column is longer than its nodes use")
     return texts, ids_
