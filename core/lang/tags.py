@@ -103,7 +103,7 @@ class _Run:
     """Options and state of one substitution call (shared by every leaf of an object)."""
 
     __slots__ = ("scope", "strict", "prefixes", "expressions", "limits", "now", "budget", "_env",
-                 "sentinel")
+                 "sentinel", "memo")
 
     def __init__(self, scope: Mapping[str, Any], strict: bool, prefixes: tuple[str, ...],
                  expressions: bool, limits: Limits | None, now: Any, max_output: int,
@@ -117,6 +117,7 @@ class _Run:
         self.budget = max_output  # characters still allowed
         self._env: dict[str, Any] | None = None
         self.sentinel = sentinel
+        self.memo: dict[str, str] = {}
 
     @property
     def env(self) -> dict[str, Any]:
@@ -134,21 +135,39 @@ class _Run:
 
     def text(self, text: str) -> str:
         if "{{" not in text:
-            self.charge(len(text), text)
             return text
+        # Same scope, same text, same answer: templated DAGs repeat strings thousands of times.
+        out = self.memo.get(text)
+        if out is None:
+            out = self._render(text)
+            self.memo[text] = out
+        self.budget -= len(out)
+        if self.budget < 0:
+            self.charge(0, text)
+        return out
+
+    def _render(self, text: str) -> str:
         segs = compile_template(text)
         if self.sentinel and len(segs) == 1 and isinstance(segs[0], Tag) and not segs[0].expression:
             if segs[0].name in self.scope and self.scope[segs[0].name] is None:
                 return ABSENT_SENTINEL
+        scope = self.scope
         parts: list[str] = []
+        size = 0
         for seg in segs:
-            if isinstance(seg, str):
+            if type(seg) is str:
                 piece = seg
-            elif seg.expression and self.expressions:
+            elif not seg.expression:
+                piece = scope.get(seg.name)
+                if type(piece) is not str:
+                    piece = self.simple(seg, text)
+            elif self.expressions:
                 piece = self.expression(seg, text)
             else:
                 piece = self.simple(seg, text)
-            self.charge(len(piece), text)
+            size += len(piece)
+            if size > self.budget:
+                self.charge(size, text)
             parts.append(piece)
         return "".join(parts)
 
@@ -203,15 +222,37 @@ class _Run:
                                     source=text, column=tag.column) from None
 
     def value(self, obj: Any, depth: int = 0) -> Any:
-        if isinstance(obj, str):
-            return self.text(obj)
+        """Copy `obj` with tags replaced; the hot loop of large DAGs, so strings are inlined."""
+        t = type(obj)
+        if t is str:
+            return self.text(obj) if "{{" in obj else obj
         if depth > 512:
             raise SubstitutionError("object nested too deeply to substitute")
+        if t is dict:
+            out = {}
+            for k, v in obj.items():
+                if type(k) is str and "{{" in k:
+                    k = self.text(k)
+                tv = type(v)
+                if tv is str:
+                    if "{{" in v:
+                        v = self.text(v)
+                elif tv is dict or tv is list or tv is tuple:
+                    v = self.value(v, depth + 1)
+                elif isinstance(v, (str, dict, list, tuple)):
+                    v = self.value(v, depth + 1)
+                out[k] = v
+            return out
+        if t is list:
+            return [(self.text(v) if "{{" in v else v) if type(v) is str else self.value(v, depth + 1)
+                    for v in obj]
         if isinstance(obj, dict):
             return {self.text(k) if isinstance(k, str) else k: self.value(v, depth + 1)
                     for k, v in obj.items()}
         if isinstance(obj, (list, tuple)):
             return type(obj)(self.value(v, depth + 1) for v in obj)
+        if isinstance(obj, str):
+            return self.text(str(obj))
         return obj
 
 
@@ -248,7 +289,8 @@ def substitute_object(obj: Any, scope: Mapping[str, Any], /, *, strict: bool = F
 
     Values are never re-parsed, so substituted text stays text whatever it contains. Keys that
     collide after substitution keep the last value, as Go's JSON decoding of Argo's output does.
-    The total number of characters produced is bounded by `max_output` (`OutputTooLarge`).
+    The characters produced by substitution (strings that contain tags; tag-free strings are
+    shared with the input) are bounded by `max_output` (`OutputTooLarge`).
     """
     return _Run(scope, strict, strict_prefixes, expressions, limits, now, max_output,
                 absent_sentinel).value(obj)
