@@ -17,20 +17,19 @@ Run as `python -m tiphys.executor.argosay VERB ARGS...`.
 """
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ._duration import parse_go_duration
+
 __all__ = ["ArgosayError", "main", "parse_duration", "run"]
 
 USAGE = ("usage: argosay [assert_contains file string|assert_equals file string|cat [file...]|"
          "echo [string] [file]|exit [code]|sleep duration]")
 
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 class ArgosayError(Exception):
@@ -44,22 +43,10 @@ class _Exit(Exception):
 
 def parse_duration(text: str, /) -> float:
     """Seconds in a Go duration string (`time.ParseDuration`)."""
-    s = text
-    sign = 1.0
-    if s[:1] in "+-" and s:
-        sign, s = (-1.0 if s[0] == "-" else 1.0), s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ArgosayError(f'time: invalid duration "{text}"')
-    total, pos = 0.0, 0
-    while pos < len(s):
-        m = _PART.match(s, pos)
-        if not m:
-            raise ArgosayError(f'time: invalid duration "{text}"')
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    return sign * total
+    try:
+        return parse_go_duration(text)
+    except ValueError as exc:
+        raise ArgosayError(str(exc)) from exc
 
 
 def _read(path: str) -> str:

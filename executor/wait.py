@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from ._duration import parse_go_duration
 from ._errors import ExecutorError, WaitTimeout
 from .artifacts.repository import ArtifactRepository
 from .outputs import capture_result, collect_artifacts, collect_logs, collect_parameters
@@ -34,9 +35,13 @@ from .paths import ExecutorPaths
 from .taskresult import TaskResultSink, build_outputs, build_task_result, read_progress
 from .template import main_container_names
 
-__all__ = ["WaitOutcome", "WaitSettings", "read_exit_codes", "run_wait", "signal_containers", "wait_for_containers"]
+__all__ = ["ExitProbe", "WaitOutcome", "WaitSettings", "read_exit_codes", "run_wait", "signal_containers", "wait_for_containers"]
 
 Sleep = Callable[[float], Awaitable[Any]]
+# An outside view of a container (the node agent's, or the pod status): its exit code once it has
+# terminated, else None. Needed when the wrapper itself was killed (SIGKILL, OOM) and so never
+# wrote its exitcode file -- Argo's wait reads the pod status for the same reason.
+ExitProbe = Callable[[str], Awaitable[int | None]]
 
 
 class WaitSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +56,7 @@ class WaitSettings(msgspec.Struct, frozen=True, kw_only=True):
     poll_interval: float = 0.1
     sidecars: tuple[str, ...] = ()
     progress_file: str | None = None
+    progress_interval: float = 60.0     # ARGO_PROGRESS_PATCH_TICK_DURATION, seconds
     report_attempts: int = 5            # writes of the task result before giving up
 
     @classmethod
@@ -66,7 +72,16 @@ class WaitSettings(msgspec.Struct, frozen=True, kw_only=True):
                    instance_id=env.get("ARGO_INSTANCE_ID", ""),
                    include_script_output=env.get("ARGO_INCLUDE_SCRIPT_OUTPUT") == "true", deadline=deadline,
                    grace_period=float(env.get("ARGO_TERMINATION_GRACE_PERIOD_SECONDS", "30")),
-                   sidecars=sidecars, progress_file=env.get("ARGO_PROGRESS_FILE"))
+                   sidecars=sidecars, progress_file=env.get("ARGO_PROGRESS_FILE"),
+                   progress_interval=_go_seconds(env.get("ARGO_PROGRESS_PATCH_TICK_DURATION", "1m")))
+
+
+def _go_seconds(text: str) -> float:
+    """A Go duration such as `1m` or `30s` (the executor's tick settings)."""
+    try:
+        return parse_go_duration(text)
+    except ValueError as exc:
+        raise ExecutorError(f"bad duration {text!r}: {exc}") from exc
 
 
 class WaitOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,13 +120,18 @@ def signal_containers(paths: ExecutorPaths, names: Sequence[str], signal: int, /
 async def wait_for_containers(paths: ExecutorPaths, names: Sequence[str], /, *, poll_interval: float = 0.1,
                               deadline: float | None = None, grace_period: float = 30.0,
                               timeout: float | None = None, now: Callable[[], float] = time.time,
-                              sleep: Sleep = asyncio.sleep) -> dict[str, int]:
+                              sleep: Sleep = asyncio.sleep, probe: ExitProbe | None = None) -> dict[str, int]:
     """Wait until every container in `names` has an exit code; enforce `deadline` on the way."""
     start = now()
     termed_at: float | None = None
     killed = False
     while True:
         codes = read_exit_codes(paths, names)
+        if probe is not None:
+            for name in names:
+                if name not in codes and (code := await probe(name)) is not None:
+                    # re-read: the file may have landed between the two looks
+                    codes[name] = read_exit_codes(paths, [name]).get(name, code)
         if len(codes) == len(names):
             return codes
         t = now()
@@ -143,7 +163,8 @@ async def _report(sink: TaskResultSink, obj: dict[str, Any], *, attempts: int, s
 
 async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: WaitSettings, /, *,
                    sink: TaskResultSink, repository: ArtifactRepository, work_dir: Path | None = None,
-                   now: Callable[[], float] = time.time, sleep: Sleep = asyncio.sleep) -> WaitOutcome:
+                   now: Callable[[], float] = time.time, sleep: Sleep = asyncio.sleep,
+                   probe: ExitProbe | None = None) -> WaitOutcome:
     def result_obj(completed: bool, outputs: Mapping[str, Any] | None) -> dict[str, Any]:
         progress = read_progress(Path(settings.progress_file)) if settings.progress_file else None
         return build_task_result(settings.node_id, workflow_name=settings.workflow_name, workflow_uid=settings.workflow_uid,
@@ -155,10 +176,26 @@ async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: 
     errors: list[str] = []
     final: dict[str, Any] | None = None
     codes: dict[str, int] = {}
+    async def report_progress() -> None:
+        # while main runs, publish the user's N/M progress when it changes (Argo's progress ticker)
+        last = None
+        while True:
+            await sleep(settings.progress_interval)
+            current = read_progress(Path(settings.progress_file)) if settings.progress_file else None
+            if current and current != last:
+                await _report(sink, result_obj(False, None), attempts=settings.report_attempts, sleep=sleep)
+                last = current
+
     try:
         names = main_container_names(template)
-        codes = await wait_for_containers(paths, names, poll_interval=settings.poll_interval, deadline=settings.deadline,
-                                          grace_period=settings.grace_period, now=now, sleep=sleep)
+        ticker = asyncio.ensure_future(report_progress()) if settings.progress_file else None
+        try:
+            codes = await wait_for_containers(paths, names, poll_interval=settings.poll_interval, deadline=settings.deadline,
+                                              grace_period=settings.grace_period, now=now, sleep=sleep, probe=probe)
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.gather(ticker, return_exceptions=True)
         if settings.sidecars:
             signal_containers(paths, settings.sidecars, 15)
         # containerSet: only a container named `main` contributes `result` (§3.9)

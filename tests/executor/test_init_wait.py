@@ -296,3 +296,35 @@ def test_archive_logs(emissary: Emissary, tmp_path: Path) -> None:
     assert "result" not in outs
     assert outs["artifacts"] == [{"name": "main-logs", "s3": {"key": "wf/wf-pod/main.log"}}]
     assert sorted((tmp_path / "store" / "wf" / "wf-pod" / "main.log").read_text().splitlines()) == ["to-err", "to-out"]
+
+
+def test_probe_covers_a_wrapper_killed_outright(emissary: Emissary, tmp_path: Path) -> None:
+    """SIGKILL to the wrapper leaves no exitcode file; the outside probe still ends the wait."""
+    import signal
+    proc = emissary.popen(["sleep", "30"], {})
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(5)
+
+    async def probe(name: str) -> int | None:
+        return 137 if proc.poll() is not None else None
+
+    settings = WaitSettings(node_id="n", workflow_name="wf", poll_interval=0.02)
+    outcome = asyncio.run(run_wait({}, emissary.paths, settings, sink=Sink(), repository=_repo(tmp_path), probe=probe))
+    assert not emissary.paths.exitcode("main").exists()
+    assert outcome.exit_codes == {"main": 137}
+
+
+def test_progress_is_published_while_main_runs(emissary: Emissary, tmp_path: Path) -> None:
+    """The wait side re-writes the (incomplete) task result when the user's progress changes."""
+    progress = tmp_path / "progress"
+    proc = emissary.popen(["sh", "-c", f"echo 1/3 > {progress}; sleep 0.4; echo 2/3 >> {progress}; sleep 0.4"], {})
+    settings = WaitSettings(node_id="n", workflow_name="wf", poll_interval=0.02, progress_file=str(progress),
+                            progress_interval=0.1)
+    sink = Sink()
+    asyncio.run(run_wait({}, emissary.paths, settings, sink=sink, repository=_repo(tmp_path)))
+    proc.wait(5)
+    running = [o.get("progress") for o in sink.objects
+               if o["metadata"]["labels"]["workflows.argoproj.io/report-outputs-completed"] == "false"]
+    assert "1/3" in running and "2/3" in running
+    assert sink.objects[-1]["progress"] == "2/3"
