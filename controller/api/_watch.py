@@ -13,7 +13,9 @@ watch from `rv < floor` is Gone, a watch from `rv >= floor` replays every event 
 
 Event payloads are encoded once per write (`raw`) and decoded per delivery, so each consumer
 owns its dicts and a write costs the same whatever the number of watchers. Selector moves follow
-the watch cache: an object that stops matching arrives as DELETED, one that starts as ADDED.
+the watch cache (`cacheWatcher.convertToWatchEvent`): an object that stops matching arrives as
+DELETED carrying its previous (last matching) state stamped with the event's resourceVersion,
+one that starts matching as ADDED; a real DELETED carries the previous state likewise.
 """
 from __future__ import annotations
 
@@ -35,12 +37,22 @@ _decode = msgspec.json.decode
 
 
 class Event:
-    """One change: `new` is the state after (for DELETED, the final state), `old` the one before."""
+    """One change: `new` is the state after, `old` the one before; `raw` encodes what watchers
+    receive (for DELETED: `old` stamped with the deletion's rv, as the watch cache sends)."""
 
-    __slots__ = ("type", "rv", "new", "old", "raw")
+    __slots__ = ("type", "rv", "new", "old", "raw", "_old_raw")
 
     def __init__(self, type: EventType, rv: int, new: Object, old: Object | None, raw: bytes) -> None:
         self.type, self.rv, self.new, self.old, self.raw = type, rv, new, old, raw
+        self._old_raw: bytes | None = None
+
+    def old_raw(self) -> bytes:
+        """`old` stamped with this event's rv: what a watcher the object left receives as DELETED."""
+        if self._old_raw is None:
+            assert self.old is not None
+            stamped = dict(self.old, metadata=dict(self.old["metadata"], resourceVersion=str(self.rv)))
+            self._old_raw = msgspec.json.encode(stamped)
+        return self._old_raw
 
 
 class History:
@@ -90,9 +102,9 @@ class Watcher:
 
     def translate(self, event: Event) -> EventType | None:
         """The event type this watcher sees for `event`, or None if it sees nothing."""
-        now_in = self._matches(event.new)
         if event.type is EventType.DELETED:
-            return EventType.DELETED if now_in else None
+            return EventType.DELETED if self._matches(event.old or event.new) else None
+        now_in = self._matches(event.new)
         was_in = event.old is not None and self._matches(event.old)
         if now_in:
             return EventType.MODIFIED if was_in else EventType.ADDED
@@ -106,6 +118,8 @@ class Watcher:
             return
         if len(self.queue) >= self.limit:
             self.overflowed = True  # the stream drains, then ends cleanly
+        elif kind is EventType.DELETED and event.type is not EventType.DELETED:
+            self.queue.append((kind, event.rv, event.old_raw()))  # left the selector: last matching state
         else:
             self.queue.append((kind, event.rv, event.raw))
         self.wake()

@@ -56,6 +56,9 @@ class Resource(msgspec.Struct, frozen=True):
     namespaced: bool = True
     status_subresource: bool = False
     selectable_fields: frozenset[str] = frozenset()
+    # Custom resources refuse an update without metadata.resourceVersion (Invalid); most
+    # built-ins accept it as "overwrite whatever is there".
+    unconditional_update: bool = True
 
     @property
     def api_version(self) -> str:
@@ -71,7 +74,7 @@ class Resource(msgspec.Struct, frozen=True):
 
 
 def _argo(plural: str, kind: str, *, namespaced: bool = True, status: bool = False) -> Resource:
-    return Resource("argoproj.io", "v1alpha1", plural, kind, namespaced, status)
+    return Resource("argoproj.io", "v1alpha1", plural, kind, namespaced, status, unconditional_update=False)
 
 
 # Argo's CRDs (../shared/argo/crds): only the task-set and artifact-GC-task CRDs declare
@@ -215,7 +218,9 @@ class Api(abc.ABC):
     @abc.abstractmethod
     async def update(self, resource: Resource, body: Object, /, *, namespace: str | None = None,
                      subresource: str | None = None) -> Object:
-        """Replace the object; Conflict if `metadata.resourceVersion` is set and stale.
+        """Replace the object; Conflict if `metadata.resourceVersion` (or `uid`) is set and stale.
+        Without a resourceVersion, Invalid for types that refuse unconditional updates (custom
+        resources, see `Resource.unconditional_update`).
 
         `subresource="status"` writes only `status` (NotFound if the type has no status
         subresource); the main endpoint ignores `status` when the type has one.
@@ -225,7 +230,7 @@ class Api(abc.ABC):
     async def patch(self, resource: Resource, name: str, patch: Any, /, *, namespace: str | None = None,
                     patch_type: PatchType = PatchType.MERGE, subresource: str | None = None) -> Object:
         """Apply a merge patch (dict) or JSON patch (list of ops); a patch that sets
-        `metadata.resourceVersion` is a precondition (Conflict if stale)."""
+        `metadata.resourceVersion` or `metadata.uid` is a precondition (Conflict if stale)."""
 
     @abc.abstractmethod
     async def delete(self, resource: Resource, name: str, /, *, namespace: str | None = None,
@@ -234,8 +239,12 @@ class Api(abc.ABC):
                      grace_period_seconds: int | None = None) -> Object:
         """Delete, or only mark (`deletionTimestamp`) while finalizers remain or a pod drains.
 
-        Returns the object's last state. Dependents (by ownerReference) are removed per
-        `propagation` by the garbage collector (the embedded store does it synchronously).
+        Returns the object's state when it was only marked. After an immediate delete a real
+        server may answer with a bare Status, so callers rely only on kind, apiVersion and
+        metadata name/namespace/uid then (the embedded store returns the full last state).
+        Dependents (by ownerReference) are removed per `propagation` by the garbage collector
+        (the embedded store does it synchronously); Foreground waits only for dependents whose
+        reference has `blockOwnerDeletion: true`.
         """
 
     async def close(self) -> None:

@@ -15,7 +15,7 @@ Invariants:
 The garbage collector runs synchronously inside the delete that triggers it (a real cluster does
 it shortly after, in kube-controller-manager): Background deletes dependents after the owner,
 Foreground before it (the owner waits with the `foregroundDeletion` finalizer while a dependent
-is held by its own finalizers), Orphan strips the owner's references from the dependents.
+with `blockOwnerDeletion: true` is held by its own finalizers), Orphan strips the owner's references from the dependents.
 
 Deviations from a real apiserver, on purpose: no namespace objects are required to exist, no
 admission, no managedFields, no strategic merge patch (415), no list pagination; a list always
@@ -33,7 +33,7 @@ from . import _objects
 from ._watch import EmbeddedWatchStream, Event, History, Watcher
 from .base import (PODS, Api, EventType, ListResult, PatchType, Preconditions, Propagation, Resource,
                    WatchStream)
-from .errors import (AlreadyExists, ApiError, BadRequest, Conflict, Gone, NotFound, ServerTimeout,
+from .errors import (AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, ServerTimeout,
                      StatusCause, UnsupportedMediaType)
 from .patch import apply_json_patch, apply_merge_patch
 from .selectors import FieldSelector, parse_field_selector, parse_label_selector
@@ -131,6 +131,10 @@ class EmbeddedApi(Api):
         rv = self._rv + 1
         new["metadata"]["resourceVersion"] = str(rv)
         raw = _encode(new)
+        event_raw = raw
+        if kind is EventType.DELETED and old is not None:
+            # Watchers get the last stored state (not the caller's final edit), stamped with this rv.
+            event_raw = _encode(dict(old, metadata=dict(old["metadata"], resourceVersion=str(rv))))
         if self._persistence is not None:
             if kind is EventType.DELETED:
                 self._persistence.remove(resource, ns, name, rv)
@@ -146,7 +150,7 @@ class EmbeddedApi(Api):
         else:
             table[(ns, name)] = _Entry(new, raw)
             self._index_add((rkey, ns, name), new)
-        event = Event(kind, rv, new, old, raw)
+        event = Event(kind, rv, new, old, event_raw)
         self._history(rkey).append(event)
         for watcher in tuple(self._watchers.get(rkey, ())):
             watcher.offer_nowait(event)
@@ -194,6 +198,12 @@ class EmbeddedApi(Api):
             return
         if subresource != "status" or not resource.status_subresource:
             raise NotFound(f"{resource.plural} has no subresource {subresource!r}")
+
+    @staticmethod
+    def _check_uid(wanted: Any, entry: _Entry) -> None:
+        uid = entry.obj["metadata"]["uid"]
+        if wanted and wanted != uid:  # a uid in the body is a precondition, as on a real server
+            raise Conflict(f"Precondition failed: UID in precondition: {wanted}, UID in object meta: {uid}")
 
     @staticmethod
     def _check_rv(resource: Resource, name: str, wanted: Any, entry: _Entry) -> None:
@@ -307,6 +317,11 @@ class EmbeddedApi(Api):
         ns = self._namespace(resource, namespace or (meta.get("namespace") if resource.namespaced else None))
         self._check_subresource(resource, subresource)
         entry = self._entry(resource, ns, name)
+        if not meta.get("resourceVersion") and not resource.unconditional_update:
+            raise Invalid(f'{resource.plural} "{name}" is invalid: metadata.resourceVersion: Invalid value: 0:'
+                          " must be specified for an update", causes=(StatusCause(
+                              "metadata.resourceVersion", "FieldValueInvalid", "must be specified for an update"),))
+        self._check_uid(meta.get("uid"), entry)
         self._check_rv(resource, name, meta.get("resourceVersion"), entry)
         return self._write(resource, ns, name, new, entry, subresource)
 
@@ -327,6 +342,7 @@ class EmbeddedApi(Api):
                                        f" (use {PatchType.MERGE.value} or {PatchType.JSON.value})")
         if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
             raise BadRequest(f"patch of {resource.plural} {name!r} must leave an object with metadata")
+        self._check_uid(patched["metadata"].get("uid"), entry)
         self._check_rv(resource, name, patched["metadata"].get("resourceVersion"), entry)
         return self._write(resource, ns, name, patched, entry, subresource)
 
@@ -431,10 +447,18 @@ class EmbeddedApi(Api):
             del obj["metadata"]["ownerReferences"]
         self._commit(resource, EventType.MODIFIED, ns, name, obj, entry.obj)
 
+    def _blocked(self, owner_uid: str) -> bool:
+        """Whether a live dependent's reference to `owner_uid` has `blockOwnerDeletion: true`."""
+        for rkey, ns, name in self._dependents.get(owner_uid, ()):
+            for ref in self._objects[rkey][(ns, name)].obj["metadata"].get("ownerReferences") or ():
+                if ref.get("uid") == owner_uid and ref.get("blockOwnerDeletion") is True:
+                    return True
+        return False
+
     def _finish_foreground(self, owner_uid: str) -> None:
-        """Drop `foregroundDeletion` from an owner whose dependents are all gone."""
+        """Drop `foregroundDeletion` from an owner no dependent blocks any more."""
         ref = self._by_uid.get(owner_uid)
-        if ref is None or self._dependents.get(owner_uid):
+        if ref is None or self._blocked(owner_uid):
             return
         rkey, ns, name = ref
         entry = self._objects[rkey][(ns, name)]

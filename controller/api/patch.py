@@ -17,9 +17,13 @@ __all__ = ["apply_merge_patch", "apply_json_patch"]
 
 
 def apply_merge_patch(target: Any, patch: Any, /) -> Any:
-    """RFC 7386: objects merge recursively, `null` removes a key, anything else replaces."""
+    """RFC 7386: objects merge recursively, `null` removes a key, anything else replaces.
+
+    Neither input is mutated, but the result shares unpatched subtrees of `target` and leaves of
+    `patch` (the store passes private copies of both, so nothing is copied twice).
+    """
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return patch
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:

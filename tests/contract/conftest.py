@@ -33,7 +33,7 @@ import pytest
 from tiphys.controller.api import Api, EmbeddedApi
 from tiphys.controller.clock import FakeClock
 
-TEST_TIMEOUT = 20.0
+TEST_TIMEOUT = 90.0
 
 
 class Backend(abc.ABC):
@@ -157,9 +157,10 @@ def pytest_pyfunc_call(pyfuncitem):
     return True
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 60.0) -> None:
     """Wait until `check()` is true (immediately true on the embedded store, whose GC is
-    synchronous; a real cluster's garbage collector takes a moment)."""
+    synchronous; a real cluster's garbage collector can take until its next discovery resync,
+    30 s, to watch a freshly installed CRD)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not await check():

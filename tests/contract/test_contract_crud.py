@@ -95,13 +95,22 @@ async def test_update_with_stale_resource_version_conflicts(api, ns):
     assert (await api.get(WORKFLOWS, "occ", namespace=ns))["spec"]["entrypoint"] == "other"
 
 
-async def test_update_without_resource_version_is_unconditional(api, ns):
-    """An update without metadata.resourceVersion overwrites whatever is there."""
-    created = await api.create(WORKFLOWS, wf("uncond", ns), namespace=ns)
+async def test_update_without_resource_version_is_unconditional_for_builtins(api, ns):
+    """A ConfigMap update without metadata.resourceVersion overwrites whatever is there."""
+    created = await api.create(CONFIG_MAPS, {"metadata": {"name": "uncond"}, "data": {"a": "1"}}, namespace=ns)
     del created["metadata"]["resourceVersion"]
-    created["spec"]["entrypoint"] = "b"
-    updated = await api.update(WORKFLOWS, created, namespace=ns)
-    assert updated["spec"]["entrypoint"] == "b"
+    created["data"]["a"] = "2"
+    updated = await api.update(CONFIG_MAPS, created, namespace=ns)
+    assert updated["data"] == {"a": "2"}
+
+
+async def test_custom_resource_update_needs_resource_version(api, ns):
+    """Custom resources refuse unconditional updates: Invalid naming metadata.resourceVersion."""
+    created = await api.create(WORKFLOWS, wf("cond", ns), namespace=ns)
+    del created["metadata"]["resourceVersion"]
+    with pytest.raises(Invalid) as info:
+        await api.update(WORKFLOWS, created, namespace=ns)
+    assert [c.field for c in info.value.causes] == ["metadata.resourceVersion"]
 
 
 async def test_noop_update_keeps_resource_version(api, ns):
@@ -127,13 +136,19 @@ async def test_generation_tracks_non_metadata_changes(api, ns):
 
 
 async def test_server_fields_are_immutable(api, ns):
-    """uid and creationTimestamp from the body are ignored on update."""
+    """creationTimestamp from the body is ignored on update; a different uid is a failed
+    precondition (Conflict), as on a real apiserver."""
     obj = await api.create(WORKFLOWS, wf("imm", ns), namespace=ns)
-    uid = obj["metadata"]["uid"]
-    obj["metadata"]["uid"] = "forged"
+    uid, created_at = obj["metadata"]["uid"], obj["metadata"]["creationTimestamp"]
+    obj["metadata"]["creationTimestamp"] = "2001-01-01T00:00:00Z"
     obj["metadata"]["labels"] = {"x": "y"}
     updated = await api.update(WORKFLOWS, obj, namespace=ns)
-    assert updated["metadata"]["uid"] == uid and updated["metadata"]["labels"] == {"x": "y"}
+    assert updated["metadata"]["creationTimestamp"] == created_at and updated["metadata"]["labels"] == {"x": "y"}
+    updated["metadata"]["uid"] = "forged"
+    updated["metadata"]["labels"] = {"x": "z"}
+    with pytest.raises(Conflict):
+        await api.update(WORKFLOWS, updated, namespace=ns)
+    assert (await api.get(WORKFLOWS, "imm", namespace=ns))["metadata"]["uid"] == uid
 
 
 async def test_returned_objects_are_copies(api, ns):

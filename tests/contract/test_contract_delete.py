@@ -14,9 +14,9 @@ def wf(name: str, ns: str, finalizers: list[str] | None = None) -> dict:
     return {"metadata": meta, "spec": {}}
 
 
-def owned(name: str, ns: str, *owners: dict, finalizers: list[str] | None = None) -> dict:
+def owned(name: str, ns: str, *owners: dict, finalizers: list[str] | None = None, block: bool = False) -> dict:
     refs = [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": o["metadata"]["name"],
-             "uid": o["metadata"]["uid"]} for o in owners]
+             "uid": o["metadata"]["uid"], **({"blockOwnerDeletion": True} if block else {})} for o in owners]
     meta = {"name": name, "namespace": ns, "ownerReferences": refs,
             "labels": {"workflows.argoproj.io/workflow": owners[0]["metadata"]["name"]}}
     if finalizers:
@@ -139,13 +139,13 @@ async def test_orphan_propagation_keeps_dependents(api, ns, backend):
 
 
 async def test_foreground_waits_for_dependents(api, ns, backend):
-    """Foreground: the owner stays (deletionTimestamp, foregroundDeletion) while a dependent is
-    held by a finalizer, and goes once the dependent is gone."""
+    """Foreground: the owner stays (deletionTimestamp, foregroundDeletion) while a dependent with
+    blockOwnerDeletion is held by a finalizer, and goes once that dependent is gone."""
     if not backend.garbage_collector:
         pytest.skip("no garbage collector in this backend")
     owner = await api.create(WORKFLOWS, wf("fg", ns), namespace=ns)
     await api.create(WORKFLOW_TASK_RESULTS, owned("free", ns, owner), namespace=ns)
-    await api.create(WORKFLOW_TASK_RESULTS, owned("held", ns, owner, finalizers=["example.com/hold"]),
+    await api.create(WORKFLOW_TASK_RESULTS, owned("held", ns, owner, finalizers=["example.com/hold"], block=True),
                      namespace=ns)
     await api.delete(WORKFLOWS, "fg", namespace=ns, propagation=Propagation.FOREGROUND)
 

@@ -139,3 +139,33 @@ async def test_sqlite_failed_write_changes_nothing(clock, tmp_path):
     assert (await api.get(WORKFLOWS, "a", namespace="ns"))["spec"] == {}
     assert not stream._watcher.queue
     await stream.aclose()
+
+
+async def test_bookmark_before_timeout_end(clock, settle):
+    """The embedded store ends a bookmarking watch with a BOOKMARK at the current RV, so a
+    resuming client skips writes it could not see (another namespace's)."""
+    api = EmbeddedApi(clock=clock, bookmark_interval=600)
+    stream = api.watch(WORKFLOWS, namespace="mine", resource_version=api.resource_version,
+                       allow_bookmarks=True, timeout=5)
+    await api.create(WORKFLOWS, wf("other"), namespace="theirs")
+    pending = asyncio.ensure_future(stream.__anext__())
+    await settle()
+    clock.advance(5)
+    await settle()
+    assert pending.result().type is EventType.BOOKMARK
+    assert pending.result().resource_version == api.resource_version
+    assert [event async for event in stream] == []
+    assert clock.pending() == 0
+
+
+async def test_finalizer_removal_delete_event_carries_stored_state(clock):
+    """Removing the last finalizer deletes; the DELETED event carries the last stored state."""
+    api = EmbeddedApi(clock=clock)
+    await api.create(WORKFLOWS, {"metadata": {"name": "f", "finalizers": ["x/y"]}, "spec": {}}, namespace="ns")
+    marked = await api.delete(WORKFLOWS, "f", namespace="ns")
+    async with api.watch(WORKFLOWS, resource_version=marked["metadata"]["resourceVersion"]) as stream:
+        final = await api.patch(WORKFLOWS, "f", {"metadata": {"finalizers": None}}, namespace="ns")
+        event = await stream.__anext__()
+    assert "finalizers" not in final["metadata"]
+    assert event.type is EventType.DELETED and event.object["metadata"]["finalizers"] == ["x/y"]
+    assert event.resource_version == api.resource_version
