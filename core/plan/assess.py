@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 
 from tiphys.core.plan._poderrors import PodStatusError
+from tiphys.core.plan._podresources import resources_duration
 
 __all__ = ["ContainerState", "PodAssessment", "assess_pod", "infer_failed_reason", "should_kill_sidecars"]
 
@@ -57,6 +58,8 @@ class PodAssessment(msgspec.Struct, frozen=True, kw_only=True):
     # so the node's task result must be marked complete or it hangs
     task_result_abandoned: bool = False
     containers: dict[str, ContainerState] = {}
+    # node `resourcesDuration` (seconds per resource unit), computed once the pod has finished
+    resources_duration: dict[str, int] = {}
 
 
 def _map(value: Any, where: str) -> dict:
@@ -267,6 +270,7 @@ def assess_pod(pod: dict, /, *, daemon: bool = False, daemoned: bool = False,
         main_done=bool(main_states) and all(k == "terminated" for k in main_states),
         task_result_abandoned=wait_failed or evicted_alone,
         containers=_container_set(ctrs, mains, pod_phase == "Failed", name) if main_containers else {},
+        resources_duration=resources_duration(pod) if pod_phase in ("Succeeded", "Failed") else {},
     )
 
 

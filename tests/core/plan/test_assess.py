@@ -1,10 +1,13 @@
 """Pod → node assessment: every row of argo-semantics §5.7, message formats verbatim."""
 from __future__ import annotations
 
+import datetime as dt
+
 import msgspec
 import pytest
 
 from tiphys.core.plan._poderrors import PodStatusError
+from tiphys.core.plan._podresources import parse_quantity_milli, resources_duration
 from tiphys.core.plan.assess import ContainerState, PodAssessment, assess_pod, infer_failed_reason, should_kill_sidecars
 
 T0, T1, T2 = "2024-05-01T10:00:00Z", "2024-05-01T10:00:05Z", "2024-05-01T10:00:09Z"
@@ -256,3 +259,40 @@ def test_assessment_is_a_frozen_encodable_struct():
     with pytest.raises(AttributeError):
         a.phase = "Failed"  # type: ignore[misc]
     assert msgspec.json.decode(msgspec.json.encode(a))["phase"] == "Running"
+
+
+# ---- resourcesDuration ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "milli"), [("100m", 100), ("1", 1000), ("0.5", 500), ("100Mi", 100 * 2**20 * 1000),
+                                             ("1.5Gi", 3 * 2**29 * 1000), ("1e3", 1_000_000), ("2k", 2_000_000),
+                                             ("1n", 1), ("1u", 1)])
+def test_quantity_milli_rounds_up(text, milli):
+    assert parse_quantity_milli(text) == milli
+
+
+def test_quantity_rejects_garbage():
+    with pytest.raises(PodStatusError, match="not a Kubernetes quantity"):
+        parse_quantity_milli("12 bananas")
+
+
+def test_resources_duration():
+    """requests × whole seconds run; defaults 100m/100Mi; limits stand in for requests; init containers count."""
+    p = pod("Succeeded", [done("wait", finished="2024-05-01T10:01:40Z"), done("main", finished="2024-05-01T10:00:10Z")],
+            [done("init", finished="2024-05-01T10:00:02.9Z")])
+    p["spec"]["initContainers"] = [{"name": "init"}]
+    p["spec"]["containers"] = [
+        {"name": "wait"},
+        {"name": "main", "resources": {"limits": {"cpu": "2", "nvidia.com/gpu": "1"}, "requests": {"memory": "1Gi"}}}]
+    # init 2 s (2.9 truncated), wait 100 s at 100m/100Mi; main 10 s at cpu 2, memory 1Gi, 1 gpu
+    expected = {"cpu": 0 + 10 + 20, "memory": 2 + 100 + 102, "nvidia.com/gpu": 10}
+    assert resources_duration(p) == expected
+    assert assess_pod(p).resources_duration == expected
+    assert assess_pod(pod("Running", [running("wait"), running("main")])).resources_duration == {}
+    live = pod("Running", [running("main")])
+    live["spec"]["containers"] = [{"name": "main"}]
+    assert resources_duration(live, now=_epoch(T0) + 50) == {"cpu": 5, "memory": 50}
+    assert resources_duration(live) == {"cpu": 0, "memory": 0}
+
+
+def _epoch(text):
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
