@@ -200,7 +200,7 @@ class _Run:
         if missing:
             return tag.raw
         for ref in program.identifiers:
-            if ref.path.startswith(_LATE_BOUND) and not _has_path(env, ref.path):
+            if _is_late_bound(ref.path) and not _has_path(env, ref.path):
                 return tag.raw
         try:
             result = program.evaluate(env, limits=self.limits, now=self.now)
@@ -254,6 +254,10 @@ class _Run:
         if isinstance(obj, str):
             return self.text(str(obj))
         return obj
+
+
+def _is_late_bound(path: str) -> bool:
+    return any(path == name or path.startswith(name + ".") for name in _LATE_BOUND)
 
 
 def _has_path(env: Mapping[str, Any], path: str) -> bool:

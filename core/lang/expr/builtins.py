@@ -1,7 +1,7 @@
 """expr-lang's builtin functions (v1.17 `builtin/`), each `fn(ctx, *args)`.
 
-`PREDICATES` take a collection and a compiled closure (`{ # > 1 }`) and iterate it, charging one
-step per element. Map iteration order is random in Go; `keys`, `values` and `toPairs` return
+Predicate builtins (`filter`, `map`, …) live in `predicates` and are re-exported here as
+`PREDICATES`. Map iteration order is random in Go; `keys`, `values` and `toPairs` return
 sorted keys here so results are reproducible.
 """
 from __future__ import annotations
@@ -13,171 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from .._go import go_json, go_json_indent
+from .predicates import PREDICATES, check_kinds, order_desc, seq, sort_key
 from .values import (Fail, Overrun, equal, parse_duration, parse_time, to_float,
                      to_go_string, to_int, type_name, wrap_int)
 
 __all__ = ["BUILTINS", "PREDICATES"]
 
 Fn = Callable[..., Any]
-
-
-def _seq(name: str, v: Any) -> list[Any]:
-    if type(v) is not list:
-        raise Fail(f"{name}: cannot iterate {type_name(v)}")
-    return v
-
-
-def _run(ctx: Any, body: Fn, elem: Any, index: int, acc: Any = None) -> Any:
-    ctx.charge()
-    ctx.ptr.append((elem, index, acc))
-    try:
-        return body(ctx)
-    finally:
-        ctx.ptr.pop()
-
-
-def _test(name: str, ctx: Any, body: Fn, elem: Any, index: int) -> bool:
-    v = _run(ctx, body, elem, index)
-    if type(v) is not bool:
-        raise Fail(f"{name}: predicate should return bool, got {type_name(v)}")
-    return v
-
-
-def _p_all(ctx: Any, arr: Any, body: Fn) -> bool:
-    return all(_test("all", ctx, body, x, i) for i, x in enumerate(_seq("all", arr)))
-
-
-def _p_any(ctx: Any, arr: Any, body: Fn) -> bool:
-    return any(_test("any", ctx, body, x, i) for i, x in enumerate(_seq("any", arr)))
-
-
-def _p_none(ctx: Any, arr: Any, body: Fn) -> bool:
-    return not any(_test("none", ctx, body, x, i) for i, x in enumerate(_seq("none", arr)))
-
-
-def _p_one(ctx: Any, arr: Any, body: Fn) -> bool:
-    return sum(_test("one", ctx, body, x, i) for i, x in enumerate(_seq("one", arr))) == 1
-
-
-def _p_filter(ctx: Any, arr: Any, body: Fn) -> list[Any]:
-    return [x for i, x in enumerate(_seq("filter", arr)) if _test("filter", ctx, body, x, i)]
-
-
-def _p_map(ctx: Any, arr: Any, body: Fn) -> list[Any]:
-    return [_run(ctx, body, x, i) for i, x in enumerate(_seq("map", arr))]
-
-
-def _p_find(ctx: Any, arr: Any, body: Fn) -> Any:
-    for i, x in enumerate(_seq("find", arr)):
-        if _test("find", ctx, body, x, i):
-            return x
-    return None
-
-
-def _p_find_index(ctx: Any, arr: Any, body: Fn) -> int:
-    for i, x in enumerate(_seq("findIndex", arr)):
-        if _test("findIndex", ctx, body, x, i):
-            return i
-    return -1
-
-
-def _p_find_last(ctx: Any, arr: Any, body: Fn) -> Any:
-    items = _seq("findLast", arr)
-    for i in range(len(items) - 1, -1, -1):
-        if _test("findLast", ctx, body, items[i], i):
-            return items[i]
-    return None
-
-
-def _p_find_last_index(ctx: Any, arr: Any, body: Fn) -> int:
-    items = _seq("findLastIndex", arr)
-    for i in range(len(items) - 1, -1, -1):
-        if _test("findLastIndex", ctx, body, items[i], i):
-            return i
-    return -1
-
-
-def _p_count(ctx: Any, arr: Any, body: Fn | None = None) -> int:
-    items = _seq("count", arr)
-    if body is None:
-        return sum(1 for x in items if x is True)
-    return sum(1 for i, x in enumerate(items) if _test("count", ctx, body, x, i))
-
-
-def _add_all(values: list[Any]) -> Any:
-    total: Any = 0
-    for v in values:
-        if type(v) not in (int, float):
-            raise Fail(f"sum: invalid operation on {type_name(v)}")
-        total = wrap_int(total + v) if type(total) is int and type(v) is int else float(total) + v
-    return total
-
-
-def _p_sum(ctx: Any, arr: Any, body: Fn | None = None) -> Any:
-    items = _seq("sum", arr)
-    if body is not None:
-        items = [_run(ctx, body, x, i) for i, x in enumerate(items)]
-    return _add_all(items)
-
-
-def _p_group_by(ctx: Any, arr: Any, body: Fn) -> dict[Any, list[Any]]:
-    out: dict[Any, list[Any]] = {}
-    for i, x in enumerate(_seq("groupBy", arr)):
-        key = _run(ctx, body, x, i)
-        if type(key) not in (str, int, float, bool) and key is not None:
-            raise Fail(f"groupBy: cannot use {type_name(key)} as map key")
-        out.setdefault(key, []).append(x)
-    return out
-
-
-def _sort_key(v: Any) -> Any:
-    if type(v) in (int, float):
-        return (0, v, "")
-    if type(v) is str:
-        return (1, 0, v)
-    raise Fail(f"sort: cannot compare {type_name(v)}")
-
-
-def _check_kinds(values: list[Any]) -> None:
-    kinds = {0 if type(v) in (int, float) else 1 for v in values}
-    if len(kinds) > 1:
-        raise Fail("sort: mixed types")
-
-
-def _order(order: Any) -> bool:
-    if order not in ("asc", "desc"):
-        raise Fail(f'unknown order {order!r}, use "asc" or "desc"')
-    return order == "desc"
-
-
-def _p_sort_by(ctx: Any, arr: Any, body: Fn, order: Any = "asc") -> list[Any]:
-    items = _seq("sortBy", arr)
-    keys = [_run(ctx, body, x, i) for i, x in enumerate(items)]
-    _check_kinds(keys)
-    ctx.charge(len(items))
-    pairs = sorted(zip((_sort_key(k) for k in keys), range(len(items))), reverse=_order(order))
-    return [items[i] for _, i in pairs]
-
-
-def _p_reduce(ctx: Any, arr: Any, body: Fn, *init: Any) -> Any:
-    items = _seq("reduce", arr)
-    if init:
-        acc, start = init[0], 0
-    elif items:
-        acc, start = items[0], 1
-    else:
-        raise Fail("reduce of empty array with no initial value")
-    for i in range(start, len(items)):
-        acc = _run(ctx, body, items[i], i, acc)
-    return acc
-
-
-PREDICATES: dict[str, Fn] = {
-    "all": _p_all, "any": _p_any, "none": _p_none, "one": _p_one, "filter": _p_filter,
-    "map": _p_map, "find": _p_find, "findIndex": _p_find_index, "findLast": _p_find_last,
-    "findLastIndex": _p_find_last_index, "count": _p_count, "sum": _p_sum,
-    "groupBy": _p_group_by, "sortBy": _p_sort_by, "reduce": _p_reduce,
-}
 
 
 # --- plain builtins ---------------------------------------------------------------------------
@@ -274,7 +116,7 @@ def _repeat(ctx: Any, s: Any, n: Any) -> str:
 
 
 def _join(ctx: Any, arr: Any, sep: Any = "") -> str:
-    items = [_str("join", x) for x in _seq("join", arr)]
+    items = [_str("join", x) for x in seq("join", arr)]
     return ctx.check_str(_str("join", sep).join(items))
 
 
@@ -325,12 +167,12 @@ def _date(ctx: Any, s: Any, *layout: Any) -> Any:
 
 
 def _first(ctx: Any, arr: Any) -> Any:
-    items = _seq("first", arr)
+    items = seq("first", arr)
     return items[0] if items else None
 
 
 def _last(ctx: Any, arr: Any) -> Any:
-    items = _seq("last", arr)
+    items = seq("last", arr)
     return items[-1] if items else None
 
 
@@ -349,7 +191,7 @@ def _get(ctx: Any, obj: Any, key: Any) -> Any:
 def _take(ctx: Any, arr: Any, n: Any) -> list[Any]:
     if type(n) is not int:
         raise Fail("take: n must be int")
-    return _seq("take", arr)[:max(n, 0)]
+    return seq("take", arr)[:max(n, 0)]
 
 
 def _map_of(name: str, v: Any) -> dict[Any, Any]:
@@ -378,7 +220,7 @@ def _to_pairs(ctx: Any, m: Any) -> list[list[Any]]:
 
 def _from_pairs(ctx: Any, arr: Any) -> dict[Any, Any]:
     out: dict[Any, Any] = {}
-    for p in _seq("fromPairs", arr):
+    for p in seq("fromPairs", arr):
         if type(p) is not list or len(p) != 2 or type(p[0]) not in (str, int, float, bool):
             raise Fail("fromPairs: each element must be a [key, value] pair")
         out[p[0]] = p[1]
@@ -387,7 +229,7 @@ def _from_pairs(ctx: Any, arr: Any) -> dict[Any, Any]:
 
 def _uniq(ctx: Any, arr: Any) -> list[Any]:
     out: list[Any] = []
-    for x in _seq("uniq", arr):
+    for x in seq("uniq", arr):
         ctx.charge(len(out) // 64 + 1)
         if not any(equal(x, y) and type(x) is type(y) for y in out):
             out.append(x)
@@ -397,7 +239,7 @@ def _uniq(ctx: Any, arr: Any) -> list[Any]:
 def _concat(ctx: Any, *arrs: Any) -> list[Any]:
     out: list[Any] = []
     for a in arrs:
-        out.extend(_seq("concat", a))
+        out.extend(seq("concat", a))
     return ctx.check_list(out)
 
 
@@ -414,15 +256,15 @@ def _flatten(ctx: Any, arr: Any) -> list[Any]:
                 out.append(x)
                 if len(out) > ctx.limits.max_items:
                     raise Overrun("flatten: result too large")
-    walk(_seq("flatten", arr), 0)
+    walk(seq("flatten", arr), 0)
     return out
 
 
 def _sort(ctx: Any, arr: Any, order: Any = "asc") -> list[Any]:
-    items = _seq("sort", arr)
-    _check_kinds(items)
+    items = seq("sort", arr)
+    check_kinds(items)
     ctx.charge(len(items))
-    return sorted(items, key=_sort_key, reverse=_order(order))
+    return sorted(items, key=sort_key, reverse=order_desc(order))
 
 
 def _bits(name: str, *vals: Any) -> list[int]:
@@ -482,7 +324,7 @@ BUILTINS: dict[str, Fn] = {
     "values": _values,
     "toPairs": _to_pairs,
     "fromPairs": _from_pairs,
-    "reverse": lambda ctx, arr: list(reversed(_seq("reverse", arr))),
+    "reverse": lambda ctx, arr: list(reversed(seq("reverse", arr))),
     "uniq": _uniq,
     "concat": _concat,
     "flatten": _flatten,

@@ -93,7 +93,7 @@ def test_when_never_crashes(text: str) -> None:
 
 
 def _no_date(s: str) -> bool:
-    return G._parse_time(s) is None
+    return G.parse_time(s) is None
 
 
 W_STR = st.text(alphabet=string.ascii_letters + " -_'\"\\", max_size=8).filter(_no_date)
