@@ -67,6 +67,9 @@ class WaitSettings(msgspec.Struct, frozen=True, kw_only=True):
         if raw and not raw.startswith("0001-01-01"):  # Go's zero time means "no deadline"
             deadline = dt.datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
         sidecars = tuple(s for s in env.get("ARGO_SIDECAR_NAMES", "").split(",") if s)
+        missing = [k for k in ("ARGO_NODE_ID", "ARGO_WORKFLOW_NAME") if not env.get(k)]
+        if missing:
+            raise ExecutorError(f"the wait container needs {', '.join(missing)} in its environment")
         return cls(node_id=env["ARGO_NODE_ID"], workflow_name=env["ARGO_WORKFLOW_NAME"],
                    workflow_uid=env.get("ARGO_WORKFLOW_UID", ""), namespace=env.get("ARGO_NAMESPACE", "default"),
                    instance_id=env.get("ARGO_INSTANCE_ID", ""),

@@ -277,6 +277,12 @@ def test_settings_from_env() -> None:
     assert s2.deadline == 1893456000.0 and s2.sidecars == ("a", "b")
 
 
+def test_settings_from_env_names_missing_variables() -> None:
+    from tiphys.executor import ExecutorError
+    with pytest.raises(ExecutorError, match="ARGO_NODE_ID"):
+        WaitSettings.from_env({"ARGO_WORKFLOW_NAME": "wf"})
+
+
 def test_paths_from_env() -> None:
     p = ExecutorPaths.from_env({"ARGO_VAR_RUN": "/x/run", "UNRELATED": "1"})
     assert p.var_run == "/x/run" and p.staging == "/argo/staging"
