@@ -147,7 +147,10 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
         for m in mains:
             m.setdefault("volumeMounts", []).append({"name": token_volume, "mountPath": _SA_TOKEN_PATH,
                                                      "readOnly": True})
-    has_wait = kind not in ("resource", "data")
+    # resource pods need `wait` only to archive the logs; data pods never (their main reports itself)
+    archive = (tmpl.get("archiveLocation") or {}).get("archiveLogs")
+    archive = spec.get("archiveLogs") if archive is None else archive
+    has_wait = kind in ("container", "script", "containerSet") or (kind == "resource" and bool(archive))
     pod_spec["containers"] = ([executor("wait", [*exe, "wait"])] if has_wait else []) + mains
     names = [m["name"] for m in mains]
     annotations["kubectl.kubernetes.io/default-container"] = "main" if "main" in names else names[-1]
@@ -177,7 +180,8 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
                                                                           tmpl.get("podSpecPatch"))):
         if text:
             pod_spec = strategic_merge(pod_spec, parse_patch(str(text), where=source))
-    _vols.mirror_into_wait(pod_spec)
+    if kind not in ("resource", "data"):
+        _vols.mirror_into_wait(pod_spec)
 
     for ctr in pod_spec.get("initContainers") or ():
         if ctr.get("image") == settings.executor_image:

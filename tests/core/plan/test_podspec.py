@@ -172,6 +172,15 @@ def test_resource_template_golden_containers():
     assert owned["metadata"]["name"] == "cm"
 
 
+def test_resource_template_gets_wait_when_logs_are_archived():
+    tmpl = {"name": "r", "resource": {"action": "get", "manifest": "kind: ConfigMap"}}
+    assert [c["name"] for c in build(tmpl, {"archiveLogs": True})["spec"]["containers"]] == ["wait", "main"]
+    no = {**tmpl, "archiveLocation": {"archiveLogs": False}}
+    assert [c["name"] for c in build(no, {"archiveLogs": True})["spec"]["containers"]] == ["main"]
+    data = {"name": "d", "data": {"source": {}}, "archiveLocation": {"archiveLogs": True}}
+    assert [c["name"] for c in build(data)["spec"]["containers"]] == ["main"]
+
+
 def test_data_template():
     tmpl = {"name": "d", "data": {"source": {"artifactPaths": {"name": "a", "s3": {"bucket": "b"}}},
                                   "transformation": [{"expression": "filter(data, {# endsWith '.py'})"}]}}
@@ -488,7 +497,9 @@ def test_example_templates_build_valid_layout(spec, template):
     s = pod["spec"]
     names = [c["name"] for c in s["containers"]]
     assert s["initContainers"][0]["name"] == "init"
-    assert names.count("wait") == (0 if ("resource" in template or "data" in template) else 1)
+    archived = (template.get("archiveLocation") or {}).get("archiveLogs", spec.get("archiveLogs"))
+    no_wait = "data" in template or ("resource" in template and not archived)
+    assert names.count("wait") == (0 if no_wait else 1)
     vol_names = [v["name"] for v in s["volumes"]]
     assert len(vol_names) == len(set(vol_names))
     for c in s["containers"] + s["initContainers"]:
