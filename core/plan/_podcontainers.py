@@ -68,6 +68,9 @@ def executor_container(name: str, command: list[str], *, settings: PodSettings, 
     env: list[dict[str, Any]] = [
         {"name": "ARGO_POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
         {"name": "ARGO_POD_UID", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.uid"}}},
+        # not in Argo (argoexec asks its kubeconfig); the tiphys executor writes task results here
+        {"name": "ARGO_NAMESPACE",
+         "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
         {"name": "ARGO_WORKFLOW_NAME", "value": meta.name},
         {"name": "ARGO_WORKFLOW_UID", "value": meta.uid},
     ]

@@ -206,6 +206,14 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
     if ads is not None:
         pod_spec["activeDeadlineSeconds"] = ads
 
+    # not in Argo (its wait reads them from the template): lets the tiphys wait signal the sidecars,
+    # including containers that only a podSpecPatch added
+    mains_set = set(names)
+    sidecars = [c.get("name", "") for c in pod_spec.get("containers") or ()
+                if c.get("name") not in mains_set and c.get("name") != "wait"]
+    wait_ctr = next((c for c in pod_spec.get("containers") or () if c.get("name") == "wait"), None)
+    if sidecars and wait_ctr is not None:
+        wait_ctr.setdefault("env", []).append({"name": "ARGO_SIDECAR_NAMES", "value": ",".join(sidecars)})
     template_json = _ctrs.template_env_value(tmpl)
     grace = pod_spec.get("terminationGracePeriodSeconds")
     for ctr in [*(pod_spec.get("initContainers") or ()), *(pod_spec.get("containers") or ())]:

@@ -44,6 +44,8 @@ def exec_env(name, template_json):
     return [
         {"name": "ARGO_POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
         {"name": "ARGO_POD_UID", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.uid"}}},
+        {"name": "ARGO_NAMESPACE",
+         "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
         {"name": "ARGO_WORKFLOW_NAME", "value": "wf-abc"},
         {"name": "ARGO_WORKFLOW_UID", "value": "uid-1"},
         {"name": "ARGO_CONTAINER_NAME", "value": name},
@@ -420,6 +422,8 @@ def test_user_init_containers_and_sidecars_order():
     assert ctr(pod, "prep")["volumeMounts"] == [VAR_RUN]
     assert ctr(pod, "db")["command"] == ["/var/run/argo/argoexec", "emissary", "--", "postgres"]
     assert env(ctr(pod, "db"))["ARGO_TERMINATION_GRACE_PERIOD_SECONDS"] == "10"
+    assert env(ctr(pod, "wait"))["ARGO_SIDECAR_NAMES"] == "db"
+    assert "ARGO_SIDECAR_NAMES" not in env(ctr(build(CONTAINER_TMPL), "wait"))
 
 
 def test_bad_templates_are_typed_errors():
