@@ -1,0 +1,175 @@
+"""Where a container's files are: a private mount namespace, or path rewriting as a fallback.
+
+`Isolation.NAMESPACE` (root, Linux): each container process starts through `_enter.py`, which
+unshares its mount namespace with private propagation and bind-mounts, shallow to deep, a
+private `/tmp` (the container's own, as an image's root filesystem would give it) and then every
+`volumeMount` (with `subPath`/`subPathExpr`, `readOnly`). Two pods writing `/tmp/out.txt` write
+two different files; everything else of the host's tree stays visible, since there is no image.
+
+`Isolation.REWRITE` (no namespaces: not root, or the probe failed): the agent logs that once and
+maps mount paths instead. Every argv element, env value and `workingDir` that names a path at or
+under a `mountPath` is rewritten to the host directory behind it (longest mount first, also
+inside shell strings like `echo x > /data/out`), and the executor's path variables
+(`ARGO_VAR_RUN`, `ARGO_STAGING_DIR`, `ARGO_INPUTS_DIR`, `ARGO_CONFIG_DIR`, `ARGO_SECRETS_DIR`,
+`ARGO_MAINCTRFS`) point at the pod's directories. Limits: paths inside files (the template,
+scripts, config) and paths a program computes are not rewritten; there is no private `/tmp` (a
+template's output path `/tmp/x` and the command writing it must agree, and only one of them can
+be rewritten), so concurrent pods share the host's `/tmp`; read-only mounts are writable.
+"""
+from __future__ import annotations
+
+import enum
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import msgspec
+
+from .errors import ContainerConfigError
+from .volumes import safe_relative
+
+__all__ = ["Isolation", "Mount", "Launch", "probe_isolation", "container_mounts", "launch_spec", "expand_vars",
+           "ENTER_SCRIPT"]
+
+ENTER_SCRIPT = str(Path(__file__).with_name("_enter.py"))
+_EXECUTOR_DIRS = {"/var/run/argo": "ARGO_VAR_RUN", "/argo/staging": "ARGO_STAGING_DIR",
+                  "/argo/inputs/artifacts": "ARGO_INPUTS_DIR", "/argo/config": "ARGO_CONFIG_DIR",
+                  "/argo/secret": "ARGO_SECRETS_DIR"}
+_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
+
+
+class Isolation(enum.StrEnum):
+    NAMESPACE = "namespace"
+    REWRITE = "rewrite"
+
+
+class Mount(msgspec.Struct, frozen=True):
+    source: str  # host path
+    target: str  # container path
+    read_only: bool = False
+
+
+class Launch(msgspec.Struct, frozen=True):
+    """What to spawn: argv, complete environment, host working directory (None: set by `_enter`)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None
+    uses_errfd: bool
+
+
+def probe_isolation() -> tuple[Isolation, str]:
+    """Can this process give children private mount namespaces? (mode, reason when not)."""
+    if not sys.platform.startswith("linux"):
+        return Isolation.REWRITE, f"mount namespaces are Linux-only (platform {sys.platform})"
+    if os.geteuid() != 0:
+        return Isolation.REWRITE, "mount namespaces need root (CAP_SYS_ADMIN)"
+    r, w = os.pipe()
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-S", ENTER_SCRIPT, str(w), json.dumps({"mounts": []}), "--",
+                               "true"], pass_fds=(w,), capture_output=True, timeout=30, check=False)
+        os.close(w)
+        w = -1
+        err = os.read(r, 4096).decode(errors="replace")
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Isolation.REWRITE, f"probe failed: {exc}"
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+    if proc.returncode != 0 or err:
+        return Isolation.REWRITE, err or f"probe exited {proc.returncode}"
+    return Isolation.NAMESPACE, ""
+
+
+def expand_vars(text: str, env: Mapping[str, str], /) -> str:
+    """Kubernetes' `$(VAR)` expansion: defined names are replaced, `$$` is `$`, the rest is kept."""
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1)
+        return env[name] if name in env else m.group(0)
+    return _VAR_REF.sub(sub, text)
+
+
+def _clean_target(path: Any, where: str) -> str:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ContainerConfigError(where, f"mountPath must be absolute, got {path!r}")
+    p = PurePosixPath(os.path.normpath(path))
+    if ".." in PurePosixPath(path).parts:
+        raise ContainerConfigError(where, f"mountPath {path!r} must not contain '..'")
+    return str(p)
+
+
+def container_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path], /, *, env: Mapping[str, str],
+                     tmp_dir: Path | None, where: str) -> list[Mount]:
+    """The container's mounts as host -> container paths, shallow to deep (stable)."""
+    mounts: list[Mount] = []
+    if tmp_dir is not None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp_dir.chmod(0o1777)
+        mounts.append(Mount(str(tmp_dir), "/tmp"))  # noqa: S108 - the container's own /tmp
+    for i, vm in enumerate(container.get("volumeMounts") or ()):
+        at = f"{where}.volumeMounts[{i}]"
+        name = vm.get("name")
+        if name not in volumes:
+            raise ContainerConfigError(at, f"volume {name!r} is not defined in the pod")
+        source = volumes[name]
+        sub = vm.get("subPath") or ""
+        if vm.get("subPathExpr"):
+            sub = expand_vars(str(vm["subPathExpr"]), env)
+        if sub:
+            source = source.joinpath(*safe_relative(sub, where=f"{at}.subPath").parts)
+            if not source.exists():
+                source.mkdir(parents=True)  # kubelet creates a missing subPath as a directory
+        mounts.append(Mount(str(source), _clean_target(vm.get("mountPath"), f"{at}.mountPath"),
+                            bool(vm.get("readOnly"))))
+    # sorted() is stable: equal depths keep their declared order
+    return sorted(mounts, key=lambda m: len(PurePosixPath(m.target).parts))
+
+
+def _rewriter(mounts: list[Mount]) -> Any:
+    ordered = sorted(mounts, key=lambda m: len(m.target), reverse=True)
+    if not ordered:
+        return lambda s: s
+    pattern = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(m.target) for m in ordered) + r")(?=$|[/\s'\";:=)&|>])")
+    table = {m.target: m.source for m in ordered}
+    return lambda s: pattern.sub(lambda m: table[m.group(1)], s)
+
+
+def launch_spec(isolation: Isolation, argv: list[str], env: dict[str, str], /, *, cwd: str | None,
+                mounts: list[Mount], view_dir: Path, errfd: int | None) -> Launch:
+    """How to spawn the container: through `_enter.py`, or directly with rewritten paths."""
+    workdir = cwd or "/"
+    if isolation is Isolation.NAMESPACE:
+        if errfd is None:
+            raise ValueError("launch_spec: namespace isolation needs an error pipe")
+        plan = {"mounts": [{"source": m.source, "target": m.target, "ro": m.read_only} for m in mounts],
+                "cwd": workdir}
+        return Launch([sys.executable, "-I", "-S", ENTER_SCRIPT, str(errfd), json.dumps(plan), "--", *argv],
+                      env, None, True)
+    mounts = [m for m in mounts if m.target != "/tmp"]  # noqa: S108 - see the module docstring
+    rewrite = _rewriter(mounts)
+    new_env = {k: rewrite(v) for k, v in env.items()}
+    for target, var in _EXECUTOR_DIRS.items():
+        hit = next((m for m in mounts if m.target == target), None)
+        if hit is not None:
+            new_env[var] = hit.source
+    mirrored = [m for m in mounts if m.target.startswith("/mainctrfs/")]
+    if mirrored:
+        # one directory the executor can treat as /mainctrfs: symlinks to each mirrored volume
+        root = view_dir / "mainctrfs"
+        for m in mirrored:
+            link = root.joinpath(*PurePosixPath(m.target).parts[2:])
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
+                link.symlink_to(m.source)
+        new_env["ARGO_MAINCTRFS"] = str(root)
+    host_cwd = rewrite(workdir)
+    Path(host_cwd).mkdir(parents=True, exist_ok=True)
+    return Launch([rewrite(a) for a in argv], new_env, host_cwd, False)
