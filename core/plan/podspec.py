@@ -170,7 +170,7 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
         _vols.add_volume_references(pod_spec, tmpl, list(spec.get("volumes") or ()),
                                     _vols.claim_volumes(meta.name, spec), mount_lists)
     # Argo `Template.GetVolumeMounts`: the container's, the script's or the containerSet's shared mounts
-    own_mounts = (tmpl.get(kind) or {}).get("volumeMounts") or [] if kind not in ("resource", "data") else []
+    own_mounts = [] if kind in ("resource", "data") else (tmpl.get(kind) or {}).get("volumeMounts") or []
     _vols.add_input_artifacts(pod_spec, tmpl, own_mounts)
     if kind == "script":
         _vols.add_script_staging(pod_spec)
@@ -183,6 +183,25 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
     if kind not in ("resource", "data"):
         _vols.mirror_into_wait(pod_spec)
 
+    _mount_and_wrap(pod_spec, settings, where)
+    ads = _active_deadline(tmpl, deadline, now, node_name, where)
+    if ads is not None:
+        pod_spec["activeDeadlineSeconds"] = ads
+    _sidecar_names(pod_spec, set(names))
+    template_json = _ctrs.template_env_value(tmpl)
+    grace = pod_spec.get("terminationGracePeriodSeconds")
+    for ctr in [*(pod_spec.get("initContainers") or ()), *(pod_spec.get("containers") or ())]:
+        _ctrs.add_env(ctr, executor=ctr.get("image") == settings.executor_image, template_json=template_json,
+                      node_id=node_id, workflow=meta.name, include_script_output=include_script_output,
+                      deadline=deadline or ZERO_DEADLINE, grace=grace)
+
+    metadata = {"name": pod_name, "namespace": meta.namespace, "labels": labels, "annotations": annotations,
+                "ownerReferences": [owner]}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
+
+
+def _mount_and_wrap(pod_spec: dict, settings: PodSettings, where: str) -> None:
+    """`/var/run/argo` everywhere, `/tmp` for executor-image containers, emissary around all but `wait`."""
     for ctr in pod_spec.get("initContainers") or ():
         if ctr.get("image") == settings.executor_image:
             ctr.setdefault("volumeMounts", []).append(_vols.tmp_mount())
@@ -194,36 +213,29 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
             ctr.setdefault("volumeMounts", []).append(_vols.tmp_mount())
         ctr.setdefault("volumeMounts", []).append(_vols.var_run_mount())
 
+
+def _active_deadline(tmpl: dict, deadline: str | None, now: float | None, node_name: str, where: str) -> int | None:
+    """min(template `activeDeadlineSeconds`, whole seconds left until `deadline`)."""
     ads = _int_or_string(tmpl.get("activeDeadlineSeconds"), f"{where}.activeDeadlineSeconds")
-    if deadline:
-        if now is not None:
-            left = int(_parse_time(deadline, "deadline") - now)  # Go: int64(Sub().Seconds()) truncates
-            if left < 1:
-                raise DeadlineExceeded(node_name)
-            ads = left if ads is None or left < ads else ads
-        else:
-            _parse_time(deadline, "deadline")  # still reject a malformed deadline
-    if ads is not None:
-        pod_spec["activeDeadlineSeconds"] = ads
+    if not deadline:
+        return ads
+    at = _parse_time(deadline, "deadline")  # a malformed deadline is an error even without `now`
+    if now is None:
+        return ads
+    left = int(at - now)  # Go: int64(Sub().Seconds()) truncates toward zero
+    if left < 1:
+        raise DeadlineExceeded(node_name)
+    return left if ads is None or left < ads else ads
 
-    # not in Argo (its wait reads them from the template): lets the tiphys wait signal the sidecars,
-    # including containers that only a podSpecPatch added
-    mains_set = set(names)
-    sidecars = [c.get("name", "") for c in pod_spec.get("containers") or ()
-                if c.get("name") not in mains_set and c.get("name") != "wait"]
-    wait_ctr = next((c for c in pod_spec.get("containers") or () if c.get("name") == "wait"), None)
-    if sidecars and wait_ctr is not None:
-        wait_ctr.setdefault("env", []).append({"name": "ARGO_SIDECAR_NAMES", "value": ",".join(sidecars)})
-    template_json = _ctrs.template_env_value(tmpl)
-    grace = pod_spec.get("terminationGracePeriodSeconds")
-    for ctr in [*(pod_spec.get("initContainers") or ()), *(pod_spec.get("containers") or ())]:
-        _ctrs.add_env(ctr, executor=ctr.get("image") == settings.executor_image, template_json=template_json,
-                      node_id=node_id, workflow=meta.name, include_script_output=include_script_output,
-                      deadline=deadline or ZERO_DEADLINE, grace=grace)
 
-    metadata = {"name": pod_name, "namespace": meta.namespace, "labels": labels, "annotations": annotations,
-                "ownerReferences": [owner]}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
+def _sidecar_names(pod_spec: dict, mains: set[str]) -> None:
+    """ARGO_SIDECAR_NAMES for `wait` (not in Argo, whose wait reads the template): the tiphys wait
+    signals these, including containers that only a podSpecPatch added."""
+    containers = pod_spec.get("containers") or []
+    sidecars = [c.get("name", "") for c in containers if c.get("name") not in mains and c.get("name") != "wait"]
+    wait = next((c for c in containers if c.get("name") == "wait"), None)
+    if sidecars and wait is not None:
+        wait.setdefault("env", []).append({"name": "ARGO_SIDECAR_NAMES", "value": ",".join(sidecars)})
 
 
 def _service_account(pod_spec: dict, tmpl: dict, spec: dict, settings: PodSettings, token_secret: str,
