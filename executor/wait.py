@@ -179,6 +179,7 @@ async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: 
     errors: list[str] = []
     final: dict[str, Any] | None = None
     codes: dict[str, int] = {}
+
     async def report_progress() -> None:
         # while main runs, publish the user's N/M progress when it changes (Argo's progress ticker)
         last = None
@@ -198,14 +199,16 @@ async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: 
         finally:
             if ticker is not None:
                 ticker.cancel()
+                # a failed progress write is not an output error: the final write carries progress too
                 await asyncio.gather(ticker, return_exceptions=True)
         if settings.sidecars:
             signal_containers(paths, settings.sidecars, 15)
         # containerSet: only a container named `main` contributes `result` (§3.9)
         result = capture_result(paths) if settings.include_script_output and "main" in names else None
         params, perrs = collect_parameters(template, paths)
-        arts, aerrs = collect_artifacts(template, paths, repository, work_dir=work_dir)
-        logs, lerrs = collect_logs(template, paths, repository, names)
+        # uploads block on disk and network: keep them off the event loop the sink may share
+        arts, aerrs = await asyncio.to_thread(collect_artifacts, template, paths, repository, work_dir=work_dir)
+        logs, lerrs = await asyncio.to_thread(collect_logs, template, paths, repository, names)
         arts += logs
         errors += [str(e) for e in (*perrs, *aerrs, *lerrs)]
         outputs = build_outputs(parameters=params, artifacts=arts, result=result)
