@@ -320,3 +320,15 @@ def test_steps_continue_on_lets_the_next_group_run(impl):
 def test_empty_graph(impl):
     s = impl(compile_dag([]))
     assert s.ready() == [] and not s.is_active() and s.sweep(S) == 0 and s.outcomes() == []
+
+
+def test_sweep_stops_at_a_bad_outcome_leaving_the_batch_running(impl):
+    """A bad outcome in sweep raises; the rest of that batch stays running and can still be done."""
+    c = dag("A", "B", "C", ("D", "A"))
+    s = impl(c)
+    with pytest.raises(SchedulerError, match="no phase"):
+        s.sweep([S, 0, S, S])
+    assert s.outcomes() == [S, 0, 0, 0] and s.is_active()
+    s.done(1, S)
+    s.done(2, S)
+    assert s.ready() == [3]
