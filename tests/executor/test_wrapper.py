@@ -352,3 +352,30 @@ def test_symlinked_artifact_path_is_followed(emissary: Emissary, tmp_path: Path)
     with tarfile.open(emissary.paths.output_artifact(str(link))) as tar:
         assert tar.getnames() == ["link", "link/f"]
         assert tar.getmember("link").isdir()
+
+
+def test_runs_in_an_empty_root_without_libc_or_shell(wrapper: Path, tmp_path: Path) -> None:
+    """chroot into a directory holding only the wrapper and a static program: no libc, no shell."""
+    import shutil
+    import subprocess
+    if os.geteuid() != 0 or shutil.which("chroot") is None:
+        pytest.skip("needs root and chroot(8) to build an empty root")
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "hello.c").write_text('#include <stdio.h>\nint main(int c, char **v) { printf("hi %s\\n", v[1]); return 5; }\n')
+    cc = subprocess.run(["cc", "-static", "-O2", "-o", str(root / "hello"), str(tmp_path / "hello.c")], capture_output=True, check=False)
+    if cc.returncode != 0:
+        pytest.skip(f"cannot build a static test program: {cc.stderr.decode()[-200:]}")
+    shutil.copy2(wrapper, root / "emissary")
+    env = {"ARGO_TEMPLATE": "{}", "ARGO_INCLUDE_SCRIPT_OUTPUT": "true", "PATH": "/"}
+    chroot = shutil.which("chroot")
+    proc = subprocess.run([chroot, str(root), "/emissary", "--", "/hello", "there"], env=env,
+                          capture_output=True, timeout=30, check=False)
+    assert proc.returncode == 5, proc.stderr
+    assert proc.stdout == b"hi there\n"
+    ctr = root / "var" / "run" / "argo" / "ctr" / "main"
+    assert (ctr / "exitcode").read_text() == "5"
+    assert (ctr / "stdout").read_bytes() == b"hi there\n"
+    missing = subprocess.run([chroot, str(root), "/emissary", "--", "sh", "-c", "true"], env=env,
+                             capture_output=True, timeout=30, check=False)
+    assert missing.returncode == 64 and b'failed to start command "sh"' in missing.stderr
