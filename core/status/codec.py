@@ -10,18 +10,20 @@ Three forms of the same map node ID → NodeStatus:
   starts with `COMPACT_PREFIX`, which is not base64, so Argo's readers fail loudly on it
   instead of misreading it, and ours tell the forms apart without a separate field.
 
-`NodeCodec` is compiled once per node type (msgspec encoder/decoder, STYLE §7) and keeps the
-encoded bytes of each node keyed by node ID. Nodes are frozen Structs that change only by
-replacement, so "same object as last time" (`is`) proves "same bytes as last time"; a changed
-node is re-encoded and spliced in. The spliced output is byte-identical to a full encode —
-tests hold that. Decoding runs with the cyclic GC paused: a status decode allocates tens of
+`NodeCodec` is compiled once per node type (msgspec encoder/decoder, STYLE §7) and remembers
+its last output with the byte length of each node's entry. Nodes are frozen Structs that change
+only by replacement, so "same object as last time" (`is`) proves "same bytes as last time": a
+write re-encodes only replaced and new nodes and copies the runs of unchanged entries between
+them from the last output. The result is byte-identical to a full encode — tests hold that. Decoding runs with the cyclic GC paused: a status decode allocates tens of
 thousands of objects and nothing in it can form a cycle (performance.md §5.1: 1.5-3.9x).
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import gc
+import itertools
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
@@ -64,65 +66,104 @@ class NodeCodec(Generic[N]):
         self._encoder = msgspec.json.Encoder(order="deterministic")
         self._decoder = msgspec.json.Decoder(dict[str, node_type])
         self._raw_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
-        # The last map encoded (id -> node object) and its output; every node still the same
-        # object is still the same bytes. `_values` holds those bytes per id once split out.
-        self._nodes: dict[str, Any] = {}
-        self._last = b""
-        self._values: dict[str, Any] | None = None
-        self._prefixes: dict[str, bytes] = {}
-        self._order: list[str] = []
+        self.forget()
 
     # -- plain JSON ------------------------------------------------------------------------------
+    #
+    # The last output is `{E0,E1,...}` with entry Ei = json(key_i) ":" json(node_i), keys sorted.
+    # Invariants between calls: `_order` lists the keys of `_nodes` sorted; `_klen[i]`/`_vlen[i]`
+    # are the byte lengths of json(key_i)/json(node_i) in `_last`, or `_klen` is empty when the
+    # last call was a full encode (lengths are then read back lazily from `_last`).
 
     def encode_json(self, nodes: Mapping[str, N], /) -> bytes:
         """The plain JSON object of `nodes`, re-encoding only nodes replaced since the last call.
 
-        Byte-identical to `msgspec.json.encode(nodes, order="deterministic")`.
+        Byte-identical to `msgspec.json.encode(nodes, order="deterministic")`: unchanged nodes
+        are copied from the last output as whole runs of bytes, changed and new ones encoded.
         """
         prev = self._nodes
         changed = [k for k, v in nodes.items() if prev.get(k) is not v]
-        resized = len(nodes) != len(prev)
-        if not changed and not resized:
+        added = sum(1 for k in changed if k not in prev)
+        removed = [k for k in prev if k not in nodes] if len(prev) + added != len(nodes) else []
+        if not changed and not removed:
             return self._last
-        if len(changed) * 4 > len(nodes) or not prev:
-            # Mostly new: one C-level pass beats splicing (it is ~1.5x faster than node by node).
+        if (len(changed) + len(removed)) * 4 > len(nodes) or not prev:
+            # Mostly new: one C-level pass beats any splicing.
             out = self._encoder.encode(nodes)
-            self._nodes, self._last, self._values, self._order = dict(nodes), out, None, []
+            self._nodes, self._last, self._order, self._klen, self._vlen = dict(nodes), out, [], [], []
             return out
-        values = self._values
-        if values is None:
-            # Split the last output into per-node slices once; Raw slices copy nothing.
-            values = self._values = self._raw_decoder.decode(self._last)
+        if not self._klen:
+            self._index_last()
+        out = self._splice(nodes, changed, removed)
+        self._nodes = dict(nodes)
+        return out
+
+    def _index_last(self) -> None:
+        """Byte lengths of every entry of `_last` (after a full encode), read with one C pass."""
+        raw = self._raw_decoder.decode(self._last)
         encode = self._encoder.encode
+        self._order = list(raw)  # already sorted: we wrote it
+        self._klen = [len(encode(k)) for k in self._order]
+        self._vlen = [len(v) for v in raw.values()]
+
+    def _splice(self, nodes: Mapping[str, N], changed: list[str], removed: list[str]) -> bytes:
+        order, klen, vlen, last = self._order, self._klen, self._vlen, memoryview(self._last)
+        pos = {k: i for i, k in enumerate(order)} if len(changed) + len(removed) > 64 else None
+        encode = self._encoder.encode
+
+        def where(key: str) -> int:
+            if pos is not None:
+                return pos.get(key, -1)
+            i = bisect.bisect_left(order, key)
+            return i if i < len(order) and order[i] == key else -1
+
+        # Events at old entry positions: (position, 0=insert before | 1=replace | 2=drop, key).
+        events: list[tuple[int, int, str]] = []
         for key in changed:
-            values[key] = encode(nodes[key])
-        order = self._order
-        if not order or resized or any(k not in prev for k in changed):
-            # The key set changed (or was never sorted): re-sort, drop slices of removed nodes.
-            if resized or len(values) != len(nodes):
-                values = self._values = {k: values[k] for k in nodes}
-            order = self._order = sorted(nodes)
-            prefixes = self._prefixes
-            for key in order:
-                if key not in prefixes:
-                    prefixes[key] = b"," + encode(key) + b":"
-        prefixes = self._prefixes
-        parts: list[Any] = []
-        extend = parts.extend
-        for key in order:
-            extend((prefixes[key], values[key]))
-        if parts:
-            parts[0] = b'{' + parts[0][1:]
-        else:
-            parts.append(b"{")
-        parts.append(b"}")
-        out = b"".join(parts)
-        self._nodes, self._last = dict(nodes), out
+            i = where(key)
+            events.append((bisect.bisect_left(order, key), 0, key) if i < 0 else (i, 1, key))
+        events.extend((where(key), 2, key) for key in removed)
+        events.sort()
+        starts = list(itertools.accumulate([k + v + 2 for k, v in zip(klen, vlen)], initial=1))
+        pieces: list[Any] = []
+        new_order: list[str] = []
+        new_klen: list[int] = []
+        new_vlen: list[int] = []
+        cur = 0
+        for at, kind, key in events:
+            if at > cur:
+                # Unchanged entries cur..at-1 as one run of bytes (commas inside included).
+                pieces.append(last[starts[cur]:starts[at] - 1])
+                new_order += order[cur:at]
+                new_klen += klen[cur:at]
+                new_vlen += vlen[cur:at]
+                cur = at
+            if kind == 2:
+                cur = at + 1
+                continue
+            k, v = encode(key), encode(nodes[key])
+            pieces.append(k + b":" + v)
+            new_order.append(key)
+            new_klen.append(len(k))
+            new_vlen.append(len(v))
+            if kind == 1:
+                cur = at + 1
+        if cur < len(order):
+            pieces.append(last[starts[cur]:starts[-1] - 1])
+            new_order += order[cur:]
+            new_klen += klen[cur:]
+            new_vlen += vlen[cur:]
+        out = b"{" + b",".join(pieces) + b"}"
+        self._order, self._klen, self._vlen, self._last = new_order, new_klen, new_vlen, out
         return out
 
     def forget(self) -> None:
         """Drop the cached encoding (e.g. when the workflow leaves the informer's cache)."""
-        self._nodes, self._last, self._values, self._prefixes, self._order = {}, b"", None, {}, []
+        self._nodes: dict[str, Any] = {}
+        self._last = b""
+        self._order: list[str] = []
+        self._klen: list[int] = []
+        self._vlen: list[int] = []
 
     def decode_json(self, data: bytes | str, /) -> dict[str, N]:
         """Typed decode of a plain node map; errors name the JSON path."""
