@@ -24,7 +24,8 @@ import msgspec
 from ._go import go_sprint
 from ._govaluate_lexer import PREFIX_OPS, WhenToken, parse_time, tokenize
 from .errors import WhenEvalError, WhenSyntaxError
-from .expr.values import Fail, go_regex
+from .expr.goregex import compile_go
+from .expr.values import Fail
 
 __all__ = ["tokenize", "parse_when", "evaluate_when", "to_source", "WhenToken", "WhenNode",
            "Lit", "Accessor", "Prefix", "Infix", "ListNode"]
@@ -258,7 +259,7 @@ def _infix(node: Infix, src: str) -> Any:
         if type(left) is not str or type(right) is not str:
             raise Fail(f"Value '{go_sprint(right)}' cannot be used with the comparator '{op}', "
                        "it is not a string")
-        hit = go_regex(right).search(left) is not None
+        hit = compile_go(right).search(left)
         return hit if op == "=~" else not hit
     if op == "in":
         if type(right) is not list:

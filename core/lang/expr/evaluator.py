@@ -23,7 +23,8 @@ from ..errors import ExprError, ExprEvalError, ExprLimitExceeded, UnknownName
 from . import ast as A
 from .access import Namespace, fetch
 from .parser import parse
-from .values import (Duration, Fail, Overrun, arith, compare, equal, go_regex, truthy_bool,
+from .goregex import compile_go
+from .values import (Duration, Fail, Overrun, arith, compare, equal, truthy_bool,
                      type_name)
 
 __all__ = ["Limits", "Program", "compile_expr", "Context"]
@@ -216,7 +217,7 @@ def _binary_op(op: str) -> Callable[[Context, Any, Any], Any]:
         def matches(ctx: Context, a: Any, b: Any) -> bool:
             s, pattern = _strings(op, a, b)
             ctx.charge(len(s) // 64 + 1)
-            return go_regex(pattern).search(s) is not None
+            return compile_go(pattern).search(s)
         return matches
     if op == "contains":
         return lambda ctx, a, b: (lambda s, t: t in s)(*_strings(op, a, b))

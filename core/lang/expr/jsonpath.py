@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .values import Fail, equal, go_regex
+from .goregex import compile_go
+from .values import Fail, equal
 
 __all__ = ["jsonpath_get"]
 
@@ -289,7 +290,7 @@ def _truth(node: Any, current: Any, root: Any) -> bool:
         return not equal(left, right)
     if op == "=~":
         return isinstance(left, str) and isinstance(right, str) and \
-            go_regex(right).search(left) is not None
+            compile_go(right).search(left)
     num = (int, float)
     if isinstance(left, num) and isinstance(right, num) and not isinstance(left, bool) \
             and not isinstance(right, bool) or isinstance(left, str) and isinstance(right, str):

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .._go import go_json, go_json_indent, go_sprint, go_time_format
-from .values import INT_MAX, INT_MIN, Fail, equal, go_regex, wrap_int
+from .goregex import compile_go
+from .values import INT_MAX, INT_MIN, Fail, equal, wrap_int
 
 __all__ = ["make_sprig", "SPRIG_UNSUPPORTED"]
 
@@ -150,7 +151,7 @@ def _until_step(start: Any, stop: Any, step: Any) -> list[int]:
 
 
 def _regex_find_all(pattern: str, s: str, n: Any) -> list[str]:
-    found = [m.group(0) for m in go_regex(pattern).finditer(s)]
+    found = [m.group(0) for m in compile_go(pattern).python().finditer(s)]
     k = _int64(n)
     return found if k < 0 else found[:k]
 
@@ -361,12 +362,12 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "mustMergeOverwrite": lambda d, *s: _merge(d, *s, overwrite=True),
         "dig": _dig,
         # regular expressions (Go RE2 syntax)
-        "regexMatch": lambda p, s: go_regex(_strval(p)).search(_strval(s)) is not None,
-        "mustRegexMatch": lambda p, s: go_regex(_strval(p)).search(_strval(s)) is not None,
-        "regexFind": lambda p, s: (lambda m: m.group(0) if m else "")(go_regex(_strval(p)).search(_strval(s))),
+        "regexMatch": lambda p, s: compile_go(_strval(p)).search(_strval(s)),
+        "mustRegexMatch": lambda p, s: compile_go(_strval(p)).search(_strval(s)),
+        "regexFind": lambda p, s: (lambda m: m.group(0) if m else "")(compile_go(_strval(p)).python().search(_strval(s))),
         "regexFindAll": lambda p, s, n: _regex_find_all(_strval(p), _strval(s), n),
-        "regexReplaceAll": lambda p, s, r: _cap(go_regex(_strval(p)).sub(_go_repl(_strval(r)), _strval(s))),
-        "regexReplaceAllLiteral": lambda p, s, r: _cap(go_regex(_strval(p)).sub(lambda m: _strval(r), _strval(s))),
+        "regexReplaceAll": lambda p, s, r: _cap(compile_go(_strval(p)).python().sub(_go_repl(_strval(r)), _strval(s))),
+        "regexReplaceAllLiteral": lambda p, s, r: _cap(compile_go(_strval(p)).python().sub(lambda m: _strval(r), _strval(s))),
         "regexSplit": lambda p, s, n: _regex_split(_strval(p), _strval(s), _int64(n)),
         "regexQuoteMeta": lambda s: re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", _strval(s)),
     }
@@ -481,5 +482,5 @@ def _go_repl(r: str) -> Callable[[re.Match[str]], str]:
 def _regex_split(p: str, s: str, n: int) -> list[str]:
     if n == 0:
         return []
-    parts = go_regex(p).split(s, maxsplit=0 if n < 0 else n - 1)
+    parts = compile_go(p).python().split(s, maxsplit=0 if n < 0 else n - 1)
     return parts

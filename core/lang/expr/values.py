@@ -20,7 +20,7 @@ from .._go import format_float_g, go_sprint, rfc3339
 
 __all__ = ["Fail", "Overrun", "Duration", "type_name", "equal", "compare", "arith", "truthy_bool",
            "parse_duration", "parse_time", "to_int", "to_float", "to_go_string", "INT_MIN",
-           "INT_MAX", "wrap_int", "go_regex"]
+           "INT_MAX", "wrap_int"]
 
 INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
@@ -352,26 +352,3 @@ def to_go_string(v: Any) -> str:
     if isinstance(v, _dt.datetime):
         return rfc3339(v)
     return go_sprint(v)
-
-
-_GO_RE_CACHE: dict[str, re.Pattern[str]] = {}
-# Go RE2 has no backreferences or lookaround; rejecting them also keeps Python's backtracking
-# engine away from the constructs that make it exponential in the pattern.
-_UNSUPPORTED_RE = re.compile(r"\\[1-9]|\(\?[=!<]|\(\?P=")
-
-
-def go_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a Go (RE2) regular expression with Python's engine, rejecting non-RE2 syntax."""
-    cached = _GO_RE_CACHE.get(pattern)
-    if cached is not None:
-        return cached
-    if _UNSUPPORTED_RE.search(pattern):
-        raise Fail(f"error parsing regexp: invalid or unsupported Perl syntax in {pattern!r}")
-    try:
-        compiled = re.compile(pattern.replace(r"\z", r"\Z"))
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise Fail(f"error parsing regexp: {exc}") from None
-    if len(_GO_RE_CACHE) > 1024:
-        _GO_RE_CACHE.clear()
-    _GO_RE_CACHE[pattern] = compiled
-    return compiled
