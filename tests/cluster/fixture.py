@@ -35,7 +35,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,7 @@ from ._control_plane import Binaries, ControlPlane, load_crds, start
 __all__ = [
     "cluster",
     "cluster_namespace",
+    "running_cluster",
     "pytest_runtest_makereport",
     "pytest_terminal_summary",
     "REPO_ROOT",
@@ -91,11 +92,14 @@ def _crd_documents() -> list[dict]:
     return []
 
 
-def _install_stop_handlers(plane: ControlPlane) -> None:
-    """Stop the plane at interpreter exit and on SIGTERM (SIGKILL is PDEATHSIG's job)."""
+def _install_stop_handlers(plane: ControlPlane) -> Callable[[], None]:
+    """Stop the plane at interpreter exit and on SIGTERM (SIGKILL is PDEATHSIG's job).
+
+    Returns the function that removes both handlers again.
+    """
     atexit.register(plane.stop)
     if threading.current_thread() is not threading.main_thread():
-        return
+        return lambda: atexit.unregister(plane.stop)
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: object) -> None:
@@ -103,31 +107,45 @@ def _install_stop_handlers(plane: ControlPlane) -> None:
         signal.signal(signal.SIGTERM, previous)
         if callable(previous):
             previous(signum, frame)
-        else:
-            os.kill(os.getpid(), signal.SIGTERM)
+        elif previous != signal.SIG_IGN:
+            os.kill(os.getpid(), signal.SIGTERM)  # SIG_DFL: die of it, as without us
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
+    def uninstall() -> None:
+        atexit.unregister(plane.stop)
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:
+            signal.signal(signal.SIGTERM, previous)
 
-@pytest.fixture(scope="session")
-def cluster(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
-    """A real etcd + kube-apiserver (+ kube-controller-manager) with Argo's CRDs."""
-    binaries = _find_binaries(request.config)
+    return uninstall
+
+
+@contextlib.contextmanager
+def running_cluster(config: pytest.Config, session: pytest.Session) -> Iterator[ControlPlane]:
+    """The body of the `cluster` fixture, for callers that cannot request the fixture."""
+    binaries = _find_binaries(config)
     workdir = Path(tempfile.mkdtemp(prefix="tiphys-cluster-"))
     plane = start(binaries, workdir, crds=_crd_documents())
     _current.append(plane)
     _timings.append(plane.timings)
-    _install_stop_handlers(plane)
+    uninstall = _install_stop_handlers(plane)
     try:
         yield plane
     finally:
         plane.stop()
         _current.remove(plane)
-        atexit.unregister(plane.stop)
-        if request.session.testsfailed or os.environ.get("TIPHYS_CLUSTER_KEEP"):
+        uninstall()
+        if session.testsfailed or os.environ.get("TIPHYS_CLUSTER_KEEP"):
             print(f"\ntiphys cluster: logs and data kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """A real etcd + kube-apiserver (+ kube-controller-manager) with Argo's CRDs."""
+    with running_cluster(request.config, request.session) as plane:
+        yield plane
 
 
 @pytest.fixture
