@@ -13,6 +13,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+import logging
+
 import msgspec
 
 from tiphys.controller.api import base
@@ -21,6 +23,7 @@ from tiphys.controller.informer import FuncHandler, Informer
 
 __all__ = ["SimKubelet", "SimOutcome", "template_of_pod"]
 
+_log = logging.getLogger("tiphys.simkubelet")
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_ID = "workflows.argoproj.io/node-id"
 
@@ -92,12 +95,19 @@ class SimKubelet:
                 await self._run(pod)
             except NotFound:
                 pass
+            except Exception as exc:  # a broken behaviour must not stall every later pod
+                _log.exception("simulated kubelet: pod %s failed to run", pod["metadata"].get("name"))
+                try:
+                    await self._run(pod, SimOutcome(exit_code=2, message=f"simulator error: {exc!r}"))
+                except ApiError:
+                    pass
 
-    async def _run(self, pod: dict) -> None:
+    async def _run(self, pod: dict, outcome: SimOutcome | None = None) -> None:
         meta = pod["metadata"]
         ns, name = meta.get("namespace"), meta["name"]
         template = template_of_pod(pod)
-        outcome = self.behaviour(pod, template)
+        if outcome is None:
+            outcome = self.behaviour(pod, template)
         await self._report(pod, template, outcome)
         now = _now()
         ok = outcome.exit_code == 0

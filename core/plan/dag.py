@@ -53,9 +53,11 @@ class DagFrame:
         if isinstance(target, str) and "{{" in target:
             target = substitute_object(target, scope)
         self.targets = [t for t in (target or "").replace(",", " ").split() if t] or None
-        fail_fast = dag.get("failFast")
         parallelism = template.get("parallelism")
-        self.sched = Scheduler(self.compiled, fail_fast=fail_fast is not False, targets=self.targets,
+        # Argo's DAG keeps starting tasks whose `depends` hold after a failure (so `B.Failed` handlers
+        # run) and lets the failed target decide the phase once nothing runs (§5.5, assessDAGPhase);
+        # `failFast` only changes how that phase is assessed, so the scheduler never halts here.
+        self.sched = Scheduler(self.compiled, fail_fast=False, targets=self.targets,
                                parallelism=int(parallelism) if isinstance(parallelism, int) else 0)
         self.task_node: dict[int, str] = {}
         self.outcomes: list[tuple[int, int]] = []

@@ -37,8 +37,10 @@ def apply_pod(ex: Execution, pod: dict) -> None:
     node = ex.nodes[node_id]
     if node.phase in FULFILLED and node.task_result_synced is not False:
         return
-    daemon = bool((ex.pod_templates.get(node_id) or {}).get("daemon"))
-    seen = assess_pod(pod, daemon=daemon)
+    template = ex.pod_templates.get(node_id) or {}
+    daemon = bool(template.get("daemon"))
+    mains = [c.get("name") for c in (template.get("containerSet") or {}).get("containers") or []] or ["main"]
+    seen = assess_pod(pod, daemon=daemon, daemoned=bool(node.daemoned), main_containers=mains)
     changes: dict[str, Any] = {}
     if seen.host_node_name and seen.host_node_name != node.host_node_name:
         changes["host_node_name"] = seen.host_node_name
@@ -63,14 +65,18 @@ def apply_pod(ex: Execution, pod: dict) -> None:
         message = None
     if message != node.message and (phase in ("Pending", "Failed", "Error") or node.message):
         changes["message"] = message
+    if seen.task_result_abandoned and node.task_result_synced is False:
+        changes["task_result_synced"] = True  # the wait container is gone: its outputs never come
     if changes:
         ex.update(node_id, **changes)
     if phase == "Succeeded" and ex.nodes[node_id].task_result_synced is False:
         ex.awaiting_outputs[node_id] = ex.now_ts + TASK_RESULT_TIMEOUT
         ex.requeue(ex.now_ts + TASK_RESULT_TIMEOUT)
-    kill = should_kill_sidecars(pod)
-    if kill and pod.get("status", {}).get("phase") == "Running":
-        ex.actions.append(SignalPod(pod["metadata"]["name"], tuple(kill)))
+    kill = tuple(should_kill_sidecars(pod, main_containers=mains))
+    name = pod["metadata"]["name"]
+    if kill and pod.get("status", {}).get("phase") == "Running" and ex.signalled.get(name) != kill:
+        ex.signalled[name] = kill  # once per set of containers: the check repeats on every pod event
+        ex.actions.append(SignalPod(name, kill))
 
 
 def pod_deleted(ex: Execution, pod: dict) -> None:

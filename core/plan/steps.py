@@ -32,6 +32,14 @@ class StepsFrame:
         self.pending = 0  # unfulfilled children of the current group
         self.children: list[tuple[str, dict, bool]] = []  # (node id, step, looped) of the current group
         self.prev_outbound: list[str] = []
+        # template `parallelism`: steps of a group wait here for a free slot
+        limit = resolved.template.get("parallelism")
+        self.limit = limit if isinstance(limit, int) and limit > 0 else 0
+        self.fail_fast = resolved.template.get("failFast") is True
+        self.queued: list = []
+        self.running = 0
+        self.failed_child = False
+        self.stopped_fast = False
 
     @classmethod
     def start(cls, ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
@@ -43,9 +51,25 @@ class StepsFrame:
 
     def child_done(self, ex: Execution, child_id: str, slot: Any) -> None:
         self.pending -= 1
+        if slot == "started":
+            self.running -= 1
+        if ex.nodes[child_id].phase in FAILED_OR_ERROR:
+            self.failed_child = True
+
+    def _fill(self, ex: Execution) -> None:
+        """Start queued steps while the template's parallelism allows."""
+        while self.queued and (not self.limit or self.running < self.limit):
+            if self.fail_fast and self.failed_child:
+                # Argo: failFast + a failed child, nothing active -> the group and template fail
+                self.queued.clear()
+                self.stopped_fast = True
+                return
+            start = self.queued.pop(0)
+            start()
 
     def evaluate(self, ex: Execution) -> None:
-        while self.pending <= 0:
+        self._fill(ex)
+        while self.pending <= 0 and not self.queued:
             if self.group >= 0 and not self._close_group(ex):
                 return
             if ex.suspended or ex.shutting_down:
@@ -87,7 +111,7 @@ class StepsFrame:
                 continue
             base = ids.step_name(name, step.get("name", ""))
             if items is None:
-                self._run_step(ex, gnode.id_, base, step, resolved_step, {}, False)
+                self._queue(ex, gnode.id_, base, step, resolved_step, {}, False)
             elif not items:
                 node = ex.init_node(base, "Skipped", boundary_id=self.node_id, phase="Skipped",
                                     message="Skipped, empty params")
@@ -96,9 +120,16 @@ class StepsFrame:
             else:
                 for index, (desc, item_scope) in enumerate(items):
                     child = substitute_object(resolved_step, item_scope)
-                    self._run_step(ex, gnode.id_, ids.loop_child_name(base, index, desc), step, child,
-                                   item_scope, True)
+                    self._queue(ex, gnode.id_, ids.loop_child_name(base, index, desc), step, child, item_scope, True)
+        self._fill(ex)
         return True
+
+    def _queue(self, ex: Execution, group_id: str, name: str, step: dict, body: dict, item_scope: dict,
+               looped: bool) -> None:
+        def start() -> None:
+            self.running += 1
+            self._run_step(ex, group_id, name, step, body, item_scope, looped, slot="started")
+        self.queued.append(start)
 
     def _step_error(self, ex: Execution, group_id: str, step: dict, message: str) -> None:
         node = ex.init_node(ids.step_name(self._group_name(), step.get("name", "")), "Skipped",
@@ -107,7 +138,7 @@ class StepsFrame:
         self._track(ex, node.id_, step, False)
 
     def _run_step(self, ex: Execution, group_id: str, name: str, step: dict, body: dict, item_scope: dict,
-                  looped: bool) -> None:
+                  looped: bool, slot: Any = None) -> None:
         when = body.get("when")
         if when is not None:
             try:
@@ -115,25 +146,25 @@ class StepsFrame:
             except WhenError as exc:
                 node = ex.init_node(name, "Skipped", boundary_id=self.node_id, phase="Error", message=str(exc))
                 ex.add_child(group_id, node.id_)
-                self._track(ex, node.id_, step, looped)
+                self._track(ex, node.id_, step, looped, slot)
                 return
             if not ok:
                 node = ex.init_node(name, "Skipped", boundary_id=self.node_id, phase="Skipped",
                                     message=f"when '{when}' evaluated false")
                 ex.add_child(group_id, node.id_)
-                self._track(ex, node.id_, step, looped)
+                self._track(ex, node.id_, step, looped, slot)
                 return
         call = Call(name=name, holder=body, arguments=body.get("arguments") or {}, boundary_id=self.node_id,
                     locals={**item_scope, "steps.name": step.get("name", "")}, depth=self.call.depth + 1,
                     on_exit=self.call.on_exit)
         child_id = execute(ex, call)
         ex.add_child(group_id, child_id)
-        self._track(ex, child_id, step, looped)
+        self._track(ex, child_id, step, looped, slot)
 
-    def _track(self, ex: Execution, child_id: str, step: dict, looped: bool) -> None:
+    def _track(self, ex: Execution, child_id: str, step: dict, looped: bool, slot: Any = None) -> None:
         self.children.append((child_id, step, looped))
         self.pending += 1
-        ex.wait_for(child_id, self)
+        ex.wait_for(child_id, self, slot)
 
     def _close_group(self, ex: Execution) -> bool:
         """The current group's children are all fulfilled: judge it, publish outputs. False = stop here."""
@@ -158,8 +189,10 @@ class StepsFrame:
         outbound = [o for c, _, _ in self.children for o in ex.outbound(c)]
         self.prev_outbound = outbound or [gid]
         if failed is not None:
-            ex.update(gid, phase="Failed", message=f"child '{failed.id_}' failed")
-            self._finish(ex, "Failed", f"child '{failed.id_}' failed")
+            message = "template has failed or errored children and failFast enabled" if self.stopped_fast \
+                else f"child '{failed.id_}' failed"
+            ex.update(gid, phase="Failed", message=message)
+            self._finish(ex, "Failed", message)
             return False
         ex.update(gid, phase="Succeeded")
         return True
