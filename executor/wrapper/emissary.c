@@ -11,6 +11,9 @@
  *   <var>/ctr/<container>/signal     written by the wait side or the controller: a signal number to
  *                                    deliver to the child's process group; the file is then removed
  *   <var>/ctr/<container>/before|after   debug pause markers (ARGO_DEBUG_PAUSE_BEFORE/AFTER)
+ *   <var>/ctr/<main>/exitcode        read by sidecars (the template's `sidecars`): once every main
+ *                                    container has one, the sidecar's command gets SIGTERM, then
+ *                                    SIGKILL after ARGO_TERMINATION_GRACE_PERIOD_SECONDS (30)
  *   <var>/outputs/parameters/<path>  copies of output parameter files (container `main` only)
  *   <var>/outputs/artifacts/<path>.tgz   output artifacts as tar+gzip (container `main` only)
  *
@@ -251,6 +254,44 @@ static int pump(stream *s, int combined_fd) {
     return 1;
 }
 
+/* Sidecar mode (§6.2.8): once every main container has an exitcode file, stop our command with
+ * SIGTERM, then SIGKILL after the termination grace period. */
+static const jval *g_main_names = NULL; /* JSON array of names, or NULL: ["main"] */
+static int g_sidecar = 0;
+static long g_grace_ms = 30000;
+static struct timespec g_term_at;
+static int g_term_sent = 0, g_kill_sent = 0;
+
+static int mains_done(void) {
+    char path[PATH_MAX + 300];
+    size_t n = g_main_names ? g_main_names->n : 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = g_main_names ? jstr(jget(g_main_names->kids[i], "name")) : "main";
+        if (!name) continue;
+        snprintf(path, sizeof path, "%s/ctr/%s/exitcode", g_var_run, name);
+        if (!file_exists(path)) return 0;
+    }
+    return 1;
+}
+
+static void check_sidecar(void) {
+    if (!g_sidecar || g_kill_sent) return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!g_term_sent) {
+        if (!mains_done()) return;
+        forward_signal(SIGTERM);
+        g_term_sent = 1;
+        g_term_at = now;
+        return;
+    }
+    long elapsed = (now.tv_sec - g_term_at.tv_sec) * 1000 + (now.tv_nsec - g_term_at.tv_nsec) / 1000000;
+    if (elapsed >= g_grace_ms) {
+        forward_signal(SIGKILL);
+        g_kill_sent = 1;
+    }
+}
+
 /* Run argv once; returns the exit code Argo reports for it. */
 static int run_once(char **argv, int tee) {
     int out[2] = {-1, -1}, err[2] = {-1, -1}, status_pipe[2];
@@ -319,6 +360,7 @@ static int run_once(char **argv, int tee) {
             if (!pump(s, combined_fd)) { close(s->fd); s->fd = -1; }
         }
         check_signal_file();
+        check_sidecar();
         if (!exited) {
             pid_t w = waitpid(pid, &status, WNOHANG);
             if (w == pid) exited = 1;
@@ -523,6 +565,15 @@ int main(int argc, char **argv) {
     const jval *archive_logs = jget(jget(tmpl, "archiveLocation"), "archiveLogs");
     int tee = env_true("ARGO_INCLUDE_SCRIPT_OUTPUT") ||
               (archive_logs && archive_logs->type == J_BOOL && strcmp(archive_logs->str, "true") == 0);
+    /* a container listed in the template's sidecars stops once the main containers are done */
+    const jval *sidecars = jget(tmpl, "sidecars");
+    for (size_t i = 0; sidecars && sidecars->type == J_ARR && i < sidecars->n; i++) {
+        const char *name = jstr(jget(sidecars->kids[i], "name"));
+        if (name && strcmp(name, ctr) == 0) g_sidecar = 1;
+    }
+    if (ctrs && ctrs->type == J_ARR) g_main_names = ctrs;
+    const char *grace = getenv("ARGO_TERMINATION_GRACE_PERIOD_SECONDS");
+    if (grace && *grace) g_grace_ms = atol(grace) * 1000;
     int code = run_once(cargv, tee);
     for (long attempt = 0; code != 0 && attempt < retries; attempt++) {
         sleep_ms(delay_ms);

@@ -379,3 +379,33 @@ def test_runs_in_an_empty_root_without_libc_or_shell(wrapper: Path, tmp_path: Pa
     missing = subprocess.run([chroot, str(root), "/emissary", "--", "sh", "-c", "true"], env=env,
                              capture_output=True, timeout=30, check=False)
     assert missing.returncode == 64 and b'failed to start command "sh"' in missing.stderr
+
+
+def test_sidecar_stops_when_main_is_done(emissary: Emissary, tmp_path: Path) -> None:
+    """A container listed in `sidecars` gets SIGTERM once main's exitcode exists (§6.2.8)."""
+    template = {"sidecars": [{"name": "side"}]}
+    proc = emissary.popen(["sleep", "30"], template, container="side")
+    time.sleep(0.3)
+    assert proc.poll() is None
+    emissary.paths.ctr("main").mkdir(parents=True, exist_ok=True)
+    emissary.paths.exitcode("main").write_text("0")
+    proc.communicate(timeout=10)
+    assert proc.returncode == 137
+    assert emissary.exitcode("side") == "137"
+
+
+def test_sidecar_ignoring_sigterm_is_killed_after_grace(emissary: Emissary, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    script = (f"import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nopen({str(ready)!r}, 'w').close()\n"
+              "time.sleep(30)\n")
+    template = {"sidecars": [{"name": "side"}], "containerSet": {"containers": [{"name": "a"}, {"name": "b"}]}}
+    proc = emissary.popen([PY, "-c", script], template, container="side",
+                          extra={"ARGO_TERMINATION_GRACE_PERIOD_SECONDS": "1"})
+    _wait_for(ready)
+    for name in ("a", "b"):
+        emissary.paths.ctr(name).mkdir(parents=True, exist_ok=True)
+        emissary.paths.exitcode(name).write_text("0")
+    t0 = time.monotonic()
+    proc.communicate(timeout=15)
+    assert proc.returncode == 137
+    assert 0.9 <= time.monotonic() - t0 < 8
