@@ -311,6 +311,8 @@ def evaluate_when(text: str, /) -> bool:
     """Argo's `shouldExecute`: empty → True; otherwise a boolean or a typed error."""
     if text == "":
         return True
+    if not text.strip():  # no tokens: govaluate evaluates to nil, which is not a boolean
+        raise WhenEvalError(f"Expected boolean evaluation for '{text}'. Got <nil>", source=text)
     try:
         node = parse_when(text)
     except WhenSyntaxError as exc:

@@ -209,6 +209,10 @@ class _Run:
                 raise
             return tag.raw
         if result is None:
+            absent = [r for r in program.identifiers
+                      if not r.guarded and r.path in self.scope and self.scope[r.path] is None]
+            if absent:  # a bare reference to a Skipped producer's output is terminal (§3.4)
+                raise AbsentOutput(absent[0].path, tag.column, source=text)
             if self.strict:
                 raise SubstitutionError(f"expression {tag.name!r} evaluated to nil",
                                         source=text, column=tag.column)

@@ -20,12 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 from .._go import go_json, go_json_indent, go_sprint, go_time_format
+from ._sprig_lib import (MAX_TEXT, abbrev, b32dec, b64dec, chunk, divf, from_json, go_repl,
+                         indent, regex_split, round_half, substr, trunc, unsupported, uniq)
 from .goregex import compile_go
 from .values import INT_MAX, INT_MIN, Fail, equal, wrap_int
 
 __all__ = ["make_sprig", "SPRIG_UNSUPPORTED"]
 
-_MAX_TEXT = 1 << 20
 
 SPRIG_UNSUPPORTED = frozenset({
     "randAlphaNum", "randAlpha", "randAscii", "randNumeric", "randInt", "randBytes", "shuffle",
@@ -89,7 +90,7 @@ def _list(v: Any) -> list[Any]:
 
 
 def _cap(s: str) -> str:
-    if len(s) > _MAX_TEXT:
+    if len(s) > MAX_TEXT:
         raise Fail("sprig: result too long")
     return s
 
@@ -249,10 +250,10 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "lower": lambda s: _strval(s).lower(),
         "title": lambda s: _title(_strval(s)),
         "untitle": lambda s: " ".join(w[:1].lower() + w[1:] for w in _strval(s).split(" ")),
-        "substr": lambda a, b, s: _substr(_int64(a), _int64(b), _strval(s)),
-        "repeat": lambda n, s: _cap(_strval(s) * max(_int64(n), 0)) if len(_strval(s)) * max(_int64(n), 0) <= _MAX_TEXT else _fail("sprig.repeat: result too long"),
-        "trunc": lambda n, s: _trunc(_int64(n), _strval(s)),
-        "abbrev": lambda n, s: _abbrev(_int64(n), _strval(s)),
+        "substr": lambda a, b, s: substr(_int64(a), _int64(b), _strval(s)),
+        "repeat": lambda n, s: _cap(_strval(s) * max(_int64(n), 0)) if len(_strval(s)) * max(_int64(n), 0) <= MAX_TEXT else _fail("sprig.repeat: result too long"),
+        "trunc": lambda n, s: trunc(_int64(n), _strval(s)),
+        "abbrev": lambda n, s: abbrev(_int64(n), _strval(s)),
         "nospace": lambda s: re.sub(r"\s", "", _strval(s)),
         "initials": lambda s: "".join(w[0] for w in _strval(s).split()),
         "swapcase": lambda s: _strval(s).swapcase(),
@@ -265,8 +266,8 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "quote": lambda *a: " ".join(json.dumps(_strval(x), ensure_ascii=False) for x in a if x is not None),
         "squote": lambda *a: " ".join(f"'{_strval(x)}'" for x in a if x is not None),
         "cat": lambda *a: " ".join(_strval(x) for x in a if x is not None),
-        "indent": lambda n, s: _indent(_int64(n), _strval(s)),
-        "nindent": lambda n, s: "\n" + _indent(_int64(n), _strval(s)),
+        "indent": lambda n, s: indent(_int64(n), _strval(s)),
+        "nindent": lambda n, s: "\n" + indent(_int64(n), _strval(s)),
         "replace": lambda old, new, s: _cap(_strval(s).replace(_strval(old), _strval(new))),
         "plural": lambda one, many, n: _strval(one) if _int64(n) == 1 else _strval(many),
         "sha1sum": lambda s: hashlib.sha1(_strval(s).encode()).hexdigest(),
@@ -296,13 +297,13 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "addf": lambda *a: math.fsum(_float64(x) for x in a),
         "subf": lambda a, *r: _float64(a) - math.fsum(_float64(x) for x in r),
         "mulf": lambda a, *r: math.prod([_float64(a)] + [_float64(x) for x in r]),
-        "divf": lambda a, *r: _divf(_float64(a), [_float64(x) for x in r]),
+        "divf": lambda a, *r: divf(_float64(a), [_float64(x) for x in r]),
         "max": sprig_max, "biggest": sprig_max, "min": sprig_min,
         "maxf": lambda a, *r: max([_float64(a)] + [_float64(x) for x in r]),
         "minf": lambda a, *r: min([_float64(a)] + [_float64(x) for x in r]),
         "ceil": lambda a: float(math.ceil(_float64(a))),
         "floor": lambda a: float(math.floor(_float64(a))),
-        "round": lambda a, p, *r: _round(_float64(a), _int64(p), _float64(r[0]) if r else 0.5),
+        "round": lambda a, p, *r: round_half(_float64(a), _int64(p), _float64(r[0]) if r else 0.5),
         # logic and defaults
         "default": lambda d, *given: d if not given or _empty(given[0]) else given[0],
         "empty": _empty,
@@ -313,15 +314,15 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "ternary": lambda t, f, c: t if c is True else f,
         "fail": _fail,
         # json and encodings
-        "fromJson": lambda s: _from_json(s, strict=False),
-        "mustFromJson": lambda s: _from_json(s, strict=True),
+        "fromJson": lambda s: from_json(s, strict=False),
+        "mustFromJson": lambda s: from_json(s, strict=True),
         "toJson": lambda v: go_json(v), "mustToJson": lambda v: go_json(v),
         "toRawJson": lambda v: go_json(v, html=False), "mustToRawJson": lambda v: go_json(v, html=False),
         "toPrettyJson": go_json_indent, "mustToPrettyJson": go_json_indent,
         "b64enc": lambda s: base64.b64encode(_strval(s).encode()).decode(),
-        "b64dec": lambda s: _b64dec(_strval(s), base64.b64decode),
+        "b64dec": lambda s: b64dec(_strval(s), base64.b64decode),
         "b32enc": lambda s: base64.b32encode(_strval(s).encode()).decode(),
-        "b32dec": lambda s: _b32dec(_strval(s)),
+        "b32dec": lambda s: b32dec(_strval(s)),
         # types
         "typeOf": _typeof, "kindOf": _kindof,
         "typeIs": lambda t, v: _typeof(v) == t, "kindIs": lambda k, v: _kindof(v) == k,
@@ -342,11 +343,11 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "append": lambda v, x: _list(v) + [x], "push": lambda v, x: _list(v) + [x],
         "prepend": lambda v, x: [x] + _list(v),
         "concat": lambda *ls: [x for v in ls for x in _list(v)],
-        "uniq": lambda v: _uniq(_list(v)),
+        "uniq": lambda v: uniq(_list(v)),
         "without": lambda v, *xs: [x for x in _list(v) if not any(equal(x, y) for y in xs)],
         "has": lambda x, v: any(equal(x, y) for y in _list(v)),
         "slice": lambda v, *ix: _list(v)[slice(*[_int64(i) for i in ix])],
-        "chunk": lambda n, v: _chunk(_int64(n), _list(v)),
+        "chunk": lambda n, v: chunk(_int64(n), _list(v)),
         "dict": _dict,
         "get": lambda d, k: d.get(_strval(k), "") if isinstance(d, dict) else "",
         "set": lambda d, k, v: (d.__setitem__(_strval(k), v), d)[1],
@@ -366,9 +367,9 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "mustRegexMatch": lambda p, s: compile_go(_strval(p)).search(_strval(s)),
         "regexFind": lambda p, s: (lambda m: m.group(0) if m else "")(compile_go(_strval(p)).python().search(_strval(s))),
         "regexFindAll": lambda p, s, n: _regex_find_all(_strval(p), _strval(s), n),
-        "regexReplaceAll": lambda p, s, r: _cap(compile_go(_strval(p)).python().sub(_go_repl(_strval(r)), _strval(s))),
+        "regexReplaceAll": lambda p, s, r: _cap(compile_go(_strval(p)).python().sub(go_repl(_strval(r)), _strval(s))),
         "regexReplaceAllLiteral": lambda p, s, r: _cap(compile_go(_strval(p)).python().sub(lambda m: _strval(r), _strval(s))),
-        "regexSplit": lambda p, s, n: _regex_split(_strval(p), _strval(s), _int64(n)),
+        "regexSplit": lambda p, s, n: regex_split(_strval(p), _strval(s), _int64(n)),
         "regexQuoteMeta": lambda s: re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", _strval(s)),
     }
     for name in ("mustFirst", "mustRest", "mustLast", "mustInitial", "mustReverse", "mustUniq",
@@ -377,110 +378,5 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
                  "mustRegexReplaceAll", "mustRegexReplaceAllLiteral", "mustRegexSplit"):
         fns[name] = fns[name[4].lower() + name[5:]]
     for name in SPRIG_UNSUPPORTED:
-        fns[name] = _unsupported(name)
+        fns[name] = unsupported(name)
     return fns
-
-
-def _unsupported(name: str) -> Callable[..., Any]:
-    def call(*args: Any) -> Any:
-        raise Fail(f"sprig.{name} is not supported by tiphys (non-deterministic or unsafe)")
-    return call
-
-
-def _substr(a: int, b: int, s: str) -> str:
-    if a < 0:
-        return s[:b] if 0 <= b <= len(s) else s
-    if b < 0 or b > len(s):
-        return s[a:] if a <= len(s) else ""
-    return s[a:b] if a <= b else ""
-
-
-def _trunc(n: int, s: str) -> str:
-    if n < 0:
-        return s[len(s) + n:] if -n < len(s) else s
-    return s[:n]
-
-
-def _abbrev(n: int, s: str) -> str:
-    if n < 4 or len(s) <= n:
-        return s
-    return s[:n - 3] + "..."
-
-
-def _indent(n: int, s: str) -> str:
-    if n < 0 or n * (s.count("\n") + 1) + len(s) > _MAX_TEXT:
-        raise Fail("sprig.indent: bad width")
-    pad = " " * n
-    return pad + s.replace("\n", "\n" + pad)
-
-
-def _divf(a: float, rest: list[float]) -> float:
-    for b in rest:
-        a = a / b if b else math.copysign(math.inf, a) if a else math.nan
-    return a
-
-
-def _round(a: float, places: int, half: float) -> float:
-    if math.isnan(a) or math.isinf(a) or abs(places) > 300:
-        return a
-    pow10 = 10.0 ** places
-    digit = pow10 * a
-    _, frac = math.modf(digit)
-    r = math.ceil(digit) if frac >= half else math.floor(digit)
-    return r / pow10
-
-
-def _from_json(s: Any, *, strict: bool) -> Any:
-    try:
-        return json.loads(_strval(s), parse_int=float)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        if strict:
-            raise Fail(f"sprig.mustFromJson: {exc}") from None
-        return {}
-
-
-def _b64dec(s: str, dec: Callable[[str], bytes]) -> str:
-    try:
-        return dec(s).decode("utf-8", "replace")
-    except ValueError as exc:
-        return str(exc)  # sprig returns the error text instead of failing
-
-
-def _b32dec(s: str) -> str:
-    try:
-        return base64.b32decode(s).decode("utf-8", "replace")
-    except ValueError as exc:
-        return str(exc)
-
-
-def _uniq(v: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for x in v:
-        if not any(equal(x, y) for y in out):
-            out.append(x)
-    return out
-
-
-def _chunk(n: int, v: list[Any]) -> list[list[Any]]:
-    if n <= 0:
-        raise Fail("sprig.chunk: size must be positive")
-    return [v[i:i + n] for i in range(0, len(v), n)]
-
-
-def _go_repl(r: str) -> Callable[[re.Match[str]], str]:
-    def expand(m: re.Match[str]) -> str:
-        def one(g: re.Match[str]) -> str:
-            name = g.group(1) or g.group(2)
-            if name.isdigit():
-                idx = int(name)
-                return (m.group(idx) or "") if idx <= (m.re.groups or 0) else ""
-            return (m.groupdict().get(name) or "")
-        return re.sub(r"\$\{(\w+)\}|\$(\w+)", one, r.replace("$$", "\0")).replace("\0", "$")
-    return expand
-
-
-def _regex_split(p: str, s: str, n: int) -> list[str]:
-    if n == 0:
-        return []
-    parts = compile_go(p).python().split(s, maxsplit=0 if n < 0 else n - 1)
-    return parts

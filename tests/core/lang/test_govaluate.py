@@ -73,7 +73,7 @@ ERRORS = [
     ("a @ b", WhenSyntaxError, 3),
     ("heads == heads tails", WhenSyntaxError, 16),
     ("f(x) == 1", WhenSyntaxError, 2),
-    ("   ", WhenSyntaxError, 1),
+    ("   ", WhenEvalError, None),
     # a string ends at either quote character: `"it'` closes early and `s"` opens a new one
     ("it\\'s == \"it's\"", WhenSyntaxError, 15),
 ]

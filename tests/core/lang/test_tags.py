@@ -153,6 +153,14 @@ def test_absent_output_pure_tag_becomes_sentinel() -> None:
         substitute(" {{absent}}", SCOPE, absent_sentinel=True)
 
 
+def test_absent_output_in_bare_expression_is_terminal() -> None:
+    """`{{= x}}` on an absent value fails terminally; `??` handles it (§3.4 rules 4-5)."""
+    with pytest.raises(AbsentOutput) as info:
+        substitute("{{=absent}}", SCOPE)
+    assert info.value.name == "absent"
+    assert substitute("{{=absent == ''}}", SCOPE) == "false"
+
+
 def test_non_string_value_in_simple_tag() -> None:
     """Simple tags only insert strings."""
     with pytest.raises(SubstitutionError):
