@@ -19,7 +19,8 @@ with `blockOwnerDeletion: true` is held by its own finalizers), Orphan strips th
 
 Deviations from a real apiserver, on purpose: no namespace objects are required to exist, no
 admission, no managedFields, no strategic merge patch (415), no list pagination; a list always
-reads the latest state whatever resourceVersion is asked.
+reads the latest state whatever resourceVersion is asked; a watch from a resourceVersion ahead of
+the store fails at once with ServerTimeout (a real server blocks until it gets there).
 """
 from __future__ import annotations
 
