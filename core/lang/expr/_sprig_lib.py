@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .._go import go_sprint
 from .goregex import compile_go
 from .values import Fail, equal
 
@@ -72,7 +73,7 @@ def round_half(a: float, places: int, half: float) -> float:
 
 def from_json(s: Any, *, strict: bool) -> Any:
     try:
-        return json.loads(_strval(s), parse_int=float)
+        return json.loads(s if isinstance(s, str) else go_sprint(s), parse_int=float)
     except (json.JSONDecodeError, RecursionError) as exc:
         if strict:
             raise Fail(f"sprig.mustFromJson: {exc}") from None
