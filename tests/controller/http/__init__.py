@@ -1,0 +1,1 @@
+"""Tests of the kube-apiserver HTTP client against a scripted local HTTP server."""
