@@ -10,6 +10,7 @@ from typing import Any
 
 from tiphys.controller.api import base
 from tiphys.controller.api.embedded import EmbeddedApi
+from tiphys.controller.api.errors import Gone, NotFound
 from tiphys.controller.clock import RealClock
 from tiphys.controller.engine import Engine
 from tiphys.core.plan.meta import PodSettings
@@ -22,23 +23,32 @@ COMPLETED = "workflows.argoproj.io/completed"
 async def wait_completed(api: base.Api, name: str, namespace: str, *, timeout: float = 60.0,
                          on_change: Any = None) -> dict:
     """Follow a workflow by watch until it is labelled completed; returns its final state."""
+    def completed(obj: dict) -> bool:
+        return (obj["metadata"].get("labels") or {}).get(COMPLETED) == "true"
+
     async def follow() -> dict:
-        obj = await api.get(base.WORKFLOWS, name, namespace=namespace)
-        rv = obj["metadata"]["resourceVersion"]
-        while True:
-            if (obj["metadata"].get("labels") or {}).get(COMPLETED) == "true":
+        while True:  # (re)start from a fresh read: the first time, and after 410 Gone
+            listed = await api.list(base.WORKFLOWS, namespace=namespace, field_selector=f"metadata.name={name}")
+            if not listed.items:
+                raise NotFound(f"workflow {namespace}/{name} not found")
+            obj = listed.items[0]
+            if on_change is not None:
+                on_change(obj)
+            if completed(obj):
                 return obj
-            async with api.watch(base.WORKFLOWS, namespace=namespace, field_selector=f"metadata.name={name}",
-                                 resource_version=rv) as stream:
-                async for event in stream:
-                    rv = event.resource_version or rv
-                    if event.type == base.EventType.BOOKMARK:
-                        continue
-                    obj = event.object
-                    if on_change is not None:
-                        on_change(obj)
-                    if (obj["metadata"].get("labels") or {}).get(COMPLETED) == "true":
-                        return obj
+            try:
+                async with api.watch(base.WORKFLOWS, namespace=namespace, field_selector=f"metadata.name={name}",
+                                     resource_version=listed.resource_version) as stream:
+                    async for event in stream:
+                        if event.type == base.EventType.BOOKMARK:
+                            continue
+                        obj = event.object
+                        if on_change is not None:
+                            on_change(obj)
+                        if completed(obj):
+                            return obj
+            except Gone:
+                continue
     return await asyncio.wait_for(follow(), timeout)
 
 

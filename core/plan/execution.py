@@ -79,6 +79,7 @@ class Execution:
         self.suspends: dict[str, float] = {}  # suspend node id -> resume time
         self.awaiting_outputs: dict[str, float] = {}  # succeeded pod node id -> give-up time
         self._compiled: dict[Any, Any] = {}
+        self.parked: dict[str, tuple[str, dict]] = {}  # observations for nodes not (re)created yet
         self.signalled: dict[str, tuple[str, ...]] = {}  # pod name -> containers already told to stop
         self.leaves_total = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES)
         self.leaves_done = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES and n.phase in _DONE)

@@ -10,7 +10,7 @@ from tiphys.core.plan.actions import SignalPod
 from tiphys.core.plan.execution import FULFILLED, Execution
 from tiphys.core.spec import Outputs
 
-__all__ = ["apply_pod", "apply_task_result", "pod_deleted", "NODE_ID", "NODE_NAME", "OUTPUTS_COMPLETED"]
+__all__ = ["apply_pod", "apply_task_result", "apply_parked", "pod_deleted", "NODE_ID", "NODE_NAME", "OUTPUTS_COMPLETED"]
 
 NODE_ID = "workflows.argoproj.io/node-id"
 NODE_NAME = "workflows.argoproj.io/node-name"
@@ -33,6 +33,7 @@ def apply_pod(ex: Execution, pod: dict) -> None:
 
     node_id = _node_of(ex, pod)
     if node_id is None:
+        _park(ex, pod, "pod")
         return
     node = ex.nodes[node_id]
     if node.phase in FULFILLED and node.task_result_synced is not False:
@@ -79,6 +80,22 @@ def apply_pod(ex: Execution, pod: dict) -> None:
         ex.actions.append(SignalPod(name, kill))
 
 
+def _park(ex: Execution, pod: dict, kind: str) -> None:
+    """An object for a node that does not exist yet (after a restart, before the walk recreates it)."""
+    node_id = ((pod.get("metadata") or {}).get("annotations") or {}).get(NODE_ID)
+    if node_id:
+        ex.parked[f"{kind}/{node_id}"] = (kind, pod)
+
+
+def apply_parked(ex: Execution) -> bool:
+    """Apply parked objects whose node now exists; True if any was applied."""
+    ready = [k for k in ex.parked if k.split("/", 1)[-1] in ex.nodes]
+    for key in ready:
+        kind, obj = ex.parked.pop(key)
+        (apply_pod if kind == "pod" else apply_task_result)(ex, obj)
+    return bool(ready)
+
+
 def pod_deleted(ex: Execution, pod: dict) -> None:
     """A pod vanished before its node finished: Argo's `pod deleted` rule (§5.7)."""
     node_id = _node_of(ex, pod)
@@ -98,6 +115,7 @@ def apply_task_result(ex: Execution, result: dict) -> None:
     node_id = meta.get("name", "")
     node = ex.nodes.get(node_id)
     if node is None:
+        ex.parked[f"result/{node_id}"] = ("result", result)
         return
     changes: dict[str, Any] = {}
     raw = result.get("outputs")

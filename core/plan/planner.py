@@ -14,7 +14,7 @@ import msgspec
 from tiphys.core.plan.actions import Action, DeletePod, DeleteTaskResults, EmitEvent
 from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
-from tiphys.core.plan.observe import apply_pod, apply_task_result, pod_deleted
+from tiphys.core.plan.observe import apply_parked, apply_pod, apply_task_result, pod_deleted
 from tiphys.core.plan.scope import global_scope, parse_time
 from tiphys.core.plan.timeouts import DurationError, parse_duration
 from tiphys.core.plan.walk import Call, execute
@@ -112,6 +112,10 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         execute(ex, Call(name=ex.meta.name, holder={"template": entry}, arguments=ex.spec.get("arguments") or {}))
     _resume_adopted(ex)
     ex.run_frames()
+    for _ in range(100):  # after a restart: results and pods of nodes the walk just re-created
+        if not ex.parked or not apply_parked(ex):
+            break
+        ex.run_frames()
     if ex.fulfilled(ex.root_id):
         _exit_handler(ex, wf, shutdown)
     wf.set(progress=ex.progress)
