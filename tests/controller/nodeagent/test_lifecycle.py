@@ -135,7 +135,8 @@ async def test_prebound_and_foreign_pods(harness):
         await asyncio.sleep(0.3)
         for name in ("theirs", "custom"):
             other = await h.api.get(PODS, name, namespace="default")
-            assert other["status"] == {"phase": "Pending"}
+            assert other["status"]["phase"] == "Pending" and "containerStatuses" not in other["status"]
+            assert other["spec"].get("nodeName") != "tiphys-local"
         node = await h.api.get(NODES, "tiphys-local")
         assert node["status"]["conditions"][0]["type"] == "Ready"
 
