@@ -1,0 +1,226 @@
+"""The compact form's decoder: columns back into node Structs (see `compact` for the rules).
+
+Each distinct shape is decoded once, typed, into a prototype node; a node is its prototype
+with the column fields set by `msgspec.structs.replace` (C-level, no validation needed: every
+column was type-checked when the layout was decoded), and its string holes — parameter values
+and `outputs.result` — filled in the order the encoder cut them out. A shape that carries the
+node's own hash (artifact keys hold the pod name) cannot be shared: such nodes decode their
+shape text individually.
+"""
+from __future__ import annotations
+
+import functools
+import struct
+from collections.abc import Callable
+from json.encoder import encode_basestring  # C-accelerated JSON string escaping
+from typing import Any
+
+import msgspec
+
+from tiphys.core.status import _compact_layout as L
+from tiphys.core.status import ids
+
+__all__ = ["rebuild"]
+
+_replace = msgspec.structs.replace
+
+
+@functools.lru_cache(maxsize=256)
+def _fields(struct_type: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, JSON name) of a Struct type; cached, as `structs.fields` re-evaluates hints."""
+    return tuple((f.name, f.encode_name) for f in msgspec.structs.fields(struct_type))
+
+# Columns' JSON names → attribute names are looked up per node type (generic over the type).
+_COLUMN_FIELDS = ("id", "name", "displayName", "boundaryID", "children", "outboundNodes", "startedAt",
+                  "finishedAt", "hostNodeName", "resourcesDuration")
+
+
+class _Shape:
+    """One entry of the shape table, ready to stamp out nodes."""
+
+    __slots__ = ("flags", "rkeys", "proto", "frags", "plan", "holes")
+
+    def __init__(self, flags: int, rkeys: list[str], proto: Any, frags: list[str] | None,
+                 plan: list[tuple[str, list[tuple[str, list[int] | None]]]], holes: int) -> None:
+        self.flags, self.rkeys, self.proto, self.frags, self.plan, self.holes = \
+            flags, rkeys, proto, frags, plan, holes
+
+
+def _hole_plan(proto: Any, holes: int) -> list[tuple[str, list[tuple[str, list[int] | None]]]]:
+    """Where the prototype holds its holes, in the encoder's order (field order, then lists)."""
+    plan = []
+    found = 0
+    for top in ("inputs", "outputs"):
+        io = getattr(proto, top, None)
+        if io is None:
+            continue
+        subs: list[tuple[str, list[int] | None]] = []
+        for name, json_name in _fields(type(io)):
+            value = getattr(io, name)
+            if json_name == "parameters" and value:
+                idx = [j for j, p in enumerate(value) if getattr(p, "value", None) == L.HOLE]
+                if idx:
+                    subs.append((name, idx))
+                    found += len(idx)
+            elif json_name == "result" and top == "outputs" and value == L.HOLE:
+                subs.append((name, None))
+                found += 1
+        if subs:
+            plan.append((top, subs))
+    if found != holes:
+        raise ValueError(f"shape declares {holes} holes, its prototype has {found}")
+    return plan
+
+
+def _fill(proto: Any, plan: list, values: list[str]) -> dict[str, Any]:
+    """The replaced `inputs`/`outputs` of one node, holes filled from `values`."""
+    it = iter(values)
+    out = {}
+    for top, subs in plan:
+        io = getattr(proto, top)
+        changes: dict[str, Any] = {}
+        for attr, idx in subs:
+            if idx is None:
+                changes[attr] = next(it)
+            else:
+                params = list(getattr(io, attr))
+                for j in idx:
+                    params[j] = _replace(params[j], value=next(it))
+                changes[attr] = params
+        out[top] = _replace(io, **changes)
+    return out
+
+
+def rebuild(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any]) -> tuple[list[str], list[Any]]:
+    """IDs and nodes, in stored order. Raises ValueError/IndexError/KeyError/StopIteration on
+    inconsistent columns (the caller turns them into CorruptStatus)."""
+    attr = {json_name: name for name, json_name in _fields(node_type)}
+    a_id, a_name, a_display, a_boundary, a_children, a_outbound, a_started, a_finished, a_host, a_res = (
+        attr.get(k, "") for k in _COLUMN_FIELDS)
+    wf = layout.workflow
+    wf_json = encode_basestring(wf)[1:-1]
+    count = layout.count
+    shape_of = layout.shape
+    if len(shape_of) != count:
+        raise ValueError("shape column length")
+    shapes: list[_Shape] = []
+    for flags, rkeys, text, holes in layout.shapes:
+        text = text.replace(L.WF_MARK, wf_json)
+        if L.HASH_MARK in text:
+            frags = text.split(L.HOLE_JSON) if holes else [text]
+            if len(frags) != holes + 1:
+                raise ValueError(f"shape with {holes} holes has {len(frags) - 1}")
+            shapes.append(_Shape(flags, rkeys, None, frags, [], holes))
+        else:
+            proto = decode_one(text) if text else node_type()
+            shapes.append(_Shape(flags, rkeys, proto, None, _hole_plan(proto, holes) if holes else [], holes))
+
+    # Pass 1: names and IDs, which every other field may refer to.
+    node_shapes = [shapes[s] for s in shape_of]
+    names: list[str | None] = [None] * count
+    ids_: list[str] = [""] * count
+    digits: list[str | None] = [None] * count
+    lcp, suffix, other = iter(layout.lcp), iter(layout.suffix), iter(layout.other_ids)
+    if len(layout.hashes) % 4:
+        raise ValueError("hash column length")
+    hashes = iter(struct.unpack(f"<{len(layout.hashes) // 4}I", layout.hashes))
+    prev_name = ""
+    prefix = wf + "-"
+    for i, shape in enumerate(node_shapes):
+        flags = shape.flags
+        name = None
+        if flags & L.F_NAME:
+            name = names[i] = prev_name = prev_name[:next(lcp)] + next(suffix)
+        if flags & L.F_ID:
+            if name == wf:
+                ids_[i] = wf
+            else:
+                digits[i] = h = str(next(hashes))
+                ids_[i] = prefix + h
+        else:
+            ids_[i] = next(other)
+
+    # Pass 2: each node from its shape and the columns.
+    boundary, kids, started, finished = (iter(layout.boundary), iter(layout.kids), iter(layout.started),
+                                         iter(layout.finished))
+    host, resources, strings = iter(layout.host), iter(layout.resources), iter(layout.strings)
+    hosts = layout.hosts
+    nodes: list[Any] = [None] * count
+    prev_start = prev_boundary = 0
+    prev_lists: list[list[str]] = [[], []]
+    display_name = ids.display_name
+    rfc3339, text_cache = L.rfc3339, L._text_cache
+    # Locals, not module attributes, in the hot loop.
+    f_boundary, f_display, f_children, f_outbound = L.F_BOUNDARY, L.F_DISPLAY, L.F_CHILDREN, L.F_OUTBOUND
+    f_started, f_finished, f_host, f_resources = L.F_STARTED, L.F_FINISHED, L.F_HOST, L.F_RESOURCES
+    for i, shape in enumerate(node_shapes):
+        flags = shape.flags
+        name = names[i]
+        kw: dict[str, Any] = {a_id: ids_[i]}
+        if name is not None:
+            kw[a_name] = name
+        b = None
+        if flags & f_boundary:
+            b = prev_boundary = prev_boundary + next(boundary)
+            if b < 0:
+                raise IndexError(f"node {i}: boundary index {b}")
+            kw[a_boundary] = ids_[b]
+        if flags & f_display:
+            kw[a_display] = display_name(name, names[b] if b is not None else None)
+        if flags & f_children:
+            kw[a_children] = _refs(kids, i, ids_, prev_lists, 0)
+        if flags & f_outbound:
+            kw[a_outbound] = _refs(kids, i, ids_, prev_lists, 1)
+        start = finish = None
+        if flags & f_started:
+            start = prev_start = prev_start + next(started)
+            kw[a_started] = text_cache.get(start) or rfc3339(start)
+        if flags & f_finished:
+            finish = prev_start + next(finished)
+            kw[a_finished] = text_cache.get(finish) or rfc3339(finish)
+        if flags & f_host:
+            kw[a_host] = hosts[next(host)]
+        if flags & f_resources:
+            run = finish - start if start is not None and finish is not None else 0
+            res = {}
+            for k in shape.rkeys:
+                x = next(resources)
+                res[k] = (x >> 1) * run if x & 1 else x >> 1
+            kw[a_res] = res
+        values: list[str] = []
+        if shape.holes:
+            for _ in range(shape.holes):
+                s = next(strings)
+                values.append(values[s] if type(s) is int else s)
+        if shape.proto is not None:
+            if values:
+                kw.update(_fill(shape.proto, shape.plan, values))
+            nodes[i] = _replace(shape.proto, **kw)
+        else:
+            frags = shape.frags
+            body = [frags[0]]
+            for value, frag in zip(values, frags[1:]):
+                body.append(encode_basestring(value))
+                body.append(frag)
+            h = digits[i]
+            if h is None:
+                raise ValueError(f"node {i}: hash marker without a hashed ID")
+            nodes[i] = _replace(decode_one("".join(body).replace(L.HASH_MARK, h)), **kw)
+    for column in (lcp, suffix, other, hashes, boundary, kids, started, finished, host, resources, strings):
+        if next(column, None) is not None:
+            raise ValueError("a column is longer than its nodes use")
+    return ids_, nodes
+
+
+def _refs(kids: Any, i: int, ids_: list[str], prev_lists: list[list[str]], which: int) -> list[str]:
+    n = next(kids)
+    if n == L.SAME_AS_PREVIOUS:
+        return list(prev_lists[which])
+    refs, last = [], i
+    for _ in range(n):
+        last += next(kids)
+        if last < 0:
+            raise IndexError(f"node {i}: reference {last}")
+        refs.append(ids_[last])
+    prev_lists[which] = refs
+    return list(refs)
