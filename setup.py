@@ -48,6 +48,16 @@ def _extensions():
     return cythonize(exts, compiler_directives=directives, annotate=debug, quiet=True)
 
 
+def _build_wrapper(out_dir):
+    """The static main-container wrapper (executor/wrapper/emissary.c), built with the system cc."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_tiphys_wrapper_build", os.path.join("executor", "wrapper", "build.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_wrapper(out_dir)
+
+
 class OptionalBuildExt(build_ext):
     """Build the extensions if a compiler is present; otherwise fall back to pure Python."""
 
@@ -56,6 +66,14 @@ class OptionalBuildExt(build_ext):
             super().run()
         except Exception as exc:  # no compiler, missing headers: the fallbacks still work
             print(f"tiphys: native extensions not built ({exc}); using pure-Python fallbacks", file=sys.stderr)
+        inplace = self.inplace or getattr(self, "editable_mode", False)
+        out_dir = os.path.join("executor", "wrapper") if inplace else \
+            os.path.join(self.build_lib, "tiphys", "executor", "wrapper")
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+            _build_wrapper(out_dir)
+        except Exception as exc:  # no cc: the executor still works where a wrapper is supplied
+            print(f"tiphys: main-container wrapper not built ({exc})", file=sys.stderr)
 
     def build_extension(self, ext):
         try:
@@ -68,7 +86,8 @@ package_dir, packages = _packages()
 setup(
     package_dir=package_dir,
     packages=packages,
-    package_data={"tiphys.core": ["py.typed", "**/*.pyi", "**/*.pxd", "**/*.zdict"]},
+    package_data={"tiphys.core": ["py.typed", "**/*.pyi", "**/*.pxd", "**/*.zdict"],
+                  "tiphys.executor.wrapper": ["*.c", "*.h", "emissary"]},
     ext_modules=_extensions(),
     cmdclass={"build_ext": OptionalBuildExt},
     zip_safe=False,
