@@ -5,12 +5,14 @@ resourceVersions. Sources followed (Kubernetes 1.36):
 
 * create: name or `generateName` (prefix cut to 58 characters plus 5 random characters from
   the apiserver's alphabet), DNS-subdomain names, `uid`, `creationTimestamp`, `generation: 1`;
-  a type with a status subresource drops `status` on create (pods start as `{phase: Pending}`).
+  a type with a status subresource drops `status` on create (pods start as `{phase: Pending,
+  qosClass}`, the class kept through status writes).
 * update (`customResourceStrategy.PrepareForUpdate`): with a status subresource the main endpoint
   keeps the old status; any change outside `metadata` bumps `generation`. Note: for a Workflow
   (no status subresource) a status change therefore bumps `generation` too, exactly as on a
   real cluster, so `(uid, generation)` changes with every status write of a Workflow.
-* status update (`statusStrategy`): only `status` is taken from the body.
+* status update (`statusStrategy`): only `status` is taken from the body (for pods also labels
+  and annotations, as `podStatusStrategy` does).
 * immutable metadata (`uid`, `creationTimestamp`, `deletionTimestamp`, name, namespace) is kept;
   no new finalizers while `deletionTimestamp` is set.
 * pods delete gracefully when bound to a node and not finished (`podStrategy.CheckGracefulDelete`).
@@ -27,7 +29,7 @@ from .base import PODS, Resource
 from .errors import BadRequest, Invalid, StatusCause
 
 __all__ = ["prepare_create", "prepare_update", "prepare_status_update", "owner_uids",
-           "pod_grace_period", "timestamp"]
+           "pod_grace_period", "pod_qos_class", "timestamp"]
 
 Object = dict[str, Any]
 
@@ -101,8 +103,27 @@ def prepare_create(resource: Resource, obj: Object, /, *, namespace: str | None,
     if resource.status_subresource:
         obj.pop("status", None)
         if resource == PODS:
-            obj["status"] = {"phase": "Pending"}
+            obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj)}
     return obj
+
+
+def pod_qos_class(pod: Object, /) -> str:
+    """`Guaranteed` when every container's cpu and memory limits equal its requests (requests
+    default to limits), `BestEffort` when nothing is requested or limited, else `Burstable`."""
+    spec = pod.get("spec") or {}
+    containers = [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]
+    guaranteed, anything = bool(containers), False
+    for container in containers:
+        resources = container.get("resources") or {}
+        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        requests = {**limits, **requests}
+        anything = anything or any(requests.get(r) or limits.get(r) for r in ("cpu", "memory"))
+        for name in ("cpu", "memory"):
+            if not limits.get(name) or str(requests.get(name)) != str(limits.get(name)):
+                guaranteed = False
+    if not anything:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def _non_meta(obj: Object) -> Object:
@@ -157,8 +178,20 @@ def prepare_status_update(resource: Resource, new: Object, old: Object, /) -> Ob
                              f" on the URL ({old['metadata'].get(field)})")
     result = {k: v for k, v in old.items() if k not in ("status", "metadata")}
     result["metadata"] = dict(old["metadata"])
+    if resource == PODS and isinstance(new.get("metadata"), dict):
+        # podStatusStrategy keeps only spec, ownerReferences and deletionTimestamp from the old
+        # pod: labels and annotations written through pods/status stick (a real-server quirk).
+        _check_labels(resource, new["metadata"])
+        for field in ("labels", "annotations"):
+            if field in new["metadata"]:
+                result["metadata"][field] = new["metadata"][field]
+            else:
+                result["metadata"].pop(field, None)
     if "status" in new:
         result["status"] = new["status"]
+    qos = (old.get("status") or {}).get("qosClass")
+    if resource == PODS and qos and isinstance(result.get("status"), dict) and "qosClass" not in result["status"]:
+        result["status"] = dict(result["status"], qosClass=qos)  # immutable: the server keeps it
     return result
 
 

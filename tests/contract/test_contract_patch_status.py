@@ -98,23 +98,37 @@ async def test_pod_starts_pending_and_main_endpoint_ignores_status(api, ns):
     assert updated["status"]["phase"] == "Pending" and updated["metadata"]["labels"] == {"x": "1"}
 
 
-async def test_status_update_only_touches_status(api, ns):
-    """update(subresource="status") writes status and ignores spec and metadata changes."""
+async def test_status_update_writes_only_status(api, ns):
+    """update(subresource="status") writes status and ignores spec changes; the server-defaulted
+    qosClass stays. (Pods take labels through /status too; custom resources do not, below.)"""
     created = await api.create(PODS, pod("s", ns), namespace=ns)
+    assert created["status"]["qosClass"] == "BestEffort"
     body = dict(created, status={"phase": "Running"}, spec=dict(created["spec"], nodeName="n1"))
-    body["metadata"] = dict(created["metadata"], labels={"ignored": "yes"})
     updated = await api.update(PODS, body, namespace=ns, subresource="status")
-    assert updated["status"] == {"phase": "Running"}
-    assert "nodeName" not in updated["spec"] and "labels" not in updated["metadata"]
-    assert updated["metadata"]["generation"] == created["metadata"]["generation"]
+    assert updated["status"] == {"phase": "Running", "qosClass": "BestEffort"}
+    assert "nodeName" not in updated["spec"]
+    assert updated["metadata"].get("generation") == created["metadata"].get("generation")
 
 
-async def test_status_patch(api, ns):
+async def test_status_patch_changes_only_status(api, ns):
     """patch(subresource="status") changes status only; spec in the patch is ignored."""
     await api.create(PODS, pod("sp", ns), namespace=ns)
     patched = await api.patch(PODS, "sp", {"status": {"phase": "Failed", "message": "boom"},
                                            "spec": {"nodeName": "n1"}}, namespace=ns, subresource="status")
-    assert patched["status"] == {"phase": "Failed", "message": "boom"} and "nodeName" not in patched["spec"]
+    assert (patched["status"]["phase"], patched["status"]["message"]) == ("Failed", "boom")
+    assert "nodeName" not in patched["spec"]
+
+
+async def test_pod_qos_class(api, ns):
+    """Pods get their QoS class at creation: Guaranteed, Burstable or BestEffort."""
+    def resources(**res) -> dict:
+        return {"containers": [{"name": "main", "image": "busybox", "resources": res}]}
+    cases = {"guaranteed": resources(limits={"cpu": "1", "memory": "1Gi"}),
+             "burstable": resources(requests={"cpu": "100m"}),
+             "besteffort": resources()}
+    got = {name: (await api.create(PODS, {"metadata": {"name": name}, "spec": spec}, namespace=ns))["status"]["qosClass"]
+           for name, spec in cases.items()}
+    assert got == {"guaranteed": "Guaranteed", "burstable": "Burstable", "besteffort": "BestEffort"}
 
 
 async def test_status_update_with_stale_resource_version_conflicts(api, ns):
@@ -134,6 +148,11 @@ async def test_custom_resource_with_status_subresource(api, ns):
                            namespace=ns, subresource="status")
     assert done["status"] == {"nodes": {"n": {"phase": "Succeeded"}}}
     assert done["metadata"]["generation"] == 1
+    body = dict(done, status={"nodes": {}}, spec={"tasks": {"t": {}}})
+    body["metadata"] = dict(done["metadata"], labels={"ignored": "yes"})
+    again = await api.update(WORKFLOW_TASK_SETS, body, namespace=ns, subresource="status")
+    assert again["status"] == {"nodes": {}} and again["spec"] == {"tasks": {}}
+    assert "labels" not in again["metadata"]
 
 
 async def test_workflow_has_no_status_subresource(api, ns):
