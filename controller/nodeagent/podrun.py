@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,9 @@ class RunContext:
         self.root_dir = root_dir
         self.relay_interval = relay_interval
         self.keep_pod_dirs = keep_pod_dirs
+        # host paths containers must still see under their mounts (see `container_mounts`)
+        self.keep_visible = [root_dir, Path(sys.prefix), Path(sys.base_prefix),
+                             Path(__file__).resolve().parents[2]]
 
     def log_path(self, namespace: str, pod: str, container: str) -> Path:
         return self.root_dir / "logs" / namespace / pod / f"{container}.log"
@@ -207,7 +211,8 @@ class PodRun:
             argv = [expand_vars(a, env) for a in resolved.argv]
             namespaced = ctx.isolation is Isolation.NAMESPACE
             mounts = container_mounts(spec, self._volumes, env=env, where=where,
-                                      tmp_dir=self.dir / "tmp" / name if namespaced else None)
+                                      tmp_dir=self.dir / "tmp" / name if namespaced else None,
+                                      keep_visible=ctx.keep_visible if namespaced else ())
             pair = os.pipe() if namespaced else None
             launch = launch_spec(ctx.isolation, argv, env, cwd=spec.get("workingDir"), mounts=mounts,
                                  view_dir=self.dir / "views" / name, errfd=pair[1] if pair else None)

@@ -24,7 +24,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -107,8 +107,13 @@ def _clean_target(path: Any, where: str) -> str:
 
 
 def container_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path], /, *, env: Mapping[str, str],
-                     tmp_dir: Path | None, where: str) -> list[Mount]:
-    """The container's mounts as host -> container paths, shallow to deep (stable)."""
+                     tmp_dir: Path | None, where: str, keep_visible: Sequence[Path] = ()) -> list[Mount]:
+    """The container's mounts as host -> container paths, shallow to deep (stable).
+
+    `keep_visible` are host paths the agent's own programs need (the wrapper binary, the Python
+    installation): one that a mount would hide (a root_dir under the host's /tmp) is bound back
+    onto itself after that mount.
+    """
     mounts: list[Mount] = []
     if tmp_dir is not None:
         tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -129,6 +134,10 @@ def container_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path], 
                 source.mkdir(parents=True)  # kubelet creates a missing subPath as a directory
         mounts.append(Mount(str(source), _clean_target(vm.get("mountPath"), f"{at}.mountPath"),
                             bool(vm.get("readOnly"))))
+    for keep in keep_visible:
+        path = PurePosixPath(os.path.normpath(keep))
+        if any(PurePosixPath(m.target) == path or PurePosixPath(m.target) in path.parents for m in mounts):
+            mounts.append(Mount(str(path), str(path)))
     # sorted() is stable: equal depths keep their declared order
     return sorted(mounts, key=lambda m: len(PurePosixPath(m.target).parts))
 
