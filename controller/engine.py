@@ -39,7 +39,7 @@ _CHILD_INDEXERS = {"namespace": index_by_namespace, "workflow": index_by_workflo
 
 class Engine:
     def __init__(self, api: base.Api, /, *, clock: Any, namespace: str | None = None, workers: int = 32,
-                 settings: PodSettings = PodSettings(), instance_id: str = "") -> None:
+                 settings: PodSettings = PodSettings(), instance_id: str = "", status_interval: float = 1.0) -> None:
         self.api = api
         self.clock = clock
         self.namespace = namespace
@@ -58,7 +58,8 @@ class Engine:
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
         self.reconciler = WorkflowReconciler(api, workflows=self.workflows, pods=self.pods,
                                              task_results=self.task_results, clock=clock, settings=settings,
-                                             templates=self.templates, cluster_templates=self.cluster_templates)
+                                             templates=self.templates, cluster_templates=self.cluster_templates,
+                                             status_interval=status_interval)
         self.stats = WorkerStats()
         self._tasks: list[asyncio.Task] = []
         self._wire()

@@ -52,17 +52,19 @@ class PendingChanges:
 
 
 class _Held:
-    __slots__ = ("uid", "generation", "execution", "last_rv", "writer")
+    __slots__ = ("uid", "generation", "execution", "last_rv", "writer", "last_write", "unwritten")
 
     def __init__(self, uid: str, generation: int, execution: Any, writer: StatusWriter) -> None:
         self.uid, self.generation, self.execution, self.writer = uid, generation, execution, writer
         self.last_rv = ""
+        self.last_write = float("-inf")
+        self.unwritten = False  # status changed in memory since the last write
 
 
 class WorkflowReconciler:
     def __init__(self, api: base.Api, /, *, workflows: Any, pods: Any, task_results: Any, clock: Any,
                  settings: PodSettings = PodSettings(), templates: Any = None, cluster_templates: Any = None,
-                 applier: Applier | None = None, metrics: Any = None) -> None:
+                 applier: Applier | None = None, metrics: Any = None, status_interval: float = 1.0) -> None:
         self.api = api
         self.workflows, self.pods, self.task_results = workflows, pods, task_results
         self.templates, self.cluster_templates = templates, cluster_templates
@@ -73,6 +75,7 @@ class WorkflowReconciler:
         self.pending: dict[str, PendingChanges] = {}
         self.held: dict[str, _Held] = {}
         self.status_writes = 0
+        self.status_interval = status_interval
 
     # -- informer handlers (record and enqueue; never reconcile here) --------------------------
 
@@ -137,11 +140,21 @@ class WorkflowReconciler:
             # after a restart every existing pod and task result of the workflow is news
             observed.pods = list(self.pods.store.by_index("workflow", key))
             observed.task_results = list(self.task_results.store.by_index("workflow", key))
-        result = plan(ex, observed, self.clock.now())
+        now = self.clock.now()
+        result = plan(ex, observed, now)
         await self.applier.apply(wf, result.actions)
-        if result.status_changed:
-            await self._write(key, wf, held)
-        return Result(requeue_after=result.requeue_after)
+        held.unwritten = held.unwritten or result.status_changed
+        requeue = result.requeue_after
+        if held.unwritten:
+            # At most one status write per workflow per `status_interval` (the object is written whole);
+            # pods are created at once regardless, and the final status is written without delay.
+            wait = held.last_write + self.status_interval - now
+            if wait <= 0 or ex.workflow.phase in ("Succeeded", "Failed", "Error") or first:
+                await self._write(key, wf, held)
+                held.last_write = now
+            else:
+                requeue = wait if requeue is None else min(requeue, wait)
+        return Result(requeue_after=requeue)
 
     def _adopt(self, key: str, wf: dict) -> _Held | None:
         meta = wf["metadata"]
@@ -196,6 +209,7 @@ class WorkflowReconciler:
             except NotFound:
                 return
             held.last_rv = str((written.get("metadata") or {}).get("resourceVersion") or "")
+            held.unwritten = False
             self.status_writes += 1
             ex.workflow.changed = False
             if ex.workflow.phase in ("Succeeded", "Failed", "Error"):

@@ -8,6 +8,7 @@ nodes through the same calls (an O(n) pass, once).
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from tiphys.core.dag import Outcome, Scheduler, compile_dag, from_phase
@@ -60,7 +61,7 @@ class DagFrame:
         self.sched = Scheduler(self.compiled, fail_fast=False, targets=self.targets,
                                parallelism=int(parallelism) if isinstance(parallelism, int) else 0)
         self.task_node: dict[int, str] = {}
-        self.outcomes: list[tuple[int, int]] = []
+        self.outcomes: deque[tuple[int, int]] = deque()
         self.first_failure: tuple[str, str] | None = None
 
     @classmethod
@@ -79,7 +80,7 @@ class DagFrame:
         while progressed:
             progressed = False
             while self.outcomes:
-                t, outcome = self.outcomes.pop(0)
+                t, outcome = self.outcomes.popleft()
                 self._record(ex, t, outcome)
                 self.sched.done(t, outcome)
                 progressed = True

@@ -107,7 +107,7 @@ async def _life(path: Path, kind, n: int, creates: Counter, runs: Counter, submi
     api = CrashingApi(store, kind, n, creates)
     # The kubelet is another process: it talks to the store directly and outlives the controller.
     kubelet = SimKubelet(store, clock=clock, behaviour=lambda p, t: flaky_once(p, t, runs))
-    engine = Engine(api, clock=clock, workers=4)
+    engine = Engine(api, clock=clock, workers=4, status_interval=0.0)  # every change written: more kill points
     await kubelet.start()
     await engine.start()
     if submit:
