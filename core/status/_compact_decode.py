@@ -50,8 +50,10 @@ def _hole_plan(proto: Any, holes: int) -> list[tuple[str, list[tuple[str, list[i
     """Where the prototype holds its holes, in the encoder's order (field order, then lists)."""
     plan = []
     found = 0
-    for top in ("inputs", "outputs"):
-        io = getattr(proto, top, None)
+    for top, top_json in _fields(type(proto)):  # the encoder met them in field order too
+        if top_json not in ("inputs", "outputs"):
+            continue
+        io = getattr(proto, top)
         if io is None:
             continue
         subs: list[tuple[str, list[int] | None]] = []
@@ -62,7 +64,7 @@ def _hole_plan(proto: Any, holes: int) -> list[tuple[str, list[tuple[str, list[i
                 if idx:
                     subs.append((name, idx))
                     found += len(idx)
-            elif json_name == "result" and top == "outputs" and value == L.HOLE:
+            elif json_name == "result" and top_json == "outputs" and value == L.HOLE:
                 subs.append((name, None))
                 found += 1
         if subs:
