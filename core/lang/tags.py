@@ -221,7 +221,7 @@ class _Run:
             return result
         try:
             return _go.go_json(result)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise SubstitutionError(f"expression result cannot be rendered: {exc}",
                                     source=text, column=tag.column) from None
 

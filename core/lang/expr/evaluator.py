@@ -82,8 +82,10 @@ def _guard(fn: Fn, pos: int) -> Fn:
             msg = str(exc)
             cls = ExprLimitExceeded if isinstance(exc, Overrun) else ExprEvalError
             raise cls(msg, source=ctx.source, column=pos) from None
-        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError,
+        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError,
                 RecursionError, UnicodeError, re.error) as exc:
+            # builtins and sprig are written against expr's types; a wrong-typed argument
+            # surfaces as one of these and becomes an evaluation error at this node
             raise ExprEvalError(f"{type(exc).__name__}: {exc}", source=ctx.source,
                                 column=pos) from None
     return run
@@ -389,8 +391,9 @@ def _c_call(node: A.Call, bound: frozenset[str]) -> Fn:
                 ctx.charge()
                 return pred(ctx, *[f(ctx) for f in args])
             if not closures and name not in ("sum", "count"):
-                return _guard(lambda ctx: (_ for _ in ()).throw(
-                    Fail(f"{name} needs a predicate argument")), node.pos)
+                def no_predicate(ctx: Context) -> Any:
+                    raise Fail(f"{name} needs a predicate argument")
+                return _guard(no_predicate, node.pos)
             return _guard(run_pred, node.pos)
         if name in BUILTINS:
             builtin = BUILTINS[name]

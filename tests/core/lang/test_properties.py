@@ -200,3 +200,30 @@ def test_printed_expressions_evaluate_safely(tree: Any) -> None:
         compile_expr(to_source(tree)).evaluate(ENV, limits=LIMITS, now=NOW)
     except LangError:
         pass
+
+
+# --- every function, any arguments -------------------------------------------------------------
+from tiphys.core.lang.expr.builtins import BUILTINS  # noqa: E402
+from tiphys.core.lang.expr.sprig import make_sprig  # noqa: E402
+
+VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63 - 1), st.floats(),
+              st.text(max_size=12)),
+    lambda kids: st.one_of(st.lists(kids, max_size=4),
+                           st.dictionaries(st.text(max_size=4), kids, max_size=3)),
+    max_leaves=8)
+_LITERAL_ENV = build_env({}, now=NOW)
+
+
+@settings(max_examples=400, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(BUILTINS) + ["sprig." + n for n in sorted(make_sprig(NOW))]),
+       st.lists(VALUES, max_size=4))
+def test_every_function_any_arguments(name: str, args: list[Any]) -> None:
+    """Builtins and sprig functions given arbitrary values return or raise a typed error."""
+    env = dict(_LITERAL_ENV)
+    env.update({f"a{i}": v for i, v in enumerate(args)})
+    src = f"{name}({', '.join(f'a{i}' for i in range(len(args)))})"
+    try:
+        compile_expr(src).evaluate(env, limits=LIMITS, now=NOW)
+    except LangError:
+        pass
