@@ -113,9 +113,9 @@ def test_unchanged_map_reuses_the_last_output(nodes200):
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 199), st.sampled_from(["Failed", "Error", "Running"])), max_size=30),
-       st.integers(0, 5))
-def test_splice_identity_hypothesis(nodes200, edits, removals):
-    """Any sequence of replacements and removals keeps spliced output == full encode."""
+       st.integers(0, 5), st.lists(st.text(alphabet="ab-0123456789z", min_size=1, max_size=12), max_size=8))
+def test_splice_identity_hypothesis(nodes200, edits, removals, added):
+    """Any mix of replacements, removals and insertions keeps spliced output == full encode."""
     codec = NodeCodec(NodeStatus)
     current = dict(nodes200)
     codec.encode_json(current)
@@ -124,7 +124,10 @@ def test_splice_identity_hypothesis(nodes200, edits, removals):
         current[keys[i]] = msgspec.structs.replace(current[keys[i]], phase=phase)
     for key in keys[:removals]:
         current.pop(key, None)
+    for key in added:  # new IDs sort anywhere: before, between and after the existing ones
+        current[key] = NodeStatus(id_=key, name=key)
     assert codec.encode_json(current) == full(current)
+    assert codec.encode_json(dict(nodes200)) == full(nodes200)  # and back again
 
 
 # -- corruption ----------------------------------------------------------------------------------------
