@@ -12,10 +12,9 @@ Invariants:
   (rkey, ns, name) of every live object naming it in `ownerReferences`.
 * every write goes persistence → memory → history → watchers, in that order.
 
-The garbage collector runs synchronously inside the delete that triggers it (a real cluster does
-it shortly after, in kube-controller-manager): Background deletes dependents after the owner,
-Foreground before it (the owner waits with the `foregroundDeletion` finalizer while a dependent
-with `blockOwnerDeletion: true` is held by its own finalizers), Orphan strips the owner's references from the dependents.
+Deletion, finalizers and the ownerReference garbage collector live in `_gc` (a mixin): they
+run synchronously inside the delete that triggers them, where a real cluster's
+kube-controller-manager does it moments later.
 
 Deviations from a real apiserver, on purpose: no namespace objects are required to exist, no
 admission, no managedFields, no strategic merge patch (415), no list pagination; a list always
@@ -31,8 +30,9 @@ import msgspec
 
 from ..clock import Clock, RealClock
 from . import _objects
+from ._gc import GarbageCollector
 from ._watch import EmbeddedWatchStream, Event, History, Watcher
-from .base import (PODS, Api, EventType, ListResult, PatchType, Preconditions, Propagation, Resource,
+from .base import (Api, EventType, ListResult, PatchType, Preconditions, Propagation, Resource,
                    WatchStream)
 from .errors import (AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, ServerTimeout,
                      StatusCause, UnsupportedMediaType)
@@ -45,7 +45,6 @@ __all__ = ["EmbeddedApi"]
 Object = dict[str, Any]
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
-_FOREGROUND = "foregroundDeletion"
 _Ref = tuple[str, str, str]  # (resource key, namespace, name)
 
 
@@ -56,7 +55,7 @@ class _Entry:
         self.obj, self.raw = obj, raw
 
 
-class EmbeddedApi(Api):
+class EmbeddedApi(GarbageCollector, Api):
     """In-process `Api`. `path` persists every write to that SQLite file and reloads it on start."""
 
     def __init__(self, *, path: str | Path | None = None, clock: Clock | None = None,
@@ -376,98 +375,6 @@ class EmbeddedApi(Api):
                                f' UID in object meta: {meta["uid"]}')
             self._check_rv(resource, name, preconditions.resource_version, entry)
         return self._delete(resource, ns, name, Propagation(propagation), grace_period_seconds)
-
-    def _delete(self, resource: Resource, ns: str, name: str, propagation: Propagation,
-                grace: int | None) -> Object:
-        entry = self._entry(resource, ns, name)
-        old, obj = entry.obj, _decode(entry.raw)
-        meta = obj["metadata"]
-        uid = meta["uid"]
-        if resource == PODS:
-            grace = _objects.pod_grace_period(obj, grace)
-            if grace > 0:  # the kubelet finishes the delete once the containers stopped
-                if "deletionTimestamp" in meta:
-                    return obj
-                meta["deletionTimestamp"] = _objects.timestamp(self._clock.now() + grace)
-                meta["deletionGracePeriodSeconds"] = grace
-                return self._commit(resource, EventType.MODIFIED, ns, name, obj, old)
-        if propagation is Propagation.ORPHAN:
-            self._orphan(uid)
-        finalizers = list(meta.get("finalizers") or ())
-        if propagation is Propagation.FOREGROUND and self._dependents.get(uid) and _FOREGROUND not in finalizers:
-            finalizers.append(_FOREGROUND)
-        if not finalizers:
-            return self._remove(resource, ns, name, obj, old)
-        if "deletionTimestamp" not in meta or finalizers != list(meta.get("finalizers") or ()):
-            meta.setdefault("deletionTimestamp", _objects.timestamp(self._clock.now()))
-            meta.setdefault("deletionGracePeriodSeconds", 0)
-            meta["finalizers"] = finalizers
-            obj = self._commit(resource, EventType.MODIFIED, ns, name, obj, old)
-        if _FOREGROUND in finalizers:
-            self._collect(uid)
-            self._finish_foreground(uid)
-            ref = self._by_uid.get(uid)
-            if ref is not None:
-                return _decode(self._objects[ref[0]][(ref[1], ref[2])].raw)
-        return obj
-
-    def _remove(self, resource: Resource, ns: str, name: str, final: Object, old: Object) -> Object:
-        """Really delete (DELETED event), then let the garbage collector see the owner gone."""
-        result = self._commit(resource, EventType.DELETED, ns, name, final, old)
-        uid = final["metadata"]["uid"]
-        self._collect(uid)
-        for owner in _objects.owner_uids(final):
-            self._finish_foreground(owner)
-        return result
-
-    def _collect(self, owner_uid: str) -> None:
-        """Background GC of `owner_uid`'s dependents: delete those with no other live owner,
-        strip the dangling reference from the others."""
-        for rkey, ns, name in sorted(self._dependents.get(owner_uid, ())):
-            entry = self._objects.get(rkey, {}).get((ns, name))
-            if entry is None:
-                continue
-            resource = self._resources[rkey]
-            others = [u for u in _objects.owner_uids(entry.obj) if u != owner_uid and u in self._by_uid]
-            owner_alive = owner_uid in self._by_uid
-            if others and not owner_alive:
-                self._strip_owner(resource, ns, name, entry, owner_uid)
-            elif not others and "deletionTimestamp" not in entry.obj["metadata"]:
-                self._delete(resource, ns, name, Propagation.BACKGROUND, None)
-
-    def _orphan(self, owner_uid: str) -> None:
-        for rkey, ns, name in sorted(self._dependents.get(owner_uid, ())):
-            entry = self._objects[rkey][(ns, name)]
-            self._strip_owner(self._resources[rkey], ns, name, entry, owner_uid)
-
-    def _strip_owner(self, resource: Resource, ns: str, name: str, entry: _Entry, owner_uid: str) -> None:
-        obj = _decode(entry.raw)
-        obj["metadata"]["ownerReferences"] = [r for r in obj["metadata"].get("ownerReferences") or ()
-                                              if r.get("uid") != owner_uid]
-        if not obj["metadata"]["ownerReferences"]:
-            del obj["metadata"]["ownerReferences"]
-        self._commit(resource, EventType.MODIFIED, ns, name, obj, entry.obj)
-
-    def _blocked(self, owner_uid: str) -> bool:
-        """Whether a live dependent's reference to `owner_uid` has `blockOwnerDeletion: true`."""
-        for rkey, ns, name in self._dependents.get(owner_uid, ()):
-            for ref in self._objects[rkey][(ns, name)].obj["metadata"].get("ownerReferences") or ():
-                if ref.get("uid") == owner_uid and ref.get("blockOwnerDeletion") is True:
-                    return True
-        return False
-
-    def _finish_foreground(self, owner_uid: str) -> None:
-        """Drop `foregroundDeletion` from an owner no dependent blocks any more."""
-        ref = self._by_uid.get(owner_uid)
-        if ref is None or self._blocked(owner_uid):
-            return
-        rkey, ns, name = ref
-        entry = self._objects[rkey][(ns, name)]
-        if _FOREGROUND not in (entry.obj["metadata"].get("finalizers") or ()):
-            return
-        obj = _decode(entry.raw)
-        obj["metadata"]["finalizers"] = [f for f in obj["metadata"]["finalizers"] if f != _FOREGROUND]
-        self._write(self._resources[rkey], ns, name, obj, entry, None)
 
     async def close(self) -> None:
         for watchers in self._watchers.values():
