@@ -15,6 +15,9 @@ from typing import Any
 import msgspec
 
 from tiphys.core.status import _compact_layout as L
+from tiphys.core.status._compact_layout import (F_BOUNDARY, F_CHILDREN, F_DISPLAY, F_FINISHED, F_HOST, F_ID,
+                                                F_NAME, F_OUTBOUND, F_RESOURCES, F_STARTED, HASH_MARK, HOLE,
+                                                HOLE_JSON, SAME_AS_PREVIOUS, WF_MARK)
 from tiphys.core.status import ids
 
 __all__ = ["layout"]
@@ -96,7 +99,7 @@ class _Encoder:
         flags = 0
         name = d.pop("name", None)
         if type(name) is str and "\x00" not in name:
-            flags |= L.F_NAME
+            flags |= F_NAME
             prev = self.prev_name
             n = _common_prefix(prev, name, self.prev_lcp)
             self.prev_lcp = n
@@ -112,37 +115,37 @@ class _Encoder:
         # 4 incompressible bytes a node buys a 2x faster decode.
         if name == self.workflow:
             if node_id == name:
-                flags |= L.F_ID
+                flags |= F_ID
         elif node_id.startswith(self.id_prefix):
             digits = node_id[len(self.id_prefix):]
             if digits.isdigit() and digits.isascii() and str(int(digits)) == digits \
                     and int(digits) <= 0xFFFFFFFF:
-                flags |= L.F_ID
+                flags |= F_ID
                 self.hashes.append(int(digits))
             else:
                 digits = None
-        if not flags & L.F_ID:
+        if not flags & F_ID:
             cols["other_ids"].append(node_id)
         boundary = d.get("boundaryID")
         b = self.index.get(boundary) if type(boundary) is str else None
         if b is not None:
             del d["boundaryID"]
-            flags |= L.F_BOUNDARY
+            flags |= F_BOUNDARY
             cols["boundary"].append(b - self.prev_boundary)
             self.prev_boundary = b
         if name is not None:
             shown = d.get("displayName")
             if shown is not None and shown == ids.display_name(name, self.names[b] if b is not None else None):
                 del d["displayName"]
-                flags |= L.F_DISPLAY
-        for field, flag in (("children", L.F_CHILDREN), ("outboundNodes", L.F_OUTBOUND)):
+                flags |= F_DISPLAY
+        for field, flag in (("children", F_CHILDREN), ("outboundNodes", F_OUTBOUND)):
             refs = self.refs(d.get(field))
             if refs is not None:
                 del d[field]
                 flags |= flag
                 kids = cols["kids"]
                 if refs == self.prev_lists[field]:
-                    kids.append(L.SAME_AS_PREVIOUS)
+                    kids.append(SAME_AS_PREVIOUS)
                 else:
                     kids.append(len(refs))
                     last = i
@@ -153,27 +156,27 @@ class _Encoder:
         started = L.epoch(d.get("startedAt"))
         if started is not None:
             del d["startedAt"]
-            flags |= L.F_STARTED
+            flags |= F_STARTED
             cols["started"].append(started - self.prev_start)
             self.prev_start = started
         finished = L.epoch(d.get("finishedAt"))
         if finished is not None:
             del d["finishedAt"]
-            flags |= L.F_FINISHED
+            flags |= F_FINISHED
             cols["finished"].append(finished - self.prev_start)
         host = d.get("hostNodeName")
         if type(host) is str and "\x00" not in host:
             del d["hostNodeName"]
-            flags |= L.F_HOST
+            flags |= F_HOST
             h = self.hosts.get(host)
             if h is None:
                 h = self.hosts[host] = len(self.hosts)
             cols["host"].append(h)
         rkeys: tuple = ()
         res = d.get("resourcesDuration")
-        if type(res) is dict and res and all(type(v) is int for v in res.values()):
+        if type(res) is dict and res and {type(v) for v in res.values()} == {int}:
             del d["resourcesDuration"]
-            flags |= L.F_RESOURCES
+            flags |= F_RESOURCES
             rkeys = tuple(res)
             run = finished - started if started is not None and finished is not None else 0
             out = cols["resources"]
@@ -194,9 +197,9 @@ class _Encoder:
                     holes.append((io, "result", value))
         strings = [v for _, _, v in holes]
         for container, key, _ in holes:
-            container[key] = L.HOLE
+            container[key] = HOLE
         text = _JSON.encode(d).decode() if d else ""
-        if holes and text.count(L.HOLE_JSON) != len(holes):
+        if holes and text.count(HOLE_JSON) != len(holes):
             # Some other value spells a hole's JSON: this node keeps its strings in its shape.
             for container, key, v in holes:
                 container[key] = v
@@ -211,9 +214,9 @@ class _Encoder:
         if text:
             # Raw NULs never occur in JSON text, so the markers are unambiguous and reversible.
             if digits is not None:
-                text = text.replace(digits, L.HASH_MARK)
+                text = text.replace(digits, HASH_MARK)
             if self.wf_json:
-                text = text.replace(self.wf_json, L.WF_MARK)
+                text = text.replace(self.wf_json, WF_MARK)
         key = (flags, rkeys, text, len(strings))
         s = self.shapes.get(key)
         if s is None:
