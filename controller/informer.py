@@ -22,6 +22,9 @@ mutate what they get; pass `transform` (e.g. strip managedFields and decode into
 to make that structural. Indexers are named functions of the raw object (before `transform`)
 returning the index values; `namespace`, `workflow` (label `workflows.argoproj.io/workflow`) and
 `owner` (ownerReference uids) are predefined.
+
+`resync_period` (Argo: 20 minutes for workflows) replays the cache to the handlers as updates of
+an object to itself, so level-based reconcilers look again; it is not a relist.
 """
 from __future__ import annotations
 
@@ -193,6 +196,7 @@ class Informer(Generic[T]):
                  transform: Callable[[Object], T] | None = None,
                  indexers: dict[str, Indexer] | None = None,
                  watch_timeout: tuple[float, float] = (300.0, 600.0),
+                 resync_period: float | None = None,
                  rng: random.Random | None = None) -> None:
         self._api, self._resource, self._clock = api, resource, clock
         self._namespace, self._labels, self._fields = namespace, label_selector, field_selector
@@ -207,6 +211,9 @@ class Informer(Generic[T]):
         self.last_resource_version: str | None = None
         self._list_rv: str | None = "0"
         self.relists = 0  # lists done (the first included), for observability and tests
+        if resync_period is not None and resync_period < 1.0:
+            raise ValueError(f"Informer: resync_period must be at least 1 s, got {resync_period}")
+        self._resync_period = resync_period
 
     def add_handler(self, handler: EventHandler[T], /) -> None:
         """Register `handler`; a late one first gets a synthetic add for every cached object."""
@@ -263,8 +270,30 @@ class Informer(Generic[T]):
             else:
                 handler.on_update(old, obj)
 
+    def resync_nowait(self) -> None:
+        """Replay every cached object to the handlers as an update of itself (not a relist)."""
+        for obj in self.store.list():
+            for handler in self._handlers:
+                handler.on_update(obj, obj)
+
+    async def _resync_forever(self, period: float) -> None:
+        while True:
+            await self._clock.sleep(period)
+            if self._has_synced:
+                self.resync_nowait()
+
     async def run(self) -> None:
-        """List and watch forever (until cancelled), backing off between failed attempts."""
+        """List and watch forever (until cancelled), backing off between failed attempts;
+        with `resync_period`, also replay the cache to the handlers that often."""
+        resync = (asyncio.ensure_future(self._resync_forever(self._resync_period))
+                  if self._resync_period is not None else None)
+        try:
+            await self._run()
+        finally:
+            if resync is not None:
+                resync.cancel()
+
+    async def _run(self) -> None:
         while True:
             try:
                 await self._list_and_watch()

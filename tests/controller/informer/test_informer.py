@@ -263,3 +263,23 @@ async def test_handlers_map_pod_events_to_workflow_keys(clock, settle):
     await settle()
     assert len(queue) == 1 and queue.get_nowait() == "ns/w"
     await stop(task)
+
+
+async def test_resync_replays_cache_as_updates(clock, settle):
+    """resync_period replays every cached object as update(obj, obj) without listing again."""
+    api = EmbeddedApi(clock=clock, bookmark_interval=0)
+    await api.create(WORKFLOWS, wf("w"), namespace="ns")
+    informer = Informer(api, WORKFLOWS, clock=clock, resync_period=1200, watch_timeout=(3600, 3600))
+    recorder = Recorder()
+    informer.add_handler(recorder)
+    task = await start(informer)
+    clock.advance(1199)
+    await settle()
+    assert recorder.events == [("add", "ns/w")]
+    clock.advance(1)
+    await settle()
+    rv = api.resource_version
+    assert recorder.events[1:] == [("update", "ns/w", rv, rv)] and informer.relists == 1
+    await stop(task)
+    with pytest.raises(ValueError):
+        Informer(api, WORKFLOWS, clock=clock, resync_period=0.5)
