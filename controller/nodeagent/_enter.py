@@ -6,7 +6,8 @@ milliseconds and runs the same whatever the caller's working directory. It is a 
 process rather than a `preexec_fn` because the agent's process has threads (asyncio's child
 watcher), and mounting between fork and exec in a threaded parent is not async-signal-safe.
 
-PLAN_JSON: {"mounts": [{"source": host path, "target": container path, "ro": bool}], "cwd": path}.
+PLAN_JSON: {"mounts": [{"source": host path, "target": container path, "ro": bool}], "cwd": path,
+"cgroup": optional cgroup.procs file to join}.
 Mounts are applied in order (the agent sorts them shallow to deep); a missing target is created
 as a directory, or as an empty file when the source is a file (a kubelet does the same inside the
 container's root filesystem; here the host's directory tree is shared, so such mount points stay
@@ -43,6 +44,9 @@ def main():
     if sys.argv[3] != "--" or not argv:
         _fail(errfd, "usage: _enter.py ERRFD PLAN -- argv...")
     try:
+        if plan.get("cgroup"):  # join the memory cgroup first: the command is confined from exec on
+            with open(plan["cgroup"], "w") as f:
+                f.write(str(os.getpid()))
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.unshare(CLONE_NEWNS) != 0:
             err = ctypes.get_errno()

@@ -37,6 +37,7 @@ from tiphys.controller.api.errors import AlreadyExists, ApiError, Conflict, NotF
 from tiphys.controller.informer import FuncHandler, Informer, strip_managed_fields
 from tiphys.controller.workqueue import ShutDown, WorkQueue
 
+from .cgroups import MemoryCgroups
 from .images import ImageMap
 from .podrun import PodRun, RunContext
 from .sandbox import Isolation, probe_isolation
@@ -126,9 +127,16 @@ class NodeAgent:
                 _log.warning("node agent: no private mount namespaces (%s); falling back to path rewriting: "
                              "pods share the host's /tmp and only paths in argv/env are mapped", why)
         wrapper = await asyncio.to_thread(ensure_wrapper, self.root_dir / "bin")
+        cgroups = None
+        if isolation is Isolation.NAMESPACE:
+            cgroups, why = await asyncio.to_thread(MemoryCgroups.detect)
+            if cgroups is not None:
+                await asyncio.to_thread(cgroups.sweep)
+            else:
+                _log.warning("node agent: memory limits are not enforced and OOMKilled is not reported (%s)", why)
         images = self.images.with_executor_env({"TIPHYS_WRAPPER": str(wrapper)}) if wrapper else self.images
         self.ctx = RunContext(self.api, clock=self.clock, images=images, isolation=isolation, root_dir=self.root_dir,
-                              relay_interval=self._relay_interval)
+                              relay_interval=self._relay_interval, cgroups=cgroups)
         if self.register_node:
             await self._register_node()
         self._tasks += [asyncio.ensure_future(self.own.run()), asyncio.ensure_future(self.unscheduled.run())]

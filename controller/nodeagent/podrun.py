@@ -32,9 +32,10 @@ from typing import Any
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import ApiError, NotFound
 
-from .errors import NodeAgentError
+from .cgroups import MemoryCgroups
+from .errors import ContainerConfigError, NodeAgentError
 from .images import ImageMap
-from .podenv import SourceCache, container_env
+from .podenv import SourceCache, container_env, parse_quantity
 from .process import ContainerProcess, StartFailed
 from .sandbox import Isolation, container_mounts, expand_vars, launch_spec
 from .status import ContainerState, PodConditions, pod_status, timestamp
@@ -51,8 +52,10 @@ class RunContext:
     """What every pod run shares: the API, the clock, the image map and the directories."""
 
     def __init__(self, api: base.Api, *, clock: Any, images: ImageMap, isolation: Isolation, root_dir: Path,
-                 relay_interval: float = 0.2, keep_pod_dirs: bool = False) -> None:
+                 relay_interval: float = 0.2, keep_pod_dirs: bool = False,
+                 cgroups: MemoryCgroups | None = None) -> None:
         self.api, self.clock, self.images, self.isolation = api, clock, images, isolation
+        self.cgroups = cgroups if isolation is Isolation.NAMESPACE else None  # joined by `_enter.py`
         self.root_dir = root_dir
         self.relay_interval = relay_interval
         self.keep_pod_dirs = keep_pod_dirs
@@ -107,6 +110,7 @@ class PodRun:
         self._relay = TaskResultRelay(ctx.api, self.dir / "taskresults", self.namespace)
         self._last_status: dict[str, Any] | None = None
         self._volumes: dict[str, Path] = {}
+        self._cgroups: dict[str, Path] = {}  # container -> its memory cgroup
         self._sources = SourceCache(ctx.api, self.namespace)
         self.deleted = False  # the run ended because the pod is being deleted
 
@@ -152,6 +156,9 @@ class PodRun:
             self._cancel_timers()
             for name in list(self._procs):
                 self._procs[name].signal(signal.SIGKILL)
+            for name in list(self._cgroups):
+                if name not in self._reapers:  # never started, or already reaped
+                    self._drop_cgroup(name)
             if not self.ctx.keep_pod_dirs:
                 await asyncio.to_thread(shutil.rmtree, self.dir / "tmp", ignore_errors=True)
 
@@ -213,9 +220,20 @@ class PodRun:
             mounts = container_mounts(spec, self._volumes, env=env, where=where,
                                       tmp_dir=self.dir / "tmp" / name if namespaced else None,
                                       keep_visible=ctx.keep_visible if namespaced else ())
+            limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+            procs = None
+            if limit is not None and ctx.cgroups is not None:
+                size = int(parse_quantity(limit, where=f"{where}.resources.limits.memory"))
+                try:
+                    self._cgroups[name] = ctx.cgroups.create(f"tiphys-{self.uid}-{name}", size)
+                except OSError as exc:
+                    raise ContainerConfigError(f"{where}.resources.limits.memory",
+                                               f"cannot create a memory cgroup: {exc}") from None
+                procs = ctx.cgroups.procs_file(self._cgroups[name])
             pair = os.pipe() if namespaced else None
             launch = launch_spec(ctx.isolation, argv, env, cwd=spec.get("workingDir"), mounts=mounts,
-                                 view_dir=self.dir / "views" / name, errfd=pair[1] if pair else None)
+                                 view_dir=self.dir / "views" / name, errfd=pair[1] if pair else None,
+                                 cgroup_procs=procs)
         except NodeAgentError as exc:
             self._fail_to_start(exc, state)
             return False
@@ -259,7 +277,18 @@ class PodRun:
                     with open(self.ctx.log_path(self.namespace, self.name, name), "ab") as log:
                         log.write(failure.encode() + b"\n")
                 else:
-                    self.states[name].finish(self._now(), code)
+                    oom = code == 137 and name in self._cgroups and self.ctx.cgroups is not None \
+                        and self.ctx.cgroups.oom_killed(self._cgroups[name])
+                    self.states[name].finish(self._now(), code, reason="OOMKilled" if oom else None)
+                self._drop_cgroup(name)
+
+    def _drop_cgroup(self, name: str) -> None:
+        path = self._cgroups.pop(name, None)
+        if path is not None and self.ctx.cgroups is not None:
+            try:
+                self.ctx.cgroups.remove(path)
+            except OSError as exc:  # still populated (a process escaped the session): leave it
+                _log.warning("pod %s/%s: cannot remove cgroup %s: %s", self.namespace, self.name, path, exc)
 
     def _apply_kill_policy(self) -> None:
         if self._stopping():

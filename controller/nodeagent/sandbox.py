@@ -152,14 +152,14 @@ def _rewriter(mounts: list[Mount]) -> Any:
 
 
 def launch_spec(isolation: Isolation, argv: list[str], env: dict[str, str], /, *, cwd: str | None,
-                mounts: list[Mount], view_dir: Path, errfd: int | None) -> Launch:
+                mounts: list[Mount], view_dir: Path, errfd: int | None, cgroup_procs: str | None = None) -> Launch:
     """How to spawn the container: through `_enter.py`, or directly with rewritten paths."""
     workdir = cwd or "/"
     if isolation is Isolation.NAMESPACE:
         if errfd is None:
             raise ValueError("launch_spec: namespace isolation needs an error pipe")
         plan = {"mounts": [{"source": m.source, "target": m.target, "ro": m.read_only} for m in mounts],
-                "cwd": workdir}
+                "cwd": workdir, "cgroup": cgroup_procs}
         return Launch([sys.executable, "-I", "-S", ENTER_SCRIPT, str(errfd), json.dumps(plan), "--", *argv],
                       env, None, True)
     mounts = [m for m in mounts if m.target != "/tmp"]  # noqa: S108 - see the module docstring
