@@ -12,7 +12,7 @@ from .conftest import needs_namespaces, pod, sh, statuses
 async def test_concurrent_pods_have_private_tmp(harness):
     """Two pods writing /tmp/out.txt at the same time each read back their own file."""
     needs_namespaces()
-    script = "echo {0} > /tmp/out.txt; sleep 0.5; cat /tmp/out.txt; ls /tmp"
+    script = "echo {0} > /tmp/out.txt; touch /tmp/only-{0}; sleep 0.5; cat /tmp/out.txt; ls /tmp | grep only-"
     async with harness() as h:
         assert h.agent.isolation is Isolation.NAMESPACE
         await h.create(pod("left", sh("main", script.format("left"))))
@@ -22,8 +22,8 @@ async def test_concurrent_pods_have_private_tmp(harness):
         # overlapping lifetimes, or the test would prove nothing
         lt, rt = statuses(left)["main"]["state"]["terminated"], statuses(right)["main"]["state"]["terminated"]
         assert lt["startedAt"] <= rt["finishedAt"] and rt["startedAt"] <= lt["finishedAt"]
-        assert h.log("left", "main") == "left\nout.txt\n"
-        assert h.log("right", "main") == "right\nout.txt\n"
+        assert h.log("left", "main") == "left\nonly-left\n"
+        assert h.log("right", "main") == "right\nonly-right\n"
 
 
 async def test_empty_dir_shared_between_concurrent_containers(harness):
