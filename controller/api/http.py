@@ -226,11 +226,14 @@ class HttpApi(Api):
         return await self._json("GET", self._item(resource, name, ns))
 
     async def list(self, resource: Resource, /, *, namespace: str | None = None,
-                   label_selector: str | None = None, field_selector: str | None = None) -> ListResult:
+                   label_selector: str | None = None, field_selector: str | None = None,
+                   resource_version: str | None = None) -> ListResult:
         ns = self._scope(resource, namespace, single=False)
         path = self._collection(resource, ns)
         params = self._selectors(label_selector, field_selector)
         params["limit"] = str(_PAGE)
+        if resource_version is not None:
+            params["resourceVersion"] = resource_version
         items: list[Object] = []
         rv = ""
         while True:
@@ -243,6 +246,8 @@ class HttpApi(Api):
             if not token:
                 break
             params["continue"] = token
+            # The token pins the snapshot; the server refuses a resourceVersion beside it.
+            params.pop("resourceVersion", None)
         for item in items:
             item.setdefault("apiVersion", resource.api_version)
             item.setdefault("kind", resource.kind)

@@ -106,6 +106,9 @@ class Child:
         """SIGTERM, wait up to ``grace`` seconds, then SIGKILL. Idempotent."""
         if self.proc.poll() is None:
             try:
+                # Say in the log who ended the process: a crash and a stop look alike otherwise.
+                if not self._log.closed:
+                    self._log.write(b"\n# tiphys: stopping with SIGTERM\n")
                 self.proc.send_signal(signal.SIGTERM)
                 self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:

@@ -114,23 +114,39 @@ def test_list_pages_over_500_objects(cluster: ControlPlane, cluster_namespace: s
 
 def test_bookmark_ahead_of_timeout(cluster: ControlPlane, cluster_namespace: str) -> None:
     """With bookmarks on and a 4 s timeout, the watch cache sends a BOOKMARK (due at deadline
-    - 2 s) at or past the last event's RV, then ends the stream cleanly."""
+    - 2 s) at or past the last event's RV, then ends the stream cleanly.
+
+    The bookmark rides the cacher's once-a-second dispatch timer and is skipped when its
+    bucket is missed under load, so allow three watches to show one.
+    """
+    async def one_watch(api: HttpApi, name: str):
+        start = (await api.list(WORKFLOWS, namespace=cluster_namespace)).resource_version
+        t0 = time.monotonic()
+        async with api.watch(WORKFLOWS, namespace=cluster_namespace, resource_version=start,
+                             allow_bookmarks=True, timeout=4) as stream:
+            created = await api.create(WORKFLOWS, workflow(name), namespace=cluster_namespace)
+            events = [e async for e in stream]
+        return created, events, time.monotonic() - t0
+
     async def main():
         api = HttpApi.from_kubeconfig(cluster.kubeconfig)
         try:
-            start = (await api.list(WORKFLOWS, namespace=cluster_namespace)).resource_version
-            t0 = time.monotonic()
-            async with api.watch(WORKFLOWS, namespace=cluster_namespace, resource_version=start,
-                                 allow_bookmarks=True, timeout=4) as stream:
-                created = await api.create(WORKFLOWS, workflow("bm"), namespace=cluster_namespace)
-                events = [e async for e in stream]
-            return created, events, time.monotonic() - t0
+            runs = []
+            for attempt in range(3):
+                runs.append(await one_watch(api, f"bm-{attempt}"))
+                if any(e.type is EventType.BOOKMARK for e in runs[-1][1]):
+                    break
+            return runs
         finally:
             await api.close()
 
-    created, events, elapsed = run(main())
-    assert events[0].type is EventType.ADDED
+    runs = run(main())
+    for created, events, elapsed in runs:
+        assert events[0].type is EventType.ADDED
+        assert events[0].object["metadata"]["uid"] == created["metadata"]["uid"]
+        assert 3.0 <= elapsed < 10.0  # ended by the server's timeout, cleanly
+    created, events, _ = runs[-1]
     bookmarks = [e for e in events if e.type is EventType.BOOKMARK]
-    assert bookmarks, [e.type for e in events]
+    assert bookmarks, f"no bookmark in {len(runs)} watches: {[[e.type for e in r[1]] for r in runs]}"
     assert int(bookmarks[-1].resource_version) >= int(created["metadata"]["resourceVersion"])
-    assert 3.0 <= elapsed < 10.0
+    assert set(bookmarks[-1].object) == {"kind", "apiVersion", "metadata"}

@@ -109,3 +109,43 @@ def test_failed_test_shows_logs_and_teardown_stops_servers(
     finally:
         if kept:
             shutil.rmtree(kept.group(1), ignore_errors=True)
+
+
+def test_sigterm_to_pytest_stops_the_servers_gracefully(cluster: ControlPlane, tmp_path: Path) -> None:
+    """SIGTERM to a pytest run mid-test: the handler SIGTERMs the servers, then pytest dies of it."""
+    infofile = tmp_path / "info.json"
+    (tmp_path / "test_inner.py").write_text(textwrap.dedent(f"""
+        import json, time
+        def test_waits(cluster):
+            with open({str(infofile)!r} + ".tmp", "w") as f:
+                json.dump({{"pids": [c.pid for c in cluster.children],
+                           "workdir": str(cluster.workdir)}}, f)
+            import os; os.rename({str(infofile)!r} + ".tmp", {str(infofile)!r})
+            time.sleep(120)
+    """))
+    inner = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", f"{_PKG}.fixture", "-p", "no:cacheprovider", "-q",
+         "--rootdir", str(tmp_path), str(tmp_path / "test_inner.py")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(cluster), cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not infofile.exists():
+            assert inner.poll() is None, f"inner pytest exited early with {inner.returncode}"
+            assert time.monotonic() < deadline, "inner cluster did not start"
+            time.sleep(0.1)
+        info = json.loads(infofile.read_text())
+        inner.send_signal(signal.SIGTERM)
+        assert inner.wait(timeout=60) == -signal.SIGTERM
+    finally:
+        if inner.poll() is None:
+            inner.kill()
+            inner.wait()
+    workdir = Path(info["workdir"])
+    try:
+        assert _wait_gone(info["pids"], timeout=5) == []
+        for name in ("etcd", "kube-apiserver", "kube-controller-manager"):
+            log = workdir / "logs" / f"{name}.log"
+            if log.exists():  # KCM only when built
+                assert "# tiphys: stopping with SIGTERM" in log.read_text(errors="replace"), name
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -204,15 +204,17 @@ async def test_list_follows_continue_and_normalises_items():
         api = make_api(server, InstantClock())
         try:
             result = await api.list(CONFIG_MAPS, namespace="ns", label_selector="app=x",
-                                    field_selector="metadata.name!=z")
+                                    field_selector="metadata.name!=z", resource_version="40")
         finally:
             await api.close()
     assert result.resource_version == "42"
     assert [i["metadata"]["name"] for i in result.items] == ["a", "b"]
     assert all(i["kind"] == "ConfigMap" and i["apiVersion"] == "v1" for i in result.items)
     first, second = server.requests("GET", CM)
-    assert first.query == {"labelSelector": "app=x", "fieldSelector": "metadata.name!=z", "limit": "500"}
-    assert second.query["continue"] == "tok2"
+    assert first.query == {"labelSelector": "app=x", "fieldSelector": "metadata.name!=z", "limit": "500",
+                           "resourceVersion": "40"}
+    # The continue token pins the snapshot; the server refuses a resourceVersion beside it.
+    assert second.query["continue"] == "tok2" and "resourceVersion" not in second.query
 
 
 async def test_create_adds_type_meta_and_rejects_namespace_mismatch():
