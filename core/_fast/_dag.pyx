@@ -39,6 +39,9 @@ cdef class Scheduler:
     # Mutable state, n entries each unless noted.
     cdef TaskRec* rec               # per-task record: npred, res, state, succ_start (see TaskRec)
     cdef unsigned char* scope       # 1 = ancestor of a target, or no targets given
+    cdef unsigned char* branch      # inherited branch phase of fulfilled tasks that did not complete
+    cdef int* targets               # target task ids in Argo's order, ntargets of them
+    cdef Py_ssize_t ntargets
     cdef int* pending               # FIFO of runnable tasks; each task enters at most once
     cdef Py_ssize_t pending_head
     cdef Py_ssize_t pending_tail
@@ -49,8 +52,9 @@ cdef class Scheduler:
     cdef unsigned char* stack       # evaluation stack, max_stack + 1 entries
     cdef Py_ssize_t running
     cdef int parallelism
-    cdef bint fail_fast
-    cdef bint stopped               # fail-fast tripped: the `halted` property
+    cdef bint fail_fast             # only phase() reads it (see the reference docstring)
+    cdef bint halt                  # a steps graph: stop on a failed step
+    cdef bint stopped               # halt tripped: the `halted` property
 
     scheduler_error = _SchedulerError
     restore_error = _SchedulerError
@@ -59,6 +63,9 @@ cdef class Scheduler:
         self.n = 0
         self.rec = NULL
         self.scope = NULL
+        self.branch = NULL
+        self.targets = NULL
+        self.ntargets = 0
         self.pending = NULL
         self.work = NULL
         self.omitted = NULL
@@ -67,7 +74,8 @@ cdef class Scheduler:
     def __dealloc__(self):
         self._free()
 
-    def __init__(self, compiled, *, bint fail_fast=True, int parallelism=0, bytes scope=None):
+    def __init__(self, compiled, *, bint fail_fast=True, int parallelism=0, bytes scope=None,
+                 array targets=None):
         cdef Py_ssize_t n = len(compiled.names)
         cdef Py_ssize_t i
         if parallelism < 0:
@@ -86,9 +94,22 @@ cdef class Scheduler:
         self.prog = _ints(compiled.prog, "prog", self.prog_off[n])
         self.flags = _ints(compiled.flags, "flags", n)
         self.topo = _ints(compiled.topo, "topo", n)
-        self.fail_fast = fail_fast or bool(compiled.halt_on_failure)
+        self.fail_fast = fail_fast
+        self.halt = bool(compiled.halt_on_failure)
         self.parallelism = parallelism
         self._alloc()
+        if targets is None:  # the tasks nothing depends on, sorted by name, as Argo does
+            names = compiled.names
+            targets = array("i", sorted((i for i in range(n) if self.succ_off[i] == self.succ_off[i + 1]),
+                                        key=names.__getitem__))
+        self.ntargets = len(targets)
+        self.targets = <int*>PyMem_Malloc((self.ntargets + 1) * sizeof(int))
+        if self.targets == NULL:
+            raise MemoryError()
+        for i in range(self.ntargets):
+            if not 0 <= targets[i] < n:
+                raise ValueError(f"target {targets[i]} out of range")
+            self.targets[i] = targets[i]
         max_stack = compiled.max_stack
         if max_stack < 0:
             raise ValueError("CompiledDAG.max_stack must be >= 0")
@@ -114,10 +135,11 @@ cdef class Scheduler:
         cdef size_t n = self.n if self.n > 0 else 1
         self.rec = <TaskRec*>PyMem_Malloc((n + 1) * sizeof(TaskRec))
         self.scope = <unsigned char*>PyMem_Malloc(n)
+        self.branch = <unsigned char*>PyMem_Malloc(n)
         self.pending = <int*>PyMem_Malloc(n * sizeof(int))
         self.work = <int*>PyMem_Malloc(n * sizeof(int))
         self.omitted = <int*>PyMem_Malloc(n * sizeof(int))
-        if (self.rec == NULL or self.scope == NULL
+        if (self.rec == NULL or self.scope == NULL or self.branch == NULL
                 or self.pending == NULL or self.work == NULL or self.omitted == NULL):
             self._free()
             raise MemoryError()
@@ -126,12 +148,17 @@ cdef class Scheduler:
     cdef void _free(self) noexcept:
         PyMem_Free(self.rec)
         PyMem_Free(self.scope)
+        PyMem_Free(self.branch)
+        PyMem_Free(self.targets)
         PyMem_Free(self.pending)
         PyMem_Free(self.work)
         PyMem_Free(self.omitted)
         PyMem_Free(self.stack)
         self.rec = NULL
         self.scope = NULL
+        self.branch = NULL
+        self.targets = NULL
+        self.ntargets = 0
         self.pending = NULL
         self.work = NULL
         self.omitted = NULL
@@ -145,6 +172,7 @@ cdef class Scheduler:
             self.rec[i].res = 0
             self.rec[i].succ_start = self.succ_off[i]
             self.rec[i].state = ST_WAITING if self.scope[i] else ST_OUT
+            self.branch[i] = 0
         self.rec[self.n].succ_start = self.succ_off[self.n]
         self.pending_head = 0
         self.pending_tail = 0
@@ -181,9 +209,21 @@ cdef class Scheduler:
         return stack[sp - 1]
 
     @cython.final
+    cdef void _fulfil(self, int t, int outcome) noexcept nogil:
+        # Record an outcome; a task that did not complete inherits its dependencies' branch phase.
+        cdef int k, p, b = 0, pb
+        self.rec[t].res = outcome
+        if not outcome & O_COMPLETED:
+            for k in range(self.pred_off[t], self.pred_off[t + 1]):
+                p = self.pred[k]
+                pb = self.rec[p].res & O_COMPLETED
+                b = _worse(b, pb if pb else self.branch[p])
+            self.branch[t] = b if b else outcome
+
+    @cython.final
     cdef void _omit(self, int t) noexcept nogil:
         self.rec[t].state = ST_OMITTED
-        self.rec[t].res = O_OMITTED
+        self._fulfil(t, O_OMITTED)
         self.omitted[self.omitted_tail] = t
         self.omitted_tail += 1
 
@@ -267,9 +307,12 @@ cdef class Scheduler:
     @cython.final
     cdef void _finish(self, int t, int outcome) noexcept nogil:
         self.rec[t].state = ST_DONE
-        self.rec[t].res = outcome
+        if outcome & O_COMPLETED:
+            self.rec[t].res = outcome
+        else:
+            self._fulfil(t, outcome)
         self.running -= 1
-        if self.fail_fast and self._fails(t, outcome):
+        if self.halt and self._fails(t, outcome):
             self.stopped = True
         self._propagate(t)
 
@@ -402,6 +445,35 @@ cdef class Scheduler:
         """True while something is running or runnable (graphlib's meaning)."""
         self._ensure()
         return self.running > 0 or (not self.stopped and self.pending_head < self.pending_tail)
+
+    def phase(self):
+        """The DAG's (or steps template's) phase as Argo assesses it; see ReferenceScheduler.phase."""
+        cdef Py_ssize_t i
+        cdef int t, o, b
+        self._ensure()
+        if self.running:
+            return "Running"
+        if self.halt:
+            if self.stopped:
+                return "Failed"
+            return "Running" if self.pending_head < self.pending_tail else "Succeeded"
+        result = "Succeeded"
+        for i in range(self.ntargets):
+            t = self.targets[i]
+            o = self.rec[t].res
+            if not o:
+                result = "Running"
+                if not self.fail_fast:
+                    break
+                continue
+            b = o & O_COMPLETED
+            if not b:
+                b = self.branch[t]
+            if self._fails(t, b):
+                result = "Error" if b & O_ERRORED else "Failed"
+                if self.fail_fast:
+                    break
+        return result
 
     def take_omitted(self):
         """Tasks the scheduler omitted (depends false) since the last call, in omission order."""

@@ -36,6 +36,7 @@ cdef enum:
     O_ANY_SUCCEEDED = 64
     O_ALL_FAILED = 128
     O_PHASES = 31
+    O_COMPLETED = 7      # Succeeded | Failed | Errored
     O_GROUP_BITS = 192
     O_ALL = 255
 
@@ -83,3 +84,14 @@ cdef inline const int* _ints(object arr, str what, Py_ssize_t minimum) except NU
 
 
 cdef int _EMPTY = 0
+
+
+cdef inline int _worse(int a, int b) noexcept nogil:
+    """The worse of two branch phases: Error > Failed > Succeeded > anything else."""
+    if (a | b) & O_ERRORED:
+        return O_ERRORED
+    if (a | b) & O_FAILED:
+        return O_FAILED
+    if (a | b) & O_SUCCEEDED:
+        return O_SUCCEEDED
+    return a if a else b

@@ -7,7 +7,7 @@ cdef int _restore_walk(Scheduler sched, const int* given) except -1:
     cdef Py_ssize_t idx
     names = sched.compiled.names
     sched._reset()
-    if sched.fail_fast:
+    if sched.halt:
         for idx in range(sched.n):
             if given[idx] >= 0 and sched._fails(<int>idx, given[idx]):
                 sched.stopped = True
@@ -20,7 +20,7 @@ cdef int _restore_walk(Scheduler sched, const int* given) except -1:
                 raise sched._error(True, f"task {names[t]!r} ({t}) is done but "
                                    f"{_unfulfilled(sched, t)} is not", t)
             sched.rec[t].state = ST_OMITTED if o & O_OMITTED else ST_DONE
-            sched.rec[t].res = o
+            sched._fulfil(t, o)
             sched._decrement(t)
         elif o == -2:
             if sched.rec[t].state == ST_OUT:

@@ -5,6 +5,7 @@
     for task in sched.ready(): ...                      # start these
     sched.done(task, Outcome.SUCCEEDED)                 # report what happened
     sched.take_omitted()                                # tasks whose depends came out false
+    sched.phase()                                       # "Running", "Succeeded", "Failed", "Error"
 
 `Scheduler` is the Cython implementation when `tiphys.core._fast._dag` is built and the pure-Python
 `ReferenceScheduler` otherwise (with one warning). Both follow Argo's DAG rules (argo-semantics

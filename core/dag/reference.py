@@ -17,17 +17,23 @@ order; a fulfilled task releases its successors in index order; omissions cascad
 `ready()` hands out PENDING tasks first-in first-out.
 
 Rules beyond `depends` (§5.5, §5.13, §5.4):
-* fail-fast (`fail_fast=True`, Argo's default for DAGs; always on for steps). Argo's field doc:
-  "stop scheduling new steps, as soon as it detects that one of the DAG nodes is failed. Then it
-  waits until all DAG nodes are completed before failing the DAG itself." Here: after a task ends
-  Failed or Errored without a `continueOn` covering that phase, `ready()` returns nothing more
-  and no further task is evaluated or omitted; running tasks still report `done()`, and
-  `is_active()` turns false when they have. Our choice where the doc is vague: a failure that
-  `continueOn` covers does not stop the DAG (it does not fail the DAG either, §5.5 step 3), and
-  Error counts as a failure (the DAG takes Error then).
-* `targets`: only the targets and their ancestors run; other tasks stay OUT.
+* Failures never stop a DAG from releasing tasks: a failed task's bare dependants are omitted by
+  the depends rule, and tasks that ask for `.Failed` run (Argo's `dag-continue-on-fail` example).
+  `fail_fast` matters where Argo applies it, in the DAG's phase (`phase()`, §5.5 steps 2-4): a
+  failing target decides at once, even while other targets have not started, instead of waiting
+  for every target. (The field doc's "stop scheduling new steps" describes Argo v2.4; since v3
+  the check lives only in `assessDAGPhase`, and tasks become runnable in the same reconcile as
+  their dependencies finish, which is what this scheduler does.)
+* Steps graphs (`compile_steps`) halt on a failed step not covered by its `continueOn`: nothing
+  new is handed out or evaluated, siblings already running finish, and `phase()` is Failed then.
+* `targets`: only the targets and their ancestors run; other tasks stay OUT. Without targets,
+  the targets are the tasks nothing depends on, sorted by name (as Argo sorts them).
 * `parallelism`: at most that many tasks RUNNING at once (0 = unbounded). Omitted tasks never run,
   so they do not count.
+* Branch phase (§5.5 step 2): a task that ended Succeeded/Failed/Error has its own phase; a
+  Skipped, Omitted or only-Daemoned one inherits the worst branch phase of its dependencies
+  (Error over Failed over Succeeded; our choice where Argo keeps whichever its BFS meets first),
+  or its own phase when it has none. `phase()` folds the targets' branch phases as Argo does.
 """
 from __future__ import annotations
 
@@ -38,26 +44,43 @@ from .depends import OP_AND, OP_NOT
 from .errors import RestoreError, SchedulerError, UnknownDependencyError
 from .outcome import Outcome, check_outcome
 
-__all__ = ["ReferenceScheduler", "WAITING", "PENDING", "RUNNING", "DONE", "OMITTED", "OUT"]
+__all__ = ["ReferenceScheduler", "WAITING", "PENDING", "RUNNING", "DONE", "OMITTED", "OUT",
+           "RUNNING_PHASE", "SUCCEEDED_PHASE", "FAILED_PHASE", "ERROR_PHASE"]
 
 WAITING, PENDING, RUNNING, DONE, OMITTED, OUT = range(6)
 
+#: `phase()` results: Argo's node phase strings.
+RUNNING_PHASE, SUCCEEDED_PHASE, FAILED_PHASE, ERROR_PHASE = "Running", "Succeeded", "Failed", "Error"
+
+_SUCCEEDED = int(Outcome.SUCCEEDED)
 _FAILED = int(Outcome.FAILED)
 _ERRORED = int(Outcome.ERRORED)
 _OMITTED = int(Outcome.OMITTED)
+_COMPLETED = _SUCCEEDED | _FAILED | _ERRORED
 
 
-def _scope(compiled: CompiledDAG, targets: int | str | Iterable[int | str] | None) -> list[bool]:
-    """True for the targets and their ancestors (everything when `targets` is None)."""
+def _worse(a: int, b: int) -> int:
+    """The worse of two branch phases: Error > Failed > Succeeded > anything else."""
+    for bit in (_ERRORED, _FAILED, _SUCCEEDED):
+        if (a | b) & bit:
+            return bit
+    return a or b
+
+
+def resolve_targets(compiled: CompiledDAG, targets: int | str | Iterable[int | str] | None
+                    ) -> tuple[list[bool], list[int]]:
+    """(scope, target list): scope is True for the targets and their ancestors. Without targets
+    everything is in scope and the targets are the tasks nothing depends on, sorted by name."""
     n = len(compiled.names)
     if targets is None:
-        return [True] * n
+        off = compiled.succ_off
+        sinks = [i for i in range(n) if off[i] == off[i + 1]]
+        return [True] * n, sorted(sinks, key=compiled.names.__getitem__)
     if isinstance(targets, str):
         targets = targets.split()  # Argo's `dag.target` is space-separated
     elif isinstance(targets, int):
         targets = [targets]
-    scope = [False] * n
-    stack = []
+    ids: list[int] = []
     for t in targets:
         if isinstance(t, str):
             i = compiled.index.get(t)
@@ -67,7 +90,10 @@ def _scope(compiled: CompiledDAG, targets: int | str | Iterable[int | str] | Non
             i = int(t)
             if not 0 <= i < n:
                 raise SchedulerError(f"target {i} is out of range (0..{n - 1})", task=i)
-        stack.append(i)
+        if i not in ids:
+            ids.append(i)
+    scope = [False] * n
+    stack = list(ids)
     pred, off = compiled.pred, compiled.pred_off
     while stack:
         t = stack.pop()
@@ -75,7 +101,7 @@ def _scope(compiled: CompiledDAG, targets: int | str | Iterable[int | str] | Non
             continue
         scope[t] = True
         stack.extend(pred[off[t]:off[t + 1]])
-    return scope
+    return scope, ids
 
 
 class ReferenceScheduler:
@@ -87,11 +113,14 @@ class ReferenceScheduler:
             raise ValueError(f"parallelism must be >= 0, got {parallelism}")
         self._dag = compiled
         self._n = len(compiled.names)
-        self._fail_fast = bool(fail_fast) or compiled.halt_on_failure
+        self._fail_fast = bool(fail_fast)
+        self._halt = bool(compiled.halt_on_failure)
         self._parallelism = parallelism
-        self._in_scope = _scope(compiled, targets)
+        self._in_scope, self._targets = resolve_targets(compiled, targets)
         self._succ = compiled.succ.tolist()
         self._succ_off = compiled.succ_off.tolist()
+        self._pred = compiled.pred.tolist()
+        self._pred_off = compiled.pred_off.tolist()
         self._prog = compiled.prog.tolist()
         self._prog_off = compiled.prog_off.tolist()
         self._flags = compiled.flags.tolist()
@@ -103,10 +132,11 @@ class ReferenceScheduler:
     # -- internals -------------------------------------------------------------------------
 
     def _reset(self) -> None:
-        off = self._dag.pred_off
+        off = self._pred_off
         self._npred = [off[i + 1] - off[i] for i in range(self._n)]
         self._state = [WAITING if s else OUT for s in self._in_scope]
         self._outcome = [0] * self._n
+        self._branch = [0] * self._n  # set for fulfilled tasks that did not complete (see _fulfil)
         self._pending: list[int] = []  # every task enters at most once: a list and a head index
         self._pending_head = 0
         self._running = 0
@@ -132,6 +162,16 @@ class ReferenceScheduler:
             i += 1
         return stack[-1] if stack else True
 
+    def _fulfil(self, t: int, outcome: int) -> None:
+        """Record an outcome; a task that did not complete inherits its dependencies' branch phase."""
+        self._outcome[t] = outcome
+        if not outcome & _COMPLETED:
+            b = 0
+            for k in range(self._pred_off[t], self._pred_off[t + 1]):
+                p = self._pred[k]
+                b = _worse(b, self._outcome[p] & _COMPLETED or self._branch[p])
+            self._branch[t] = b or outcome
+
     def _release(self, t: int) -> None:
         """`t` has all dependencies fulfilled: queue it, or omit it and cascade."""
         if self._evaluate(t):
@@ -143,7 +183,7 @@ class ReferenceScheduler:
 
     def _omit(self, t: int) -> None:
         self._state[t] = OMITTED
-        self._outcome[t] = _OMITTED
+        self._fulfil(t, _OMITTED)
         self._omitted.append(t)
 
     def _propagate(self, first: int) -> None:
@@ -166,6 +206,7 @@ class ReferenceScheduler:
                         work.append(s)
 
     def _fails(self, t: int, outcome: int) -> bool:
+        """Failed or Errored, and the task's continueOn does not cover that phase."""
         flags = self._flags[t]
         return bool((outcome & _FAILED and not flags & FLAG_CONTINUE_FAILED)
                     or (outcome & _ERRORED and not flags & FLAG_CONTINUE_ERROR))
@@ -196,7 +237,7 @@ class ReferenceScheduler:
 
     @property
     def halted(self) -> bool:
-        """True once fail-fast stopped the graph: nothing new will be handed out."""
+        """True once a steps graph stopped on a failed step: nothing new will be handed out."""
         return self._halted
 
     def ready(self) -> list[int]:
@@ -226,9 +267,9 @@ class ReferenceScheduler:
         outcome = int(outcome)
         self._check(t, outcome, restoring=False)
         self._state[t] = DONE
-        self._outcome[t] = outcome
+        self._fulfil(t, outcome)
         self._running -= 1
-        if self._fail_fast and self._fails(t, outcome):
+        if self._halt and self._fails(t, outcome):
             self._halted = True
         self._propagate(t)
 
@@ -263,6 +304,30 @@ class ReferenceScheduler:
         """True while something is running or runnable (graphlib's meaning)."""
         return self._running > 0 or (not self._halted and self._pending_head < len(self._pending))
 
+    def phase(self) -> str:
+        """The DAG's (or steps template's) phase as Argo assesses it (§5.5, §5.4): "Running",
+        "Succeeded", "Failed" or "Error". Costs one pass over the targets."""
+        if self._running:
+            return RUNNING_PHASE
+        if self._halt:
+            if self._halted:
+                return FAILED_PHASE  # a Steps node ends Failed, never Error (§5.4)
+            return RUNNING_PHASE if self._pending_head < len(self._pending) else SUCCEEDED_PHASE
+        result = SUCCEEDED_PHASE
+        for t in self._targets:
+            o = self._outcome[t]
+            if not o:
+                result = RUNNING_PHASE
+                if not self._fail_fast:  # let every target finish before judging failures
+                    break
+                continue
+            branch = o & _COMPLETED or self._branch[t]
+            if self._fails(t, branch):
+                result = ERROR_PHASE if branch & _ERRORED else FAILED_PHASE
+                if self._fail_fast:
+                    break
+        return result
+
     def take_omitted(self) -> list[int]:
         """Tasks the scheduler omitted (depends false) since the last call, in omission order."""
         out = self._omitted[self._omitted_read:]
@@ -281,7 +346,7 @@ class ReferenceScheduler:
         """Rebuild state after a restart from the fulfilled tasks (`outcomes`, may include OMITTED)
         and the tasks already started (`running`). Tasks whose dependencies are fulfilled are
         evaluated again, in topological order; omissions found now are reported by
-        `take_omitted()`. Contradictions raise `RestoreError`."""
+        `take_omitted()`. Contradictions raise `RestoreError` (the scheduler is then unusable)."""
         given: dict[int, int] = {}
         for key, o in outcomes.items():
             t = self._task(key)
@@ -297,7 +362,7 @@ class ReferenceScheduler:
                 raise RestoreError(f"task {self._dag.names[t]!r} ({t}) given twice", task=t)
             started.add(t)
         self._reset()
-        self._halted = self._fail_fast and any(self._fails(t, o) for t, o in given.items())
+        self._halted = self._halt and any(self._fails(t, o) for t, o in given.items())
         names, state, npred = self._dag.names, self._state, self._npred
         for t in self._dag.topo:
             o = given.get(t)
@@ -306,7 +371,7 @@ class ReferenceScheduler:
                     raise RestoreError(f"task {names[t]!r} ({t}) is done but "
                                        f"{self._unfulfilled(t)} is not", task=t)
                 state[t] = OMITTED if o & _OMITTED else DONE
-                self._outcome[t] = o
+                self._fulfil(t, o)
                 self._decrement(t)
             elif t in started:
                 if state[t] == OUT:
@@ -334,6 +399,6 @@ class ReferenceScheduler:
             npred[succ[k]] -= 1
 
     def _unfulfilled(self, t: int) -> str:
-        pred, off = self._dag.pred, self._dag.pred_off
+        pred, off = self._pred, self._pred_off
         j = next(j for j in pred[off[t]:off[t + 1]] if self._state[j] not in (DONE, OMITTED))
         return f"its dependency {self._dag.names[j]!r} ({j})"

@@ -111,7 +111,7 @@ def test_enhanced_depends_results(impl):
     assert [got[f"r{i}"] for i in range(1, 7)] == [S, S, S, O, S, S]
 
 
-def test_continue_on_widens_bare_dependants_and_does_not_fail_fast(impl):
+def test_continue_on_widens_bare_dependants(impl):
     """continueOn.failed: dependants see a failed task as fine and the DAG keeps going."""
     c = dag(("A", None, {"continueOn": {"failed": True}}), ("B", "A"), ("C", "B"))
     s = impl(c)
@@ -120,42 +120,82 @@ def test_continue_on_widens_bare_dependants_and_does_not_fail_fast(impl):
 
 
 def test_continue_on_failed_does_not_cover_error(impl):
-    """continueOn.failed says nothing about Error: the dependant is omitted and fail-fast trips."""
+    """continueOn.failed says nothing about Error: the dependant is omitted, the DAG ends Error."""
     c = dag(("A", None, {"continueOn": {"failed": True}}), ("B", "A"))
-    s = impl(c, fail_fast=False)
-    run(s, {"A": E})
-    assert phases(s)["B"] == O
     s = impl(c)
     run(s, {"A": E})
-    assert s.halted and phases(s)["B"] == 0 and s.take_omitted() == []
+    assert phases(s)["B"] == O and s.phase() == "Error"
 
 
-def test_fail_fast_stops_new_work_but_lets_running_tasks_finish(impl):
-    """Default failFast: after a failure nothing new starts; running tasks may still report."""
-    c = dag("A", "X", ("B", "A"), ("Y", "X"))
+def test_failures_do_not_stop_the_dag(impl):
+    """Argo's dag-continue-on-fail: a task asking for `B.Failed` runs after B fails (failFast or not);
+    bare dependants of a failure are omitted, and the DAG ends Failed through its target G."""
+    c = dag("A", ("B", "A"), ("C", "A"), ("D", "B.Failed && C"), ("E", "A"), ("F", "A"), ("G", "E && F"))
+    for fail_fast in (True, False):
+        s = impl(c, fail_fast=fail_fast)
+        assert run(s, {"B": F, "E": F}) == [["A"], ["B", "C", "E", "F"], ["D"]]
+        assert phases(s)["G"] == O and not s.halted
+        assert s.phase() == "Failed"
+
+
+def test_enhanced_depends_example(impl):
+    """Argo's dag-enhanced-depends example: C fails, yet every should-execute runs and the DAG
+    succeeds (its targets are should-execute-1 and should-execute-3)."""
+    c = dag("A", ("B", "A"), ("C", "A"), ("should-execute-1", "A && (C.Succeeded || C.Failed)"),
+            ("should-execute-2", "B || C"), ("should-not-execute", "B && C"),
+            ("should-execute-3", "should-execute-2.Succeeded || should-not-execute"))
     s = impl(c)
-    assert s.ready() == [0, 1]
-    s.done(0, F)
-    assert s.halted and s.is_active() and s.ready() == []
-    s.done(1, S)
-    assert s.ready() == [] and not s.is_active()
-    assert phases(s) == {"A": F, "X": S, "B": 0, "Y": 0} and s.take_omitted() == []
+    run(s, {"C": F})
+    got = phases(s)
+    assert got["should-not-execute"] == O
+    assert all(got[f"should-execute-{i}"] == S for i in (1, 2, 3))
+    assert s.phase() == "Succeeded"
 
 
-def test_fail_fast_false_runs_every_branch(impl):
-    c = dag("A", "X", ("B", "A"), ("Y", "X"))
-    s = impl(c, fail_fast=False)
-    assert run(s, {"A": F}) == [["A", "X"], ["Y"]]
-    assert phases(s)["B"] == O and not s.halted
+@pytest.mark.parametrize("outcomes, expected", [
+    pytest.param({}, "Succeeded", id="all-succeed"),
+    pytest.param({"A": F}, "Failed", id="omitted-target-inherits-failed"),
+    pytest.param({"A": E}, "Error", id="omitted-target-inherits-error"),
+    pytest.param({"A": SK}, "Succeeded", id="skipped-root-is-fine"),
+    pytest.param({"X": F}, "Failed", id="failed-target"),
+    pytest.param({"A": F, "X": E}, "Failed", id="first-failing-target-by-name"),
+])
+def test_phase_from_target_branches(impl, outcomes, expected):
+    """§5.5: a target's branch phase is the last completed phase on its path; Omitted/Skipped inherit."""
+    c = dag("A", ("B", "A"), ("C", "B"), "X")   # targets, sorted by name: C, X
+    s = impl(c)
+    run(s, outcomes)
+    assert s.phase() == expected
 
 
-def test_pending_tasks_are_not_started_after_fail_fast(impl):
-    """Tasks already runnable but not yet handed out do not start once the DAG has failed."""
-    c = dag("A", "B", "C")
-    s = impl(c, parallelism=1)
-    assert s.ready() == [0]
-    s.done(0, F)
-    assert s.ready() == [] and not s.is_active()
+def test_phase_continue_on_target_and_handled_failure(impl):
+    """A target whose continueOn covers its failure does not fail the DAG; a failure handled by a
+    `.Failed` dependant restarts the branch at that dependant's phase."""
+    c = dag(("A", None, {"continueOn": {"failed": True}}), "B", ("H", "B.Failed"))
+    s = impl(c)
+    run(s, {"A": F, "B": F})
+    assert s.phase() == "Succeeded"
+
+
+def test_phase_running_and_fail_fast(impl):
+    """Anything running keeps the DAG Running; with nothing running, failFast lets a failed target
+    decide although another target has not started (§5.5 step 4), failFast=false waits for it."""
+    c = dag("T1", "X", ("Y", "X"))
+    for fail_fast, expected in ((True, "Failed"), (False, "Running")):
+        s = impl(c, parallelism=1, fail_fast=fail_fast)
+        assert s.ready() == [0]
+        assert s.phase() == "Running"
+        s.done(0, F)
+        assert s.phase() == expected
+        assert s.ready() == [1]
+        assert s.phase() == "Running"
+
+
+def test_targets_phase_uses_given_targets(impl):
+    c = dag("A", ("B", "A"), "Z")
+    s = impl(c, targets="B")
+    run(s, {"A": S})
+    assert s.phase() == "Succeeded" and s.outcome("Z") == 0
 
 
 def test_targets_run_only_their_ancestors(impl):
@@ -268,11 +308,11 @@ def test_restore_rebuilds_state(impl):
     assert s.take_omitted() == [] and names(c, s.ready()) == ["B", "C"]
 
 
-def test_restore_recomputes_fail_fast(impl):
-    c = dag("A", "B", ("C", "B"))
+def test_restore_recomputes_the_steps_halt(impl):
+    c = compile_steps([[{"name": "A"}, {"name": "B"}], [{"name": "C"}]])
     s = impl(c)
     s.restore({"A": F, "B": S})
-    assert s.halted and s.ready() == [] and not s.is_active()
+    assert s.halted and s.ready() == [] and not s.is_active() and s.phase() == "Failed"
 
 
 @pytest.mark.parametrize("given, running, fragment", [
@@ -298,7 +338,9 @@ def test_steps_groups_in_sequence(impl):
     """Steps: a group starts when the previous one is done; Skipped steps are fine (§5.4)."""
     c = compile_steps([[{"name": "a"}, {"name": "b"}], [{"name": "c"}], [{"name": "d"}, {"name": "e"}]])
     s = impl(c, fail_fast=False)
+    assert s.phase() == "Running"
     assert run(s, {"b": SK}) == [["a", "b"], ["c"], ["d", "e"]]
+    assert s.phase() == "Succeeded"
 
 
 def test_steps_failed_group_stops_the_template(impl):
@@ -307,9 +349,10 @@ def test_steps_failed_group_stops_the_template(impl):
     s = impl(c, fail_fast=False)
     s.ready()
     s.done(0, F)
-    assert s.halted and s.is_active()
+    assert s.halted and s.is_active() and s.phase() == "Running"
     s.done(1, S)
     assert not s.is_active() and s.ready() == [] and s.take_omitted() == []
+    assert s.phase() == "Failed"
 
 
 def test_steps_continue_on_lets_the_next_group_run(impl):
@@ -320,6 +363,7 @@ def test_steps_continue_on_lets_the_next_group_run(impl):
 def test_empty_graph(impl):
     s = impl(compile_dag([]))
     assert s.ready() == [] and not s.is_active() and s.sweep(S) == 0 and s.outcomes() == []
+    assert s.phase() == "Succeeded"
 
 
 def test_sweep_stops_at_a_bad_outcome_leaving_the_batch_running(impl):
