@@ -211,6 +211,7 @@ class Informer(Generic[T]):
         self.last_resource_version: str | None = None
         self._list_rv: str | None = "0"
         self.relists = 0  # lists done (the first included), for observability and tests
+        self.handler_errors = 0  # handler calls that raised (logged, then skipped)
         if resync_period is not None and resync_period < 1.0:
             raise ValueError(f"Informer: resync_period must be at least 1 s, got {resync_period}")
         self._resync_period = resync_period
@@ -219,7 +220,7 @@ class Informer(Generic[T]):
         """Register `handler`; a late one first gets a synthetic add for every cached object."""
         self._handlers.append(handler)
         for obj in self.store.list():
-            handler.on_add(obj)
+            self._call(handler.on_add, obj)
 
     def has_synced(self) -> bool:
         return self._has_synced
@@ -234,20 +235,35 @@ class Informer(Generic[T]):
     def _convert(self, raw: Object) -> T:
         return self._transform(raw) if self._transform is not None else raw  # type: ignore[return-value]
 
+    def _call(self, method: Callable[..., object], /, *args: Any, **kwargs: Any) -> None:
+        # A handler's bug must not stop the informer (and with it every later notification):
+        # log it with its traceback and go on, as one bad event should not blind the controller.
+        try:
+            method(*args, **kwargs)
+        except Exception:
+            self.handler_errors += 1
+            _log.exception("informer %s: handler %r failed", self._resource.plural, method)
+
+    def _notify_upsert(self, old: T | None, obj: T) -> None:
+        for handler in self._handlers:
+            if old is None:
+                self._call(handler.on_add, obj)
+            else:
+                self._call(handler.on_update, old, obj)
+
+    def _notify_delete(self, obj: T, final_state_unknown: bool) -> None:
+        for handler in self._handlers:
+            self._call(handler.on_delete, obj, final_state_unknown=final_state_unknown)
+
     def _replace(self, items: list[Object]) -> None:
         fresh = {object_key(item): item for item in items}
         for key in [k for k in self.store.keys() if k not in fresh]:
             gone = self.store._pop(key)
-            for handler in self._handlers:
-                handler.on_delete(gone, final_state_unknown=True)  # type: ignore[arg-type]
+            assert gone is not None
+            self._notify_delete(gone, True)
         for key, raw in fresh.items():
             obj = self._convert(raw)
-            old = self.store._put(key, raw, obj)
-            for handler in self._handlers:
-                if old is None:
-                    handler.on_add(obj)
-                else:
-                    handler.on_update(old, obj)
+            self._notify_upsert(self.store._put(key, raw, obj), obj)
         if not self._has_synced:
             self._has_synced = True
             if self._synced is not None:
@@ -256,25 +272,18 @@ class Informer(Generic[T]):
     def _apply(self, event: WatchEvent) -> None:
         raw = event.object
         key = object_key(raw)
-        if event.type is EventType.DELETED:
-            obj = self._convert(raw)
-            self.store._pop(key)
-            for handler in self._handlers:
-                handler.on_delete(obj, final_state_unknown=False)
-            return
         obj = self._convert(raw)
-        old = self.store._put(key, raw, obj)
-        for handler in self._handlers:
-            if old is None:
-                handler.on_add(obj)
-            else:
-                handler.on_update(old, obj)
+        if event.type is EventType.DELETED:
+            self.store._pop(key)
+            self._notify_delete(obj, False)
+        else:
+            self._notify_upsert(self.store._put(key, raw, obj), obj)
 
     def resync_nowait(self) -> None:
         """Replay every cached object to the handlers as an update of itself (not a relist)."""
         for obj in self.store.list():
             for handler in self._handlers:
-                handler.on_update(obj, obj)
+                self._call(handler.on_update, obj, obj)
 
     async def _resync_forever(self, period: float) -> None:
         while True:

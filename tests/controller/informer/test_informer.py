@@ -283,3 +283,23 @@ async def test_resync_replays_cache_as_updates(clock, settle):
     await stop(task)
     with pytest.raises(ValueError):
         Informer(api, WORKFLOWS, clock=clock, resync_period=0.5)
+
+
+async def test_failing_handler_does_not_stop_the_informer(clock, settle):
+    """A handler that raises is logged and counted; other handlers and later events still run."""
+    api = EmbeddedApi(clock=clock)
+    informer = Informer(api, WORKFLOWS, clock=clock)
+
+    def explode(obj):
+        raise RuntimeError("handler bug")
+
+    recorder = Recorder()
+    informer.add_handler(FuncHandler(add=explode))
+    informer.add_handler(recorder)
+    task = await start(informer)
+    await api.create(WORKFLOWS, wf("one"), namespace="ns")
+    await api.create(WORKFLOWS, wf("two"), namespace="ns")
+    await settle()
+    assert [e[1] for e in recorder.events] == ["ns/one", "ns/two"]
+    assert informer.handler_errors == 2 and not task.done()
+    await stop(task)
