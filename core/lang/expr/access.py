@@ -33,7 +33,7 @@ def fetch(obj: Any, key: Any) -> Any:
         i = key + len(seq) if key < 0 else key
         if not 0 <= i < len(seq):
             raise Fail(f"index out of range: {key} (array length is {len(seq)})")
-        return seq[i] if t is list else chr(seq[i])
+        return seq[i]  # a string indexes to its byte (Go uint8), as expr does at run time
     if obj is None:
         raise Fail(f"cannot fetch {key} from <nil>")
     if t is Namespace:

@@ -55,21 +55,28 @@ def _round(ctx: Any, v: Any) -> float:
 
 
 def _extreme(name: str, args: tuple[Any, ...], pick: Fn) -> Any:
+    if not args:
+        raise Fail(f"not enough arguments to call {name}")
     values = list(args[0]) if len(args) == 1 and type(args[0]) is list else list(args)
     if not values:
-        raise Fail(f"not enough arguments to call {name}")
+        return None  # max([]) is nil
     for v in values:
         _num(name, v)
     return pick(values)
 
 
-def _mean(ctx: Any, *args: Any) -> float:
+def _mean(ctx: Any, *args: Any) -> Any:
     values = _extreme("mean", args, lambda v: v)
+    if values is None:
+        return 0.0
     return float(sum(float(x) for x in values)) / len(values)
 
 
-def _median(ctx: Any, *args: Any) -> float:
-    values = sorted(_extreme("median", args, lambda v: v))
+def _median(ctx: Any, *args: Any) -> Any:
+    values = _extreme("median", args, lambda v: v)
+    if values is None:
+        return 0.0
+    values = sorted(values)
     n = len(values)
     mid = n // 2
     return float(values[mid]) if n % 2 else (values[mid - 1] + values[mid]) / 2

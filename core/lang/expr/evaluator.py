@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from .._go import format_float_g
 from ..errors import ExprError, ExprEvalError, ExprLimitExceeded, UnknownName
 from . import ast as A
 from .access import Namespace, fetch
@@ -250,7 +251,9 @@ def _binary_op(op: str) -> Callable[[Context, Any, Any], Any]:
 def _c_binary(node: A.Binary, bound: frozenset[str]) -> Fn:
     op = node.op
     if op == "??":
-        left = _compile_nil_safe(node.left, bound)
+        # Only a nil *value* is replaced: an unknown name or a nil link in a member chain is an
+        # error, as in expr (`?.` is the operator that makes chains nil-safe).
+        left = _compile(node.left, bound)
         right = _compile(node.right, bound)
 
         def coalesce(ctx: Context) -> Any:
@@ -274,19 +277,6 @@ def _c_binary(node: A.Binary, bound: frozenset[str]) -> Fn:
     return _guard(run, node.pos)
 
 
-def _compile_nil_safe(node: A.Node, bound: frozenset[str]) -> Fn:
-    """Left side of `??`: a missing name or a nil link in a member chain yields nil.
-
-    expr treats `a.b.c ?? d` as guarded; Argo's readiness check skips such names too (§3.4).
-    """
-    if type(node) is A.Ident and node.name not in bound:
-        name = node.name
-        return lambda ctx: ctx.env.get(name)
-    if type(node) is A.Member:
-        return _c_member(node, bound, nil_safe=True)
-    return _compile(node, bound)
-
-
 def _c_conditional(node: A.Conditional, bound: frozenset[str]) -> Fn:
     cond, then, other = (_compile(n, bound) for n in (node.cond, node.then, node.other))
 
@@ -295,13 +285,10 @@ def _c_conditional(node: A.Conditional, bound: frozenset[str]) -> Fn:
     return _guard(run, node.pos)
 
 
-def _c_member(node: A.Member, bound: frozenset[str], nil_safe: bool = False) -> Fn:
-    if nil_safe and type(node.obj) in (A.Ident, A.Member):
-        obj = _compile_nil_safe(node.obj, bound)
-    else:
-        obj = _compile(node.obj, bound)
+def _c_member(node: A.Member, bound: frozenset[str]) -> Fn:
+    obj = _compile(node.obj, bound)
     prop = _compile(node.prop, bound)
-    optional = node.optional or nil_safe
+    optional = node.optional
 
     def run(ctx: Context) -> Any:
         o = obj(ctx)
@@ -340,14 +327,18 @@ def _c_array(node: A.Array, bound: frozenset[str]) -> Fn:
 
 
 def _c_map(node: A.MapLit, bound: frozenset[str]) -> Fn:
-    pairs = [(_compile(k, bound), _compile(v, bound)) for k, v in node.pairs]
+    # Map literals are map[string]any: number keys are taken as their text, computed keys must
+    # evaluate to strings.
+    pairs = [(_const(str(k.value) if type(k) is A.Int else format_float_g(k.value))
+              if type(k) in (A.Int, A.Float) else _compile(k, bound), _compile(v, bound))
+             for k, v in node.pairs]
 
     def run(ctx: Context) -> Any:
-        out: dict[Any, Any] = {}
+        out: dict[str, Any] = {}
         for k, v in pairs:
             key = k(ctx)
-            if type(key) not in (str, int, float, bool):
-                raise Fail(f"cannot use {type_name(key)} as map key")
+            if type(key) is not str:
+                raise Fail(f"interface conversion: map key is {type_name(key)}, not string")
             out[key] = v(ctx)
         return out
     return _guard(run, node.pos)

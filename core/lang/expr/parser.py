@@ -300,7 +300,8 @@ class _Parser:
                 if not (tok[0] == "name" or tok[0] == "op" and str(tok[1]).isalpha()):
                     raise self.error(f"expected name after {value}, got {self._show(tok)}")
                 self.i += 1
-                member = A.Member(node, A.Str(str(tok[1]), tok[2]), optional, col)
+                # expr reports member errors at the property name
+                member = A.Member(node, A.Str(str(tok[1]), tok[2]), optional, tok[2])
                 if self.is_("bracket", "("):
                     node = A.Call(member, tuple(self.call_args("")), col)
                 else:

@@ -304,7 +304,7 @@ def truthy_bool(op: str, v: Any) -> bool:
     return v
 
 
-_INT_TEXT = re.compile(r"^[+-]?\d+$")
+_INT_TEXT = re.compile(r"\A[+-]?[0-9]+\Z")
 
 
 def to_int(v: Any) -> int:
@@ -317,7 +317,7 @@ def to_int(v: Any) -> int:
             raise Fail(f"cannot convert {format_float_g(v)} to int")
         return wrap_int(int(v))
     if t is str:
-        text = v.strip()
+        text = v
         if not _INT_TEXT.match(text):
             raise Fail(f'strconv.Atoi: parsing "{v}": invalid syntax')
         n = int(text)
@@ -329,7 +329,7 @@ def to_int(v: Any) -> int:
     raise Fail(f"invalid operation: int({type_name(v)})")
 
 
-_FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|[Ii]nf(inity)?|NaN)$")
+_FLOAT_TEXT = re.compile(r"\A[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|[Ii]nf(inity)?|NaN)\Z")
 
 
 def to_float(v: Any) -> float:
@@ -340,7 +340,7 @@ def to_float(v: Any) -> float:
     if t is int:
         return float(v)
     if t is str:
-        text = v.strip()
+        text = v
         if not _FLOAT_TEXT.match(text):
             raise Fail(f'strconv.ParseFloat: parsing "{v}": invalid syntax')
         return float(text)

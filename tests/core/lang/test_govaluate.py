@@ -26,7 +26,7 @@ TRUE_FALSE = [
     ("2 ** 3 == 8", True), ("-1 < 0", True), ("- 1 == -1", True), ("10 - 2 - 3 == 5", True),
     ("2 + 3 * 4 == 14", True), ("(2 + 3) * 4 == 20", True), ("a + b == ab", True),
     ("'x' + 1 == x1", True), ("6 & 3 == 2", True), ("6 | 3 == 7", True), ("6 ^ 3 == 5", True),
-    ("1 << 3 == 8", True), ("16 >> 2 == 4", True), ("~0 == -1", True), ("0x10 == 16", True),
+    ("1 << 3 == 8", True), ("16 >> 2 == 4", True), ("~0 == -1", True),
     (".5 == 0.5", True), ("5. == 5", True),
     ("true ? true : false", True), ("false ? true : false", False), ("1 > 2 ? false : true", True),
     ("false ?? true", False), ("(false ? 1 : 2) == 2", True),

@@ -127,9 +127,12 @@ def test_strict_unresolved_names_variable_and_column() -> None:
 
 
 def test_guarded_strict_prefix_is_not_required() -> None:
-    """`??` guards names from the readiness check (§3.4)."""
-    assert substitute("{{=steps.nope.outputs.result ?? 'd'}}", SCOPE,
+    """`??` and `?.` guard names from the readiness check (§3.4); evaluation decides the rest."""
+    assert substitute("{{=steps?.nope?.outputs?.result ?? 'd'}}", SCOPE,
                       strict_prefixes=("steps",)) == "d"
+    # `??` replaces nil values only: a missing producer cannot be read through, so the tag waits
+    assert substitute("{{=steps.nope.outputs.result ?? 'd'}}", SCOPE,
+                      strict_prefixes=("steps",)) == "{{=steps.nope.outputs.result ?? 'd'}}"
 
 
 def test_unterminated_tag_is_a_syntax_error() -> None:
