@@ -24,13 +24,22 @@ def apply_merge_patch(target: Any, patch: Any, /) -> Any:
     """
     if not isinstance(patch, dict):
         return patch
-    result = dict(target) if isinstance(target, dict) else {}
+    if not isinstance(target, dict):
+        return _without_nulls(patch)
+    result = dict(target)
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
-        else:
+        elif isinstance(value, dict):
             result[key] = apply_merge_patch(result.get(key), value)
+        else:
+            result[key] = value  # scalars and lists replace: no call per leaf
     return result
+
+
+def _without_nulls(patch: dict[str, Any]) -> dict[str, Any]:
+    """A patch object merged onto nothing: itself minus its nulls, recursively."""
+    return {k: _without_nulls(v) if isinstance(v, dict) else v for k, v in patch.items() if v is not None}
 
 
 def _unescape(token: str) -> str:
