@@ -1,8 +1,16 @@
 """The compact form's encoder: a node map into columns (see `compact` for the rules).
 
-Works on the node map as JSON builtins (`msgspec.to_builtins`, encode names), so it serves
-any node Struct type; each rule applies only where a value has the expected form, and the
-rest stays in the node's shape — every node round-trips exactly.
+Works on each node as JSON builtins (`msgspec.to_builtins`, encode names), so it serves any
+node Struct type; each rule applies only where a value has the expected form, and the rest
+stays in the node's shape — every node round-trips exactly.
+
+Two phases per node. The *row* depends on the node alone (and the workflow name): its name,
+ID hash, timestamps, host, resources, string holes and shape text, with the reference fields
+(boundaryID, displayName, children, outboundNodes) cut out tentatively. Rows are cached by
+node object (`RowCache`): nodes are frozen and replaced on change, so a write re-derives only
+the rows of replaced nodes. The *placement* depends on the neighbours: front-coded names,
+deltas, node indices, and the interned shape — a reference that does not resolve to a node
+(or a displayName that is not the derived one) goes back into that node's shape text.
 """
 from __future__ import annotations
 
@@ -10,20 +18,51 @@ import struct
 from collections import deque
 from collections.abc import Mapping
 from json.encoder import encode_basestring  # C-accelerated JSON string escaping
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from tiphys.core.status import _compact_layout as L
+from tiphys.core.status import ids
 from tiphys.core.status._compact_layout import (F_BOUNDARY, F_CHILDREN, F_DISPLAY, F_FINISHED, F_HOST, F_ID,
                                                 F_NAME, F_OUTBOUND, F_RESOURCES, F_STARTED, HASH_MARK, HOLE,
                                                 HOLE_JSON, SAME_AS_PREVIOUS, WF_MARK)
-from tiphys.core.status import ids
 
-__all__ = ["layout"]
+__all__ = ["layout", "RowCache"]
 
 _JSON = msgspec.json.Encoder()
 _LAYOUT_ENCODER = msgspec.msgpack.Encoder()
+_REFERENCE_FIELDS = ("boundaryID", "displayName", "children", "outboundNodes")
+_ABSENT = object()
+
+
+class _Row(NamedTuple):
+    """What a node contributes, before it is placed among its neighbours."""
+
+    name: str | None         # set iff F_NAME
+    flags: int               # F_NAME, F_ID, F_STARTED, F_FINISHED, F_HOST, F_RESOURCES
+    hash: int | None         # the ID's number (F_ID, not the root)
+    other_id: str | None     # the ID as stored (not F_ID)
+    digits: str | None       # str(hash), replaced by HASH_MARK in the shape
+    refs: tuple              # raw boundaryID, displayName, children, outboundNodes (or _ABSENT)
+    started: int | None
+    finished: int | None
+    host: str | None
+    rkeys: tuple
+    rvals: tuple
+    strings: list
+    text: str                # shape JSON without the reference fields, markers applied
+    holes: int
+
+
+class RowCache:
+    """Rows of the last encode, keyed by node ID and valid while the node object is the same."""
+
+    __slots__ = ("workflow", "rows")
+
+    def __init__(self) -> None:
+        self.workflow: str | None = None
+        self.rows: dict[str, tuple[Any, _Row]] = {}
 
 
 def _common_prefix(a: str, b: str, guess: int) -> int:
@@ -44,215 +83,248 @@ def _common_prefix(a: str, b: str, guess: int) -> int:
     return lo
 
 
-def _order(nodes: Mapping[str, Any]) -> list[str]:
-    """Breadth-first from the roots (nodes nobody lists as a child), then any leftovers."""
-    referenced = {c for n in nodes.values() for c in (n.get("children") or ())}
+def _markers(text: str, digits: str | None, wf_json: str) -> str:
+    # Raw NULs never occur in JSON text, so the markers are unambiguous and reversible.
+    if digits is not None:
+        text = text.replace(digits, HASH_MARK)
+    if wf_json:
+        text = text.replace(wf_json, WF_MARK)
+    return text
+
+
+def _row(key: str, d: Any, workflow: str, wf_json: str) -> _Row:
+    """The node-local part of a node's encoding (consumes `d`, a fresh builtins dict)."""
+    if type(d) is not dict or d.get("id") != key:
+        # The map key is the node's ID (`status.nodes` is keyed so); disagreement is a bug.
+        got = d.get("id") if type(d) is dict else type(d).__name__
+        raise ValueError(f"compact layout: node at key {key!r} has id {got!r}")
+    flags = 0
+    name = d.pop("name", None)
+    if type(name) is str and "\x00" not in name:
+        flags |= F_NAME
+    elif name is not None:
+        d["name"] = name
+        name = None
+    node_id = d.pop("id")
+    digits = hash_ = other = None
+    # Store the ID's hash rather than recompute FNV-1a per node in Python (~3 us each):
+    # 4 incompressible bytes a node buy a 2x faster decode.
+    if name == workflow:
+        if node_id == name:
+            flags |= F_ID
+    elif node_id.startswith(workflow + "-"):
+        tail = node_id[len(workflow) + 1:]
+        if tail.isdigit() and tail.isascii() and str(int(tail)) == tail and int(tail) <= 0xFFFFFFFF:
+            flags |= F_ID
+            digits, hash_ = tail, int(tail)
+    if not flags & F_ID:
+        other = node_id
+    refs = tuple(d.pop(f, _ABSENT) for f in _REFERENCE_FIELDS)
+    started = L.epoch(d.get("startedAt"))
+    if started is not None:
+        del d["startedAt"]
+        flags |= F_STARTED
+    finished = L.epoch(d.get("finishedAt"))
+    if finished is not None:
+        del d["finishedAt"]
+        flags |= F_FINISHED
+    host = d.get("hostNodeName")
+    if type(host) is str and "\x00" not in host:
+        del d["hostNodeName"]
+        flags |= F_HOST
+    else:
+        host = None
+    rkeys: tuple = ()
+    rvals: tuple = ()
+    res = d.get("resourcesDuration")
+    if type(res) is dict and res and {type(v) for v in res.values()} == {int}:
+        del d["resourcesDuration"]
+        flags |= F_RESOURCES
+        rkeys, rvals = tuple(res), tuple(res.values())
+    # Holes are filled in JSON text order, which is the dicts' key order.
+    holes: list[tuple[dict, str, str]] = []
+    for part, io in d.items():
+        if (part != "outputs" and part != "inputs") or type(io) is not dict:
+            continue
+        for field, value in io.items():
+            if field == "parameters" and type(value) is list:
+                for p in value:
+                    v = p.get("value") if type(p) is dict else None
+                    if type(v) is str:
+                        holes.append((p, "value", v))
+            elif field == "result" and part == "outputs" and type(value) is str:
+                holes.append((io, "result", value))
+    strings = [v for _, _, v in holes]
+    for container, field, _ in holes:
+        container[field] = HOLE
+    text = _JSON.encode(d).decode() if d else ""
+    if holes and text.count(HOLE_JSON) != len(holes):
+        # Some other value spells a hole's JSON: this node keeps its strings in its shape.
+        for container, field, v in holes:
+            container[field] = v
+        text = _JSON.encode(d).decode()
+        strings = []
+    packed: list[Any] = []
+    for k, s in enumerate(strings):
+        try:
+            packed.append(strings.index(s, 0, k))
+        except ValueError:
+            packed.append(s)
+    return _Row(name, flags, hash_, other, digits, refs, started, finished, host, rkeys, rvals, packed,
+                _markers(text, digits, wf_json) if text else "", len(strings))
+
+
+def _with_fields(text: str, extra: list[tuple[str, Any]], digits: str | None, wf_json: str) -> str:
+    """A shape text with reference fields that did not resolve put back (JSON key order is free)."""
+    body = ",".join(encode_basestring(k) + ":" + _JSON.encode(v).decode() for k, v in extra)
+    body = _markers(body, digits, wf_json)
+    if not text:
+        return "{" + body + "}"
+    return text[:-1] + ("," if text != "{}" else "") + body + "}"
+
+
+def _order(keys: list[str], rows: dict[str, _Row]) -> list[str]:
+    """Breadth-first from the roots (nodes nobody lists as a child), then any leftovers.
+
+    Siblings end up adjacent (names front-code well) and children are mostly `i+1` deltas.
+    """
+    children = {k: [c for c in r.refs[2] if type(c) is str] if type(r.refs[2]) is list else []
+                for k, r in rows.items()}
+    referenced = {c for cs in children.values() for c in cs}
     seen: set[str] = set()
     order: list[str] = []
-    queue = deque(k for k in sorted(nodes) if k not in referenced)
-    for pending in (queue, deque(sorted(nodes))):
+    ordered = sorted(keys)
+    for pending in (deque(k for k in ordered if k not in referenced), deque(ordered)):
         while pending:
             key = pending.popleft()
-            if key in seen or key not in nodes:
+            if key in seen or key not in rows:
                 continue
             seen.add(key)
             order.append(key)
-            pending.extend(c for c in (nodes[key].get("children") or ()) if type(c) is str)
+            pending.extend(children[key])
     return order
 
 
-class _Encoder:
-    """One compact encode: fills the columns node by node."""
-
-    def __init__(self, workflow: str, index: dict[str, int], names: list[Any]) -> None:
-        self.workflow = workflow
-        self.index = index
-        self.names = names
-        self.shapes: dict[tuple, int] = {}
-        self.hosts: dict[str, int] = {}
-        self.cols: dict[str, list[Any]] = {
-            k: [] for k in ("lcp", "suffix", "shape", "boundary", "kids", "started", "finished",
-                            "host", "resources", "strings", "other_ids")}
-        self.hashes: list[int] = []
-        self.id_prefix = workflow + "-"
-        self.prev_boundary = 0
-        self.wf_json = encode_basestring(workflow)[1:-1]
-        self.prev_name = ""
-        self.prev_lcp = 0
-        self.prev_start = 0
-        self.prev_lists: dict[str, list[int] | None] = {"children": None, "outboundNodes": None}
-
-    def refs(self, value: Any) -> list[int] | None:
-        index = self.index
-        if type(value) is not list:
-            return None
-        out = []
-        for item in value:
-            i = index.get(item) if type(item) is str else None
-            if i is None:
-                return None
-            out.append(i)
-        return out
-
-    def node(self, i: int, d: dict[str, Any]) -> None:
-        cols = self.cols
-        flags = 0
-        name = d.pop("name", None)
-        if type(name) is str and "\x00" not in name:
-            flags |= F_NAME
-            prev = self.prev_name
-            n = _common_prefix(prev, name, self.prev_lcp)
-            self.prev_lcp = n
-            cols["lcp"].append(n)
-            cols["suffix"].append(name[n:])
-            self.prev_name = name
-        elif name is not None:
-            d["name"] = name
-            name = None
-        node_id = d.pop("id")
-        digits = None
-        # Store the ID's hash rather than recompute FNV-1a per node in Python (~3 us each):
-        # 4 incompressible bytes a node buys a 2x faster decode.
-        if name == self.workflow:
-            if node_id == name:
-                flags |= F_ID
-        elif node_id.startswith(self.id_prefix):
-            digits = node_id[len(self.id_prefix):]
-            if digits.isdigit() and digits.isascii() and str(int(digits)) == digits \
-                    and int(digits) <= 0xFFFFFFFF:
-                flags |= F_ID
-                self.hashes.append(int(digits))
-            else:
-                digits = None
-        if not flags & F_ID:
-            cols["other_ids"].append(node_id)
-        boundary = d.get("boundaryID")
-        b = self.index.get(boundary) if type(boundary) is str else None
-        if b is not None:
-            del d["boundaryID"]
-            flags |= F_BOUNDARY
-            cols["boundary"].append(b - self.prev_boundary)
-            self.prev_boundary = b
-        if name is not None:
-            shown = d.get("displayName")
-            if shown is not None and shown == ids.display_name(name, self.names[b] if b is not None else None):
-                del d["displayName"]
-                flags |= F_DISPLAY
-        for field, flag in (("children", F_CHILDREN), ("outboundNodes", F_OUTBOUND)):
-            refs = self.refs(d.get(field))
-            if refs is not None:
-                del d[field]
-                flags |= flag
-                kids = cols["kids"]
-                if refs == self.prev_lists[field]:
-                    kids.append(SAME_AS_PREVIOUS)
-                else:
-                    kids.append(len(refs))
-                    last = i
-                    for r in refs:
-                        kids.append(r - last)
-                        last = r
-                self.prev_lists[field] = refs
-        started = L.epoch(d.get("startedAt"))
-        if started is not None:
-            del d["startedAt"]
-            flags |= F_STARTED
-            cols["started"].append(started - self.prev_start)
-            self.prev_start = started
-        finished = L.epoch(d.get("finishedAt"))
-        if finished is not None:
-            del d["finishedAt"]
-            flags |= F_FINISHED
-            cols["finished"].append(finished - self.prev_start)
-        host = d.get("hostNodeName")
-        if type(host) is str and "\x00" not in host:
-            del d["hostNodeName"]
-            flags |= F_HOST
-            h = self.hosts.get(host)
-            if h is None:
-                h = self.hosts[host] = len(self.hosts)
-            cols["host"].append(h)
-        rkeys: tuple = ()
-        res = d.get("resourcesDuration")
-        if type(res) is dict and res and {type(v) for v in res.values()} == {int}:
-            del d["resourcesDuration"]
-            flags |= F_RESOURCES
-            rkeys = tuple(res)
-            run = finished - started if started is not None and finished is not None else 0
-            out = cols["resources"]
-            for v in res.values():
-                out.append(2 * (v // run) + 1 if run > 0 and v >= 0 and v % run == 0 else 2 * v)
-        # Holes are filled in JSON text order, which is the dicts' key order.
-        holes: list[tuple[dict, str, str]] = []
-        for part, io in d.items():
-            if (part != "outputs" and part != "inputs") or type(io) is not dict:
-                continue
-            for field, value in io.items():
-                if field == "parameters" and type(value) is list:
-                    for p in value:
-                        v = p.get("value") if type(p) is dict else None
-                        if type(v) is str:
-                            holes.append((p, "value", v))
-                elif field == "result" and part == "outputs" and type(value) is str:
-                    holes.append((io, "result", value))
-        strings = [v for _, _, v in holes]
-        for container, key, _ in holes:
-            container[key] = HOLE
-        text = _JSON.encode(d).decode() if d else ""
-        if holes and text.count(HOLE_JSON) != len(holes):
-            # Some other value spells a hole's JSON: this node keeps its strings in its shape.
-            for container, key, v in holes:
-                container[key] = v
-            text = _JSON.encode(d).decode()
-            strings = []
-        out = cols["strings"]
-        for k, s in enumerate(strings):
-            try:
-                out.append(strings.index(s, 0, k))
-            except ValueError:
-                out.append(s)
-        if text:
-            # Raw NULs never occur in JSON text, so the markers are unambiguous and reversible.
-            if digits is not None:
-                text = text.replace(digits, HASH_MARK)
-            if self.wf_json:
-                text = text.replace(self.wf_json, WF_MARK)
-        key = (flags, rkeys, text, len(strings))
-        s = self.shapes.get(key)
-        if s is None:
-            s = self.shapes[key] = len(self.shapes)
-        cols["shape"].append(s)
+def _name_of(node: Any) -> Any:
+    if type(node) is dict:
+        return node.get("name")
+    return getattr(node, "name", None)
 
 
-def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None) -> bytes:
-    """The uncompressed msgpack columns (exposed for training the dictionary)."""
-    plain = msgspec.to_builtins(nodes)
-    if not isinstance(plain, dict):
+def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cache: RowCache | None = None) -> bytes:
+    """The uncompressed msgpack columns of `nodes`; `cache` carries rows from call to call."""
+    if not isinstance(nodes, Mapping):
         raise TypeError("compact layout: nodes must be a mapping of node id to node")
-    workflow = workflow_name if workflow_name is not None else _guess_workflow(plain)
-    order = _order(plain)
+    workflow = workflow_name
+    if workflow is None:
+        # The root's ID equals its name (`Workflow.NodeID`).
+        workflow = next((k for k, n in nodes.items() if _name_of(n) == k), "")
+    wf_json = encode_basestring(workflow)[1:-1]
+    cache = cache if cache is not None else RowCache()
+    if cache.workflow != workflow:
+        cache.workflow, cache.rows = workflow, {}
+    old = cache.rows
+    rows: dict[str, _Row] = {}
+    fresh: dict[str, tuple[Any, _Row]] = {}
+    for key, node in nodes.items():
+        hit = old.get(key)
+        if hit is not None and hit[0] is node:
+            row = hit[1]
+        else:
+            row = _row(key, msgspec.to_builtins(node), workflow, wf_json)
+        rows[key] = row
+        fresh[key] = (node, row)
+    cache.rows = fresh
+    return _place(_order(list(nodes), rows), rows, workflow, wf_json)
+
+
+def _place(order: list[str], rows: dict[str, _Row], workflow: str, wf_json: str) -> bytes:
+    """The neighbour-dependent pass: columns in `order`."""
     index = {k: i for i, k in enumerate(order)}
-    names = [n if type(n) is str and "\x00" not in n else None
-             for n in (plain[k].get("name") for k in order)]
-    enc = _Encoder(workflow, index, names)
+    names = [rows[k].name for k in order]
+    lcp_col, suffix_col, shape_col, boundary_col, kids_col = [], [], [], [], []
+    started_col, finished_col, host_col, res_col, strings_col, other_col = [], [], [], [], [], []
+    hashes: list[int] = []
+    shapes: dict[tuple, int] = {}
+    hosts: dict[str, int] = {}
+    prev_name, prev_lcp, prev_start, prev_boundary = "", 0, 0, 0
+    prev_lists: list[list[int] | None] = [None, None]
+    display_name = ids.display_name
     for i, key in enumerate(order):
-        d = plain[key]
-        if type(d) is not dict or d.get("id") != key:
-            # The map key is the node's ID (`status.nodes` is keyed so); disagreement is a bug.
-            raise ValueError(f"compact layout: node at key {key!r} has id {d.get('id')!r}")
-        enc.node(i, d)
-    cols = enc.cols
+        row = rows[key]
+        flags = row.flags
+        name = row.name
+        if name is not None:
+            n = prev_lcp = _common_prefix(prev_name, name, prev_lcp)
+            lcp_col.append(n)
+            suffix_col.append(name[n:])
+            prev_name = name
+        if row.hash is not None:
+            hashes.append(row.hash)
+        elif row.other_id is not None:
+            other_col.append(row.other_id)
+        boundary, shown, children, outbound = row.refs
+        back: list[tuple[str, Any]] = []  # reference fields that must stay in the shape
+        b = index.get(boundary) if type(boundary) is str else None
+        if b is not None:
+            flags |= F_BOUNDARY
+            boundary_col.append(b - prev_boundary)
+            prev_boundary = b
+        elif boundary is not _ABSENT:
+            back.append(("boundaryID", boundary))
+        if shown is not _ABSENT:
+            if name is not None and shown == display_name(name, names[b] if b is not None else None):
+                flags |= F_DISPLAY
+            else:
+                back.append(("displayName", shown))
+        for which, (field, flag, value) in enumerate((("children", F_CHILDREN, children),
+                                                      ("outboundNodes", F_OUTBOUND, outbound))):
+            if value is _ABSENT:
+                continue
+            refs = None
+            if type(value) is list:
+                refs = [index.get(v) if type(v) is str else None for v in value]
+                if None in refs:
+                    refs = None
+            if refs is None:
+                back.append((field, value))
+                continue
+            flags |= flag
+            if refs == prev_lists[which]:
+                kids_col.append(SAME_AS_PREVIOUS)
+            else:
+                kids_col.append(len(refs))
+                last = i
+                for r in refs:
+                    kids_col.append(r - last)
+                    last = r
+            prev_lists[which] = refs
+        if flags & F_STARTED:
+            started_col.append(row.started - prev_start)
+            prev_start = row.started
+        if flags & F_FINISHED:
+            finished_col.append(row.finished - prev_start)
+        if flags & F_HOST:
+            h = hosts.get(row.host)
+            if h is None:
+                h = hosts[row.host] = len(hosts)
+            host_col.append(h)
+        if flags & F_RESOURCES:
+            run = row.finished - row.started if flags & F_STARTED and flags & F_FINISHED else 0
+            for v in row.rvals:
+                # Resource durations are requests x run time: store the multiple when exact.
+                res_col.append(2 * (v // run) + 1 if run > 0 and v >= 0 and v % run == 0 else 2 * v)
+        strings_col.extend(row.strings)
+        text = _with_fields(row.text, back, row.digits, wf_json) if back else row.text
+        shape_key = (flags, row.rkeys, text, row.holes)
+        s = shapes.get(shape_key)
+        if s is None:
+            s = shapes[shape_key] = len(shapes)
+        shape_col.append(s)
     columns = L.Layout(
-        version=L.LAYOUT_VERSION, workflow=workflow, count=len(order),
-        shapes=[[f, list(r), t, h] for (f, r, t, h) in enc.shapes], hosts=list(enc.hosts),
-        hashes=struct.pack(f"<{len(enc.hashes)}I", *enc.hashes),
-        **cols)
+        version=L.LAYOUT_VERSION, workflow=workflow, count=len(order), lcp=lcp_col, suffix=suffix_col,
+        shape=shape_col, shapes=[(f, list(r), t, h) for (f, r, t, h) in shapes], boundary=boundary_col,
+        kids=kids_col, started=started_col, finished=finished_col, host=host_col, hosts=list(hosts),
+        resources=res_col, strings=strings_col, other_ids=other_col,
+        hashes=struct.pack(f"<{len(hashes)}I", *hashes))
     return _LAYOUT_ENCODER.encode(columns)
-
-
-def _guess_workflow(plain: Mapping[str, Any]) -> str:
-    """The workflow's name: the root's ID equals its name (`Workflow.NodeID`)."""
-    for key, node in plain.items():
-        if type(node) is dict and node.get("name") == key:
-            return key
-    return ""

@@ -80,18 +80,24 @@ class CompactCodec(Generic[N]):
         self._decoder = msgspec.json.Decoder(node_type)
         self._compressor = (_COMPRESSOR if level == _LEVEL else
                             zstandard.ZstdCompressor(level=level, dict_data=_DICT, write_dict_id=True))
+        # Per-node rows of the last encode: a write re-derives only replaced nodes' rows.
+        self._rows = _compact_encode.RowCache()
 
     def layout(self, nodes: Mapping[str, N], /, *, workflow_name: str | None = None) -> bytes:
         """The uncompressed msgpack columns (exposed for training the dictionary)."""
-        return _compact_encode.layout(nodes, workflow_name=workflow_name)
+        return _compact_encode.layout(nodes, workflow_name=workflow_name, cache=self._rows)
 
     def encode(self, nodes: Mapping[str, N], /, *, workflow_name: str | None = None) -> str:
         """The compact `compressedNodes` string of `nodes`.
 
         `workflow_name` (default: the root node's, whose ID is its name) only steers compression.
         """
-        packed = self._compressor.compress(_compact_encode.layout(nodes, workflow_name=workflow_name))
+        packed = self._compressor.compress(self.layout(nodes, workflow_name=workflow_name))
         return COMPACT_PREFIX + base64.b64encode(packed).decode("ascii")
+
+    def forget(self) -> None:
+        """Drop the per-node rows kept for the next encode."""
+        self._rows = _compact_encode.RowCache()
 
     def decode(self, text: str, /) -> dict[str, N]:
         """Nodes of a compact string; CorruptStatus names the stage that failed."""

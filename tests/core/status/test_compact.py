@@ -215,3 +215,34 @@ def test_corrupt_columns(nodes200, column, damage):
     with pytest.raises(CorruptStatus) as info:
         CompactCodec(NodeStatus).decode(packed(msgspec.msgpack.encode(cols)))
     assert info.value.stage == "layout"
+
+
+# -- the row cache ---------------------------------------------------------------------------------------
+
+def test_cached_rows_give_the_same_bytes(nodes200):
+    """A codec reusing rows of unchanged nodes writes exactly what a fresh codec writes."""
+    warm = CompactCodec(NodeStatus)
+    current = dict(nodes200)
+    warm.encode(current)
+    keys = list(current)
+    for step in range(6):
+        current = dict(current)
+        for key in keys[step * 7:step * 7 + 5]:
+            current[key] = msgspec.structs.replace(current[key], phase="Failed", message=f"step {step}")
+        if step == 2:
+            del current[keys[-1]]
+        if step == 4:
+            new = ids.node_id(WF, f"{WF}.late")
+            current[new] = NodeStatus(id_=new, name=f"{WF}.late", boundary_id=keys[0])
+        assert warm.layout(current) == CompactCodec(NodeStatus).layout(current), step
+        assert warm.decode(warm.encode(current)) == current
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(node_maps(), node_maps())
+def test_cache_across_unrelated_maps(first, second):
+    """Rows cached for one map never leak into the encoding of another."""
+    codec = CompactCodec(NodeStatus)
+    codec.encode(first)
+    assert codec.layout(second) == CompactCodec(NodeStatus).layout(second)
+    assert codec.decode(codec.encode(second)) == second
