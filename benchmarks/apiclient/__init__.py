@@ -1,0 +1,1 @@
+"""Benchmarks of the kube-apiserver HTTP client's decode path."""
