@@ -22,13 +22,16 @@ A pod with `deletionTimestamp` is stopped (SIGTERM, SIGKILL after its grace peri
 deleted with grace 0, the kubelet's part of a graceful delete. The controller's annotation
 `workflows.argoproj.io/terminate-containers` SIGTERMs the named containers. A pod this agent
 finds Pending/Running with a `startTime` but no process (the agent restarted) has lost its
-processes: it is marked Failed with a message saying so.
+processes: it is marked Failed with a message saying so. When a pod object is deleted, its
+directories under `root_dir/pods/<uid>` (emptyDirs, private `/tmp`s) go too; its logs under
+`root_dir/logs/<ns>/<pod>/` stay for `tiphys logs` and are replaced by a pod of the same name.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +51,7 @@ __all__ = ["NodeAgent", "TERMINATE_ANNOTATION", "ensure_wrapper"]
 _log = logging.getLogger("tiphys.nodeagent")
 TERMINATE_ANNOTATION = "workflows.argoproj.io/terminate-containers"
 LOST_MESSAGE = "node agent restarted: the pod's processes were lost"
-_BIND, _OWN = "bind", "own"
+_BIND, _OWN, _GC = "bind", "own", "gc"
 
 
 def ensure_wrapper(cache_dir: Path, /) -> Path | None:
@@ -100,6 +103,7 @@ class NodeAgent:
         self.runs: dict[str, PodRun] = {}  # key -> the live run (its task in `_run_tasks`)
         self._run_tasks: dict[str, asyncio.Task[None]] = {}
         self._ran: set[str] = set()  # uids run by this agent instance (their cache entry may lag)
+        self._deferred: set[tuple[str, str]] = set()  # items refused for lack of capacity
         self._tasks: list[asyncio.Task[Any]] = []
         self.ctx: RunContext | None = None
         self.started_pods = 0
@@ -114,8 +118,10 @@ class NodeAgent:
     def _on_delete(self, pod: dict) -> None:
         key = base.object_key(pod)
         run = self.runs.get(key)
-        if run is None or run.uid != pod["metadata"].get("uid"):
-            self._ran.discard(pod["metadata"].get("uid"))  # the cache cannot lag behind a deletion
+        uid = str(pod["metadata"].get("uid"))
+        if run is None or run.uid != uid:
+            self._ran.discard(uid)  # the cache cannot lag behind a deletion
+            self.queue.add((_GC, uid))
         self.queue.add((_OWN, key))
 
     async def start(self) -> None:
@@ -186,6 +192,8 @@ class NodeAgent:
             try:
                 if item[0] == _BIND:
                     await self._bind(item[1])
+                elif item[0] == _GC:
+                    await self._collect(item[1])
                 else:
                     await self._own(item[1])
             except asyncio.CancelledError:
@@ -209,7 +217,8 @@ class NodeAgent:
         if (pod.get("spec") or {}).get("schedulerName", "") not in self.scheduler_names:
             return
         if self._capacity_left() <= 0:
-            return  # stays unscheduled; re-offered when a pod ends
+            self._deferred.add((_BIND, key))  # stays unscheduled; re-offered when a pod ends
+            return
         meta = pod["metadata"]
         try:
             await self.api.patch(base.PODS, meta["name"], {"metadata": {"resourceVersion": meta["resourceVersion"]},
@@ -248,7 +257,8 @@ class NodeAgent:
             await self._mark_lost(pod)
             return
         if len(self.runs) >= self.max_pods:
-            return  # re-offered when a pod ends
+            self._deferred.add((_OWN, key))  # re-offered when a pod ends
+            return
         self._start_run(key, pod)
 
     def _start_run(self, key: str, pod: dict) -> None:
@@ -274,11 +284,14 @@ class NodeAgent:
                 del self.runs[key]
                 del self._run_tasks[key]
             if not self.queue.shutting_down:
-                for other in self.unscheduled.store.keys():
-                    self.queue.add((_BIND, other))
-                for other in self.own.store.keys():
-                    if other not in self.runs:
-                        self.queue.add((_OWN, other))
+                deferred, self._deferred = self._deferred, set()
+                for item in sorted(deferred, key=lambda i: i[0] != _OWN):  # bound pods first
+                    self.queue.add(item)
+
+    async def _collect(self, uid: str) -> None:
+        """A deleted pod's directories go with it (emptyDirs, private /tmp); logs stay for `tiphys logs`."""
+        if uid and "/" not in uid and uid not in {run.uid for run in self.runs.values()}:
+            await asyncio.to_thread(shutil.rmtree, self.root_dir / "pods" / uid, True)
 
     async def _delete_now(self, pod: dict) -> None:
         meta = pod["metadata"]

@@ -102,7 +102,8 @@ class PodRun:
         self._procs: dict[str, ContainerProcess] = {}
         self._reapers: dict[str, asyncio.Future[tuple[int, str]]] = {}
         self._wake = asyncio.Event()
-        self._timers: list[Any] = []
+        self._timers: list[Any] = []  # deadline and kill escalations: a handful per pod
+        self._relay_timer: Any = None  # the one pending relay tick
         self._deleting = self._deadline = False
         self._abort_rest = False  # an init container failed: the pod is over
         self._abort: NodeAgentError | None = None  # a container could not be created: fail the pod
@@ -312,12 +313,16 @@ class PodRun:
             self._timers.append(self.ctx.clock.call_at(self.ctx.clock.now() + self.grace, escalate))
 
     def _tick(self) -> None:
-        """Re-arm the relay wake-up while an executor container runs."""
+        """Arm the relay wake-up; it re-arms itself while an executor container runs."""
+        if self._relay_timer is not None:
+            return
+
         def fire() -> None:
+            self._relay_timer = None
             self._wake.set()
             if any(s.running and self.ctx.images.is_executor(s.image) for s in self.states.values()):
                 self._tick()
-        self._timers.append(self.ctx.clock.call_at(self.ctx.clock.now() + self.ctx.relay_interval, fire))
+        self._relay_timer = self.ctx.clock.call_at(self.ctx.clock.now() + self.ctx.relay_interval, fire)
 
     def _on_deadline(self) -> None:
         if self.phase in ("Pending", "Running"):
@@ -391,6 +396,9 @@ class PodRun:
         _log.error("pod %s/%s: could not write the final status", self.namespace, self.name)
 
     def _cancel_timers(self) -> None:
+        if self._relay_timer is not None:
+            self._relay_timer.cancel()
+            self._relay_timer = None
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()

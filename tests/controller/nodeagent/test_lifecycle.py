@@ -171,3 +171,21 @@ async def test_stop_kills_running_processes(harness, tmp_path):
             break
         await asyncio.sleep(0.02)
     assert not _alive(pid)
+
+
+async def test_deleted_pod_directories_are_collected_logs_kept(harness):
+    """Deleting a finished pod removes its emptyDir directories; its logs stay readable."""
+    async with harness() as h:
+        await h.create(pod("gc", sh("main", "echo kept > /scratch/f; echo log line",
+                                    volumeMounts=[{"name": "s", "mountPath": "/scratch"}]),
+                           volumes=[{"name": "s", "emptyDir": {}}]))
+        p = await h.finished("gc")
+        pod_dir = h.root / "pods" / p["metadata"]["uid"]
+        assert (pod_dir / "volumes" / "s" / "f").read_text() == "kept\n"
+        await h.api.delete(PODS, "gc", namespace="default")  # finished: deleted at once
+        for _ in range(500):
+            if not pod_dir.exists():
+                break
+            await asyncio.sleep(0.02)
+        assert not pod_dir.exists()
+        assert h.log("gc", "main") == "log line\n"
