@@ -104,6 +104,7 @@ class NodeAgent:
         self._run_tasks: dict[str, asyncio.Task[None]] = {}
         self._ran: set[str] = set()  # uids run by this agent instance (their cache entry may lag)
         self._deferred: set[tuple[str, str]] = set()  # items refused for lack of capacity
+        self._collect_after: set[str] = set()  # uids deleted while their run was still ending
         self._tasks: list[asyncio.Task[Any]] = []
         self.ctx: RunContext | None = None
         self.started_pods = 0
@@ -121,7 +122,7 @@ class NodeAgent:
         uid = str(pod["metadata"].get("uid"))
         if run is None or run.uid != uid:
             self._ran.discard(uid)  # the cache cannot lag behind a deletion
-            self.queue.add((_GC, uid))
+        self.queue.add((_GC, uid))
         self.queue.add((_OWN, key))
 
     async def start(self) -> None:
@@ -284,14 +285,22 @@ class NodeAgent:
                 del self.runs[key]
                 del self._run_tasks[key]
             if not self.queue.shutting_down:
+                if run.uid in self._collect_after:
+                    self._collect_after.discard(run.uid)
+                    self._ran.discard(run.uid)
+                    self.queue.add((_GC, run.uid))
                 deferred, self._deferred = self._deferred, set()
                 for item in sorted(deferred, key=lambda i: i[0] != _OWN):  # bound pods first
                     self.queue.add(item)
 
     async def _collect(self, uid: str) -> None:
         """A deleted pod's directories go with it (emptyDirs, private /tmp); logs stay for `tiphys logs`."""
-        if uid and "/" not in uid and uid not in {run.uid for run in self.runs.values()}:
-            await asyncio.to_thread(shutil.rmtree, self.root_dir / "pods" / uid, True)
+        if not uid or "/" in uid:
+            return
+        if uid in {run.uid for run in self.runs.values()}:
+            self._collect_after.add(uid)  # its run is finishing: collect when it has
+            return
+        await asyncio.to_thread(shutil.rmtree, self.root_dir / "pods" / uid, True)
 
     async def _delete_now(self, pod: dict) -> None:
         meta = pod["metadata"]
