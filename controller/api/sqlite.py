@@ -22,7 +22,7 @@ import msgspec
 
 from .base import Resource
 
-__all__ = ["SqlitePersistence", "Snapshot"]
+__all__ = ["SqlitePersistence", "Snapshot", "StoreLocked"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS objects (
 """
 _resource_encoder = msgspec.json.Encoder()
 _resource_decoder = msgspec.json.Decoder(Resource)
+
+
+class StoreLocked(Exception):
+    """The SQLite file is held by another running embedded store."""
 
 
 class Snapshot(msgspec.Struct, frozen=True):
@@ -50,10 +54,19 @@ class SqlitePersistence:
 
     def __init__(self, path: str | Path, /, *, durable: bool = False) -> None:
         self.path = Path(path)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._conn.executescript(_SCHEMA)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0.5)
+        try:
+            # One store per file: a second controller on the same file would fork history, so
+            # the first holds an exclusive lock for as long as it runs.
+            self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            self._conn.close()
+            if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise StoreLocked(f"{self.path}: another embedded store has this file open") from exc
+            raise
         self._known: set[str] = set()
 
     def load(self) -> Snapshot:

@@ -118,12 +118,27 @@ async def test_sqlite_write_through(clock, tmp_path):
     await api.create(WORKFLOWS, wf("a"), namespace="ns")
     await api.create(WORKFLOWS, wf("b"), namespace="ns")
     await api.delete(WORKFLOWS, "b", namespace="ns")
+    await api.close()  # the store holds the file exclusively while it runs
     peek = sqlite3.connect(path)
     rows = peek.execute("SELECT resource, namespace, name, rv FROM objects").fetchall()
     counter = peek.execute("SELECT value FROM meta WHERE key = 'resourceVersion'").fetchone()[0]
     peek.close()
     assert rows == [("argoproj.io/workflows", "ns", "a", 1)] and counter == 3
-    await api.close()
+
+
+async def test_sqlite_file_is_exclusive(clock, tmp_path):
+    """A second store on a file that a running store holds fails with StoreLocked."""
+    from tiphys.controller.api.sqlite import StoreLocked
+    path = tmp_path / "s.db"
+    first = EmbeddedApi(clock=clock, path=path)
+    await first.create(WORKFLOWS, wf("a"), namespace="ns")
+    with pytest.raises(StoreLocked) as info:
+        EmbeddedApi(clock=clock, path=path)
+    assert str(path) in str(info.value.args[0])
+    await first.close()
+    second = EmbeddedApi(clock=clock, path=path)
+    assert (await second.get(WORKFLOWS, "a", namespace="ns"))["metadata"]["name"] == "a"
+    await second.close()
 
 
 async def test_sqlite_failed_write_changes_nothing(clock, tmp_path):
