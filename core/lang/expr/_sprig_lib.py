@@ -16,7 +16,7 @@ from .goregex import compile_go
 from .values import Fail, equal
 
 __all__ = ["unsupported", "substr", "trunc", "abbrev", "indent", "divf", "round_half",
-           "from_json", "b64dec", "b32dec", "uniq", "chunk", "go_repl", "regex_split",
+           "from_json", "b64dec", "b32dec", "uniq", "chunk", "go_repl", "regex_split", "abbrev_full",
            "MAX_TEXT"]
 
 MAX_TEXT = 1 << 20
@@ -66,7 +66,7 @@ def round_half(a: float, places: int, half: float) -> float:
         return a
     pow10 = 10.0 ** places
     digit = pow10 * a
-    _, frac = math.modf(digit)
+    frac, _ = math.modf(digit)  # Python returns (fraction, integer), Go (integer, fraction)
     r = math.ceil(digit) if frac >= half else math.floor(digit)
     return r / pow10
 
@@ -77,14 +77,21 @@ def from_json(s: Any, *, strict: bool) -> Any:
     except (json.JSONDecodeError, RecursionError) as exc:
         if strict:
             raise Fail(f"sprig.mustFromJson: {exc}") from None
-        return {}
+        return None
+
+
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
 def b64dec(s: str, dec: Callable[[str], bytes]) -> str:
+    """Decode, or return Go's error text as sprig does (`illegal base64 data at input byte N`)."""
+    for i, ch in enumerate(s):
+        if ch not in _B64 and ch not in "=\r\n":
+            return f"illegal base64 data at input byte {i}"
     try:
         return dec(s).decode("utf-8", "replace")
-    except ValueError as exc:
-        return str(exc)  # sprig returns the error text instead of failing
+    except ValueError:
+        return f"illegal base64 data at input byte {len(s.rstrip('='))}"
 
 
 def b32dec(s: str) -> str:
@@ -121,7 +128,34 @@ def go_repl(r: str) -> Callable[[re.Match[str]], str]:
 
 
 def regex_split(p: str, s: str, n: int) -> list[str]:
+    """Go `Regexp.Split`: capture groups are not included (unlike Python's `re.split`)."""
     if n == 0:
         return []
-    parts = compile_go(p).python().split(s, maxsplit=0 if n < 0 else n - 1)
+    parts, pos = [], 0
+    for m in compile_go(p).python().finditer(s):
+        if 0 < n <= len(parts) + 1:
+            break
+        if m.end() == 0 and m.start() == 0:
+            continue  # Go skips an empty match at the start
+        parts.append(s[pos:m.start()])
+        pos = m.end()
+    parts.append(s[pos:])
     return parts
+
+
+def abbrev_full(s: str, offset: int, width: int) -> str:
+    """goutils.AbbreviateFull (sprig `abbrevboth`)."""
+    if width < 4:
+        raise Fail("minimum abbreviation width is 4")
+    if len(s) <= width:
+        return s
+    offset = min(offset, len(s))
+    if len(s) - offset < width - 3:
+        offset = len(s) - (width - 3)
+    if offset <= 4:
+        return s[:width - 3] + "..."
+    if width < 7:
+        raise Fail("minimum abbreviation width with offset is 7")
+    if offset + width - 3 < len(s):
+        return "..." + abbrev_full(s[offset:], 0, width - 3)
+    return "..." + s[len(s) - (width - 3):]

@@ -69,11 +69,11 @@ def _p_find(ctx: Any, arr: Any, body: Fn) -> Any:
     return None
 
 
-def _p_find_index(ctx: Any, arr: Any, body: Fn) -> int:
+def _p_find_index(ctx: Any, arr: Any, body: Fn) -> int | None:
     for i, x in enumerate(seq("findIndex", arr)):
         if _test("findIndex", ctx, body, x, i):
             return i
-    return -1
+    return None  # expr v1.17 yields nil, not -1, when nothing matches
 
 
 def _p_find_last(ctx: Any, arr: Any, body: Fn) -> Any:
@@ -84,12 +84,12 @@ def _p_find_last(ctx: Any, arr: Any, body: Fn) -> Any:
     return None
 
 
-def _p_find_last_index(ctx: Any, arr: Any, body: Fn) -> int:
+def _p_find_last_index(ctx: Any, arr: Any, body: Fn) -> int | None:
     items = seq("findLastIndex", arr)
     for i in range(len(items) - 1, -1, -1):
         if _test("findLastIndex", ctx, body, items[i], i):
             return i
-    return -1
+    return None
 
 
 def _p_count(ctx: Any, arr: Any, body: Fn | None = None) -> int:

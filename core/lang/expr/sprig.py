@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._go import go_json, go_json_indent, go_sprint, go_time_format
-from ._sprig_lib import (MAX_TEXT, abbrev, b32dec, b64dec, chunk, divf, from_json, go_repl,
+from ._sprig_lib import (MAX_TEXT, abbrev, abbrev_full, b32dec, b64dec, chunk, divf, from_json, go_repl,
                          indent, regex_split, round_half, substr, trunc, unsupported, uniq)
 from .goregex import compile_go
 from .values import INT_MAX, INT_MIN, Fail, equal, wrap_int
@@ -187,6 +187,12 @@ def _merge(dst: Any, *srcs: Any, overwrite: bool = False) -> dict[str, Any]:
     return dst
 
 
+def _time_arg(v: Any) -> _dt.datetime:
+    if not isinstance(v, _dt.datetime):
+        raise Fail(f"reflect: Call using {type(v).__name__} as type time.Time")
+    return v
+
+
 def _fail(msg: Any) -> Any:
     raise Fail(_strval(msg))
 
@@ -238,7 +244,7 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "date": lambda fmt, v: date_in_zone(_strval(fmt), v, "UTC"),
         "dateInZone": lambda fmt, v, z: date_in_zone(_strval(fmt), v, _strval(z)),
         "date_in_zone": lambda fmt, v, z: date_in_zone(_strval(fmt), v, _strval(z)),
-        "unixEpoch": lambda t: str(int(when(t).timestamp())),
+        "unixEpoch": lambda t: str(int(_time_arg(t).timestamp())),
         "htmlDate": lambda v: date_in_zone("2006-01-02", v, "UTC"),
         # strings
         "trim": lambda s: _strval(s).strip(),
@@ -254,6 +260,7 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "repeat": lambda n, s: _cap(_strval(s) * max(_int64(n), 0)) if len(_strval(s)) * max(_int64(n), 0) <= MAX_TEXT else _fail("sprig.repeat: result too long"),
         "trunc": lambda n, s: trunc(_int64(n), _strval(s)),
         "abbrev": lambda n, s: abbrev(_int64(n), _strval(s)),
+        "abbrevboth": lambda a, b, s: abbrev_full(_strval(s), _int64(a), _int64(b)),
         "nospace": lambda s: re.sub(r"\s", "", _strval(s)),
         "initials": lambda s: "".join(w[0] for w in _strval(s).split()),
         "swapcase": lambda s: _strval(s).swapcase(),
@@ -346,7 +353,7 @@ def make_sprig(now: _dt.datetime | None) -> dict[str, Callable[..., Any]]:
         "uniq": lambda v: uniq(_list(v)),
         "without": lambda v, *xs: [x for x in _list(v) if not any(equal(x, y) for y in xs)],
         "has": lambda x, v: any(equal(x, y) for y in _list(v)),
-        "slice": lambda v, *ix: _list(v)[slice(*[_int64(i) for i in ix])],
+        "slice": lambda v, *ix: _list(v)[_int64(ix[0]) if ix else 0:_int64(ix[1]) if len(ix) > 1 else None],
         "chunk": lambda n, v: chunk(_int64(n), _list(v)),
         "dict": _dict,
         "get": lambda d, k: d.get(_strval(k), "") if isinstance(d, dict) else "",
