@@ -7,14 +7,15 @@ implementations are the params of `backend`:
     embedded         EmbeddedApi() in memory, on a FakeClock
     embedded-sqlite  EmbeddedApi(path=tmp/store.db), on a FakeClock; can restart from its file
 
-How the real kube-apiserver implementation plugs in (one param): write a `Backend` subclass
-whose `open()` starts nothing itself but connects `tiphys.controller.api.http` to the test
-cluster (reference/kubernetes-test-cluster.md) and calls `pytest.skip("kube-apiserver/etcd test
-binaries not found under .testbin/")` when they are absent; its `prepare()` creates the `ns`
-namespace; `advance(s)` really sleeps (keep test timeouts small); `compact()` asks etcd to compact
-(or skips); `garbage_collector` is False unless kube-controller-manager runs; `restart()` skips.
-Then append `pytest.param(KubeBackend, id="kube-apiserver", marks=pytest.mark.cluster)` to
-`BACKENDS`. Nothing else changes.
+How another implementation plugs in: a `Backend` subclass (open/prepare/close, plus `advance`,
+`compact`, `restart` and the `garbage_collector`/`persistent` flags where it can do them, else
+they skip), offered as one more param of `backend`. The kube-apiserver client does exactly that
+in `test_http_contract.py`: it re-collects every `test_contract_*.py` module and overrides
+`backend` with a `KubeBackend` on the session's test cluster (`tests/cluster`), skipping when the
+cluster binaries are absent and marked `cluster`; its `advance` really sleeps, `compact` skips
+(the watch cache outlives etcd compaction) and `restart` skips. A contract test must therefore
+hold on a real server: no reliance on server-chosen timing (bookmarks), on what a delete answers
+beyond name/uid, or on the embedded store's synchronous garbage collector (use `eventually`).
 
 Async tests run through the hook in this file (no asyncio plugin is a dependency): the `api`
 fixture value is a placeholder that the hook opens inside the test's event loop and closes after.
