@@ -3,6 +3,7 @@
 Each row is `(expression, JSON of the Go result, kind)`, produced by running the expression
 through `go_parity/` against `SCOPE` with Argo's env construction; the test checks tiphys renders
 the identical JSON with the same kind of value. Rows in `GO_ERRORS` fail in Go and must fail here.
+`WHEN_VALUES` / `WHEN_ERRORS` do the same for `when:` texts through govaluate.
 Regenerate with `python tests/core/lang/go_parity/regenerate.py` (needs Go and the module proxy).
 Known deviation: `split(s, sep, 0)` is `[]` here where Go has a nil slice (JSON `null`).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiphys.core.lang import LangError, build_env, compile_expr
+from tiphys.core.lang import LangError, WhenError, build_env, compile_expr, evaluate_when
 from tiphys.core.lang._go import go_json
 
 SCOPE = {'s': 'Hello World', 'n': '42', 'a.x': '1', 'l.v': None}
@@ -379,6 +380,95 @@ GO_ERRORS = [
     'float("abc")',
 ]
 
+WHEN_VALUES = [
+    ('a == a', True),
+    ('a != b', True),
+    ('Succeeded == Succeeded', True),
+    ('1 == 1', True),
+    ('1 == 1.0', True),
+    ('1 < 2', True),
+    ('1 <= 1', True),
+    ('2 > 1', True),
+    ("'a' < 'b'", True),
+    ('a < b', True),
+    ("'10' < '9'", True),
+    ('true', True),
+    ('false', False),
+    ('true == true', True),
+    ('true != false', True),
+    ('!true', False),
+    ('!(1 == 2)', True),
+    ('1 == 1 && 2 == 2', True),
+    ('1 == 2 || 2 == 2', True),
+    ('true && false || true', True),
+    ("a =~ 'a'", True),
+    ("abc =~ '^ab'", True),
+    ("abc !~ '^b'", True),
+    ("'a.b' =~ 'a\\.b'", True),
+    ("a in ('a', 'b')", True),
+    ("z in ('a', 'b')", False),
+    ('1 in (1, 2)', True),
+    ('1 + 1 == 2', True),
+    ('2 * 3 == 6', True),
+    ('6 / 4 == 1.5', True),
+    ('7 % 2 == 1', True),
+    ('2 ** 2 == 4', True),
+    ('-1 < 0', True),
+    ('- 1 < 0', True),
+    ('a + b == ab', True),
+    ("'x' + 1 == 'x1'", True),
+    ("1 + 'x' == '1x'", True),
+    ('true ? true : false', True),
+    ('false ? true : false', False),
+    ('nil == nil', True),
+    ("'2024-01-01' < '2024-01-02'", True),
+    ("'2024-01-01' == '2024-01-01T00:00:00Z'", True),
+    ("'2024-01-01 10:00' > '2024-01-01'", True),
+    ("'2024-01-01 10:00:00' > '2024-01-01 09:00:00'", True),
+    ("'10:00' == '10:00'", True),
+    ("'3:04PM' < '4:04PM'", True),
+    ("[a b] == 'a b'", True),
+    ("a\\ b == 'a b'", True),
+    ('my_value == my_value', True),
+    ('1 & 3 == 1', True),
+    ('1 | 2 == 3', True),
+    ('1 ^ 3 == 2', True),
+    ('1 << 2 == 4', True),
+    ('8 >> 1 == 4', True),
+    ('~1 == -2', True),
+    ("a == 'a'", True),
+    ('"a" == \'a\'', True),
+    ('\'a\' == "a"', True),
+    ('(1 == 1) == true', True),
+    ('true == 1', False),
+]
+
+WHEN_ERRORS = [
+    'foo.Bar == 1',
+    'foo.bar == 1',
+    'hello world == x',
+    'my-value == x',
+    "it's == x",
+    "'7' > 5",
+    "5 > '7'",
+    '1.2.3 == 1',
+    '. == .',
+    '"it\'s" == x',
+    'a ?? b == a',
+    '5',
+    'heads',
+    '1 + 1',
+    "'x'",
+    'a && true',
+    '!a',
+    '-a',
+    'a > 1',
+    '(1',
+    '1)',
+    'a = b',
+    'a @ b',
+]
+
 _KINDS = {type(None): "nil", bool: "bool", int: "int", float: "float", str: "string", list: "list",
           dict: "map"}
 
@@ -396,3 +486,16 @@ def test_fails_like_go(src: str) -> None:
     """Expressions that fail in Go fail here with a typed error."""
     with pytest.raises(LangError):
         compile_expr(src).evaluate(ENV)
+
+
+@pytest.mark.parametrize(("text", "expected"), [pytest.param(*r, id=r[0]) for r in WHEN_VALUES])
+def test_when_matches_go(text: str, expected: bool) -> None:
+    """govaluate with Argo's re-typing gives the same boolean."""
+    assert evaluate_when(text) is expected
+
+
+@pytest.mark.parametrize("text", [pytest.param(t, id=t) for t in WHEN_ERRORS])
+def test_when_fails_like_go(text: str) -> None:
+    """Texts govaluate rejects (or that yield non-booleans) are WhenErrors."""
+    with pytest.raises(WhenError):
+        evaluate_when(text)
