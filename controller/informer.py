@@ -15,7 +15,9 @@ Delivery (client-go `RealFIFO`, in order): handlers are called synchronously, in
 from the reflector task; a relist first deletes vanished keys (handlers get
 `final_state_unknown=True`), then updates existing keys and adds new ones. A delete carries the
 last known state. UID is not identity: a delete and re-create can arrive as one update, so
-handlers that care compare UIDs. Handlers must return fast; they only enqueue keys.
+handlers that care compare UIDs. Handlers must return fast; they only enqueue keys. A handler
+that raises is logged and counted (`handler_errors`); the other handlers and later events
+still run.
 
 The cache is keyed `namespace/name`. It is eventually consistent and read-only: callers never
 mutate what they get; pass `transform` (e.g. strip managedFields and decode into a frozen Struct)

@@ -13,6 +13,7 @@ from .errors import (AlreadyExists, ApiError, BadRequest, Conflict, Forbidden, G
                      MethodNotAllowed, NotFound, ServerTimeout, StatusCause, TooManyRequests, Unauthorized,
                      UnsupportedMediaType, from_status, to_status)
 from .selectors import label_selector_string, parse_field_selector, parse_label_selector
+from .sqlite import StoreLocked
 
 __all__ = [
     "Api", "EmbeddedApi", "Resource", "EventType", "WatchEvent", "WatchStream", "ListResult", "PatchType",
@@ -23,5 +24,5 @@ __all__ = [
     "ApiError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed", "AlreadyExists",
     "Conflict", "Gone", "UnsupportedMediaType", "Invalid", "TooManyRequests", "InternalError",
     "ServerTimeout", "StatusCause", "from_status", "to_status",
-    "parse_label_selector", "parse_field_selector", "label_selector_string",
+    "parse_label_selector", "parse_field_selector", "label_selector_string", "StoreLocked",
 ]
