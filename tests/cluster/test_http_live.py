@@ -150,3 +150,49 @@ def test_bookmark_ahead_of_timeout(cluster: ControlPlane, cluster_namespace: str
     assert bookmarks, f"no bookmark in {len(runs)} watches: {[[e.type for e in r[1]] for r in runs]}"
     assert int(bookmarks[-1].resource_version) >= int(created["metadata"]["resourceVersion"])
     assert set(bookmarks[-1].object) == {"kind", "apiVersion", "metadata"}
+
+
+def test_informer_over_http_survives_watch_timeouts(cluster: ControlPlane, cluster_namespace: str) -> None:
+    """The controller's Informer on HttpApi: lists, watches, and keeps following changes across
+    server-side watch timeouts (2-3 s here), in order, with deletes carrying the last state."""
+    from tiphys.controller.clock import RealClock
+    from tiphys.controller.informer import FuncHandler, Informer
+
+    async def wait_for(check, what: str) -> None:
+        deadline = time.monotonic() + 20
+        while not check():
+            assert time.monotonic() < deadline, what
+            await asyncio.sleep(0.05)
+
+    async def main():
+        api = HttpApi.from_kubeconfig(cluster.kubeconfig)
+        seen: list[tuple[str, str]] = []
+        try:
+            for name in ("a", "b"):
+                await api.create(WORKFLOWS, workflow(name), namespace=cluster_namespace)
+            informer = Informer(api, WORKFLOWS, clock=RealClock(), namespace=cluster_namespace,
+                                watch_timeout=(2.0, 3.0))
+            informer.add_handler(FuncHandler(
+                add=lambda o: seen.append(("add", o["metadata"]["name"])),
+                update=lambda old, new: seen.append(("update", new["metadata"]["name"])),
+                delete=lambda o, final_state_unknown=False: seen.append(("delete", o["metadata"]["name"]))))
+            task = asyncio.ensure_future(informer.run())
+            try:
+                await asyncio.wait_for(informer.wait_synced(), 20)
+                assert sorted(informer.store.keys()) == [f"{cluster_namespace}/a", f"{cluster_namespace}/b"]
+                await asyncio.sleep(3.5)  # past the first watch's timeout: now on a re-watch
+                await api.create(WORKFLOWS, workflow("c"), namespace=cluster_namespace)
+                await api.delete(WORKFLOWS, "a", namespace=cluster_namespace)
+                await wait_for(lambda: sorted(informer.store.keys()) == [
+                    f"{cluster_namespace}/b", f"{cluster_namespace}/c"], "store did not follow")
+                return seen, informer.relists
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        finally:
+            await api.close()
+
+    seen, relists = run(main())
+    assert sorted(seen[:2]) == [("add", "a"), ("add", "b")]
+    assert seen[2:] == [("add", "c"), ("delete", "a")]
+    assert relists == 1  # clean timeouts re-watch; they never relist
