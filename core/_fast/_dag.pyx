@@ -16,6 +16,7 @@ error classes named by the class attributes `scheduler_error` / `restore_error`,
 cimport cython
 from cpython.array cimport array
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.string cimport memset
 
 include "_dag_defs.pxi"
 
@@ -78,6 +79,7 @@ cdef class Scheduler:
                  array targets=None):
         cdef Py_ssize_t n = len(compiled.names)
         cdef Py_ssize_t i
+        cdef const int* tp
         if parallelism < 0:
             raise ValueError(f"parallelism must be >= 0, got {parallelism}")
         if scope is not None and len(scope) != n:
@@ -98,26 +100,28 @@ cdef class Scheduler:
         self.halt = bool(compiled.halt_on_failure)
         self.parallelism = parallelism
         self._alloc()
-        if targets is None:  # the tasks nothing depends on, sorted by name, as Argo does
-            names = compiled.names
-            targets = array("i", sorted((i for i in range(n) if self.succ_off[i] == self.succ_off[i + 1]),
-                                        key=names.__getitem__))
+        if targets is None:  # the tasks nothing depends on, sorted by name (compiled once)
+            targets = compiled.sinks
         self.ntargets = len(targets)
         self.targets = <int*>PyMem_Malloc((self.ntargets + 1) * sizeof(int))
         if self.targets == NULL:
             raise MemoryError()
+        tp = _ints(targets, "targets", self.ntargets)
         for i in range(self.ntargets):
-            if not 0 <= targets[i] < n:
-                raise ValueError(f"target {targets[i]} out of range")
-            self.targets[i] = targets[i]
+            if not 0 <= tp[i] < n:
+                raise ValueError(f"target {tp[i]} out of range")
+            self.targets[i] = tp[i]
         max_stack = compiled.max_stack
         if max_stack < 0:
             raise ValueError("CompiledDAG.max_stack must be >= 0")
         self.stack = <unsigned char*>PyMem_Malloc(max_stack + 1)
         if self.stack == NULL:
             raise MemoryError()
-        for i in range(n):
-            self.scope[i] = 1 if scope is None else (1 if scope[i] else 0)
+        if scope is None:
+            memset(self.scope, 1, n)
+        else:
+            for i in range(n):
+                self.scope[i] = 1 if scope[i] else 0
         self._reset()
         for i in range(n):
             if self.rec[i].npred & NP_COUNT == 0 and self.rec[i].state == ST_WAITING:
@@ -168,7 +172,9 @@ cdef class Scheduler:
         cdef int i
         for i in range(self.n):
             self.rec[i].npred = ((self.pred_off[i + 1] - self.pred_off[i])
-                                 | (NP_CONJ if self.flags[i] & F_CONJUNCTION else 0))
+                                 | (NP_CONJ if self.flags[i] & F_CONJUNCTION else 0)
+                                 | (NP_BARE if self.flags[i] & F_BARE_CONJUNCTION else 0))
+            self.rec[i].bare = _bare_mask(self.flags[i])
             self.rec[i].res = 0
             self.rec[i].succ_start = self.succ_off[i]
             self.rec[i].state = ST_WAITING if self.scope[i] else ST_OUT
@@ -236,12 +242,13 @@ cdef class Scheduler:
         cdef const int* succ_mask = self.succ_mask
         cdef Py_ssize_t head = 0, tail = 1
         cdef int f, s, k, end, value, v
-        cdef bint ok
+        cdef bint ok, bare_ok
         work[0] = first
         while head < tail:
             f = work[head]
             head += 1
             value = rec[f].res
+            bare_ok = (value & rec[f].bare) != 0
             end = rec[f + 1].succ_start
             for k in range(rec[f].succ_start, end):
                 s = succ[k]
@@ -249,7 +256,10 @@ cdef class Scheduler:
                 v = r.npred
                 # A conjunction is decided edge by edge while its source's outcome is in cache;
                 # the reference runs the program instead (same result, the tests check both).
-                if v & NP_CONJ and not (value & succ_mask[k]):
+                if v & NP_BARE:
+                    if not bare_ok:
+                        v |= NP_BAD
+                elif v & NP_CONJ and not (value & succ_mask[k]):
                     v |= NP_BAD
                 v -= 1
                 r.npred = v
@@ -272,7 +282,10 @@ cdef class Scheduler:
         cdef int k, s
         for k in range(self.succ_off[t], self.succ_off[t + 1]):
             s = self.succ[k]
-            if self.rec[s].npred & NP_CONJ and not (self.rec[t].res & self.succ_mask[k]):
+            if self.rec[s].npred & NP_BARE:
+                if not (self.rec[t].res & self.rec[t].bare):
+                    self.rec[s].npred |= NP_BAD
+            elif self.rec[s].npred & NP_CONJ and not (self.rec[t].res & self.succ_mask[k]):
                 self.rec[s].npred |= NP_BAD
             self.rec[s].npred -= 1
 

@@ -13,7 +13,8 @@ cdef enum:
     # npred[] holds the count of unfulfilled dependencies in its low bits and two flags for tasks
     # whose program is a conjunction (FLAG_CONJUNCTION), decided edge by edge so the program never
     # runs (see _propagate). One array, so an edge costs one random memory access, not two.
-    NP_COUNT = (1 << 29) - 1
+    NP_COUNT = (1 << 28) - 1
+    NP_BARE = 1 << 28    # ... and every predicate is a bare name: the source's bare mask applies
     NP_BAD = 1 << 29     # a fulfilled dependency failed its predicate: the conjunction is false
     NP_CONJ = 1 << 30    # the program is p1 && p2 && ... over distinct dependencies
 
@@ -25,6 +26,7 @@ ctypedef struct TaskRec:
     int res              # outcome bits, 0 while not fulfilled
     int succ_start       # copy of succ_off[t]; succ_off[t + 1] is the next record's
     unsigned char state  # ST_*
+    unsigned char bare   # the mask a bare reference to this task accepts (fits: bits 1..32)
 
 cdef enum:
     O_SUCCEEDED = 1
@@ -45,6 +47,7 @@ cdef enum:
     F_CONTINUE_ERROR = 2
     F_GROUP = 4
     F_CONJUNCTION = 8
+    F_BARE_CONJUNCTION = 16
 
 cdef enum:
     OP_AND = -1
@@ -95,3 +98,9 @@ cdef inline int _worse(int a, int b) noexcept nogil:
     if (a | b) & O_SUCCEEDED:
         return O_SUCCEEDED
     return a if a else b
+
+
+cdef inline unsigned char _bare_mask(int flags) noexcept nogil:
+    """What a bare `task` accepts: Succeeded | Skipped | Daemoned, widened by its continueOn."""
+    return (O_SUCCEEDED | O_SKIPPED | O_DAEMONED | (O_FAILED if flags & F_CONTINUE_FAILED else 0)
+            | (O_ERRORED if flags & F_CONTINUE_ERROR else 0))

@@ -36,7 +36,8 @@ from .errors import (DagError, DuplicateTaskError, InvalidTaskNameError, MixedDe
 from .outcome import Outcome
 
 __all__ = ["TaskSpec", "CompiledDAG", "compile_dag", "compile_steps",
-           "FLAG_CONTINUE_FAILED", "FLAG_CONTINUE_ERROR", "FLAG_GROUP", "FLAG_CONJUNCTION"]
+           "FLAG_CONTINUE_FAILED", "FLAG_CONTINUE_ERROR", "FLAG_GROUP", "FLAG_CONJUNCTION",
+           "FLAG_BARE_CONJUNCTION"]
 
 FLAG_CONTINUE_FAILED = 1
 FLAG_CONTINUE_ERROR = 2
@@ -44,6 +45,9 @@ FLAG_GROUP = 4
 #: Set by the compiler: the program is `p1 && p2 && ...` over distinct dependencies, so a
 #: scheduler may decide it edge by edge from `succ_mask` instead of running the program.
 FLAG_CONJUNCTION = 8
+#: Set with FLAG_CONJUNCTION when every predicate is a bare name (`dependencies:` lists, steps):
+#: each edge's mask is then its source's bare mask, known without reading `succ_mask`.
+FLAG_BARE_CONJUNCTION = 16
 
 _NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
 
@@ -73,6 +77,7 @@ class CompiledDAG(msgspec.Struct, frozen=True):
     prog_off: array
     prog: array
     topo: array
+    sinks: array           # the default targets: tasks nothing depends on, sorted by name (Argo)
     max_stack: int
     halt_on_failure: bool
     sources: tuple[str | tuple[str, ...] | None, ...]
@@ -179,8 +184,9 @@ def _conjunction(words: list[int], ndeps: int) -> list[int] | None:
 class _Flat:
     """Flat accumulators for the int32 arrays, filled task by task in index order."""
 
-    def __init__(self, flags: list[int]) -> None:
+    def __init__(self, flags: list[int], bare: list[int]) -> None:
         self.flags = flags
+        self.bare = bare
         self.pred: list[int] = []
         self.pred_off = [0]
         self.pmask: list[int] = []  # per dependency edge: its conjunction mask, 0 otherwise
@@ -193,7 +199,11 @@ class _Flat:
         self.pred_off.append(len(self.pred))
         if conj is not None and ids:
             self.pmask += conj
-            self.flags[i] |= FLAG_CONJUNCTION
+            bare = self.bare
+            if all(m == bare[j] for j, m in zip(ids, conj)):
+                self.flags[i] |= FLAG_CONJUNCTION | FLAG_BARE_CONJUNCTION
+            else:
+                self.flags[i] |= FLAG_CONJUNCTION
         else:
             self.pmask += [0] * len(ids)
         self.prog += words
@@ -208,9 +218,11 @@ class _Flat:
         succ_off, succ, succ_mask, topo = _link.link(n, pred_off, pred, array("i", self.pmask))
         if len(topo) != n:
             _link.raise_cycle(n, pred_off, pred, topo, [s.name for s in specs], path)
-        return CompiledDAG(tuple(s.name for s in specs), index, array("i", self.flags), succ_off, succ,
-                           succ_mask, pred_off, pred, array("i", self.prog_off), array("i", self.prog), topo,
-                           self.max_stack, halt, sources)
+        names = tuple(s.name for s in specs)
+        sinks = array("i", sorted((i for i in range(n) if succ_off[i] == succ_off[i + 1]), key=names.__getitem__))
+        return CompiledDAG(names, index, array("i", self.flags), succ_off, succ, succ_mask, pred_off, pred,
+                           array("i", self.prog_off), array("i", self.prog), topo, sinks, self.max_stack, halt,
+                           sources)
 
 
 def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
@@ -224,7 +236,7 @@ def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
     if uses_depends is not None and uses_list is not None:
         i = max(uses_depends, uses_list)
         raise MixedDependsError(specs[i].name, path=f"{path}[{i}]")
-    flat = _Flat(flags)
+    flat = _Flat(flags, bare)
     and_op = _dep.OP_AND
     get = index.get
     for i, spec in enumerate(specs):
@@ -286,7 +298,7 @@ def compile_steps(groups: Iterable[Iterable[Any]], /, *, path: str = "steps") ->
     index = _index_names(specs, path)
     flags = [_flags_of(s) for s in specs]
     bare = _bare_masks(flags)
-    flat = _Flat(flags)
+    flat = _Flat(flags, bare)
     previous: list[int] = []  # steps of the last non-empty group before the current one
     current: list[int] = []
     current_group = -1

@@ -28,6 +28,9 @@ class FastScheduler(_dag.Scheduler):
 
     def __init__(self, compiled: CompiledDAG, /, *, fail_fast: bool = True,
                  targets: int | str | Iterable[int | str] | None = None, parallelism: int = 0) -> None:
+        if targets is None:  # everything in scope, targets = compiled.sinks: nothing to pass
+            super().__init__(compiled, fail_fast=fail_fast, parallelism=parallelism)
+            return
         scope, ids = resolve_targets(compiled, targets)
         super().__init__(compiled, fail_fast=fail_fast, parallelism=parallelism, scope=bytes(scope),
                          targets=array("i", ids))

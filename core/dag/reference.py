@@ -73,9 +73,7 @@ def resolve_targets(compiled: CompiledDAG, targets: int | str | Iterable[int | s
     everything is in scope and the targets are the tasks nothing depends on, sorted by name."""
     n = len(compiled.names)
     if targets is None:
-        off = compiled.succ_off
-        sinks = [i for i in range(n) if off[i] == off[i + 1]]
-        return [True] * n, sorted(sinks, key=compiled.names.__getitem__)
+        return None, compiled.sinks.tolist()
     if isinstance(targets, str):
         targets = targets.split()  # Argo's `dag.target` is space-separated
     elif isinstance(targets, int):
@@ -134,7 +132,8 @@ class ReferenceScheduler:
     def _reset(self) -> None:
         off = self._pred_off
         self._npred = [off[i + 1] - off[i] for i in range(self._n)]
-        self._state = [WAITING if s else OUT for s in self._in_scope]
+        self._state = [WAITING] * self._n if self._in_scope is None else \
+            [WAITING if s else OUT for s in self._in_scope]
         self._outcome = [0] * self._n
         self._branch = [0] * self._n  # set for fulfilled tasks that did not complete (see _fulfil)
         self._pending: list[int] = []  # every task enters at most once: a list and a head index

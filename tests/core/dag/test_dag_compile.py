@@ -10,7 +10,8 @@ from tests.conftest import argo_examples, argo_path
 from tiphys.core.dag import (CycleError, DagError, DependsSyntaxError, DuplicateTaskError, InvalidTaskNameError,
                              MixedDependsError, SelfDependencyError, TaskSpec, UnknownDependencyError,
                              compile_dag, compile_steps)
-from tiphys.core.dag.compile import FLAG_CONJUNCTION, FLAG_CONTINUE_ERROR, FLAG_CONTINUE_FAILED, FLAG_GROUP
+from tiphys.core.dag.compile import (FLAG_BARE_CONJUNCTION, FLAG_CONJUNCTION, FLAG_CONTINUE_ERROR,
+                                     FLAG_CONTINUE_FAILED, FLAG_GROUP)
 
 
 def test_diamond_layout():
@@ -34,6 +35,10 @@ def test_conjunctions_get_edge_masks():
                      {"name": "e", "depends": "a && a.Failed"}, {"name": "f", "depends": "!a"}])
     conj = [bool(f & FLAG_CONJUNCTION) for f in c.flags]
     assert conj == [False, False, True, False, False, False]
+    assert not any(f & FLAG_BARE_CONJUNCTION for f in c.flags)  # c has `b.Failed`, not bare
+    bare = compile_dag([{"name": "a"}, {"name": "b"}, {"name": "c", "depends": "a && (b)"},
+                        {"name": "d", "dependencies": ["a", "b"]}])
+    assert [bool(f & FLAG_BARE_CONJUNCTION) for f in bare.flags] == [False, False, True, True]
     edges = {(c.names[src], c.names[c.succ[k]]): c.succ_mask[k]
              for src in range(len(c)) for k in range(c.succ_off[src], c.succ_off[src + 1])}
     assert edges[("a", "c")] == 1 | 8 | 32 | 4 and edges[("b", "c")] == 2
@@ -69,7 +74,8 @@ def test_attribute_objects_are_accepted():
             self.continue_on = ContinueOn() if name == "a" else None
             self.with_items = self.with_param = self.with_sequence = None
     c = compile_dag([Task("a"), Task("b", "a")])
-    assert list(c.flags) == [FLAG_CONTINUE_FAILED, FLAG_CONJUNCTION] and c.dependencies(1) == [0]
+    assert list(c.flags) == [FLAG_CONTINUE_FAILED, FLAG_CONJUNCTION | FLAG_BARE_CONJUNCTION]
+    assert c.dependencies(1) == [0]
 
 
 @pytest.mark.parametrize("tasks, error, path, fragment", [
