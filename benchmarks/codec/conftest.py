@@ -48,4 +48,8 @@ def argo_nodes(raw_nodes) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def nodes(raw_nodes) -> dict[str, NodeStatus]:
-    return msgspec.convert(raw_nodes, dict[str, NodeStatus])
+    """The Structs as the controller holds them: decoded from the status it read back (keys sorted,
+    as Argo and tiphys write them). Allocation order matters: walking 5,000 nodes in an order
+    unrelated to their addresses costs 2-3x in cache misses, for json.dumps and msgspec alike."""
+    return msgspec.json.decode(msgspec.json.encode(raw_nodes, order="deterministic"),
+                               type=dict[str, NodeStatus])

@@ -6,7 +6,7 @@ Argo-readable), cold and with 5 nodes changed since the last write; the compact 
 
 `test_gate_codec` asserts the targets of the "Native hot paths" issue as ratios:
 default smaller than gzip-6 and >= 8x faster to encode (steady state: 5 nodes changed since the
-last write; a cold encode is gated at 4x, see below); compact <= 1/20 of the plain JSON and
+last write; a cold encode is gated at 5x, see below); compact <= 1/20 of the plain JSON and
 >= 25,000 nodes per MiB. Absolute µs/node figures are recorded, not gated (the machine is shared).
 """
 from __future__ import annotations
@@ -144,9 +144,9 @@ def test_gate_codec(nodes, argo_nodes, measure, gate, record):
     assert len(default_text) < len(argo_text), "default form must be smaller than gzip-6"
     assert len(compact_text) * 20 <= len(plain), "compact form must be <= 1/20 of the plain JSON"
     assert MIB / per >= 25_000, "compact form must fit >= 25,000 such nodes in 1 MiB"
-    # The 8x target holds in the controller's steady state (a write after a reconcile changed a few
-    # nodes: only those are re-encoded). A cold encode of all 5,000 nodes is bound by msgspec's
-    # encode (~60%) and zstd-1 (~35%) and measures 5-7x here: it is gated at 4x, below target.
+    # Steady state (a write after a reconcile changed a few nodes: only those are re-encoded) is
+    # gated at the 8x target. A cold encode of all 5,000 nodes (msgspec ~45%, zstd-1 ~45%)
+    # measured 6.7-8.0x on the shared machine: gated at 5x so that noise does not fail it.
     gate("codec default encode, 5 changed, vs json+gzip-6", argo_enc, default_warm, minimum=8.0)
-    gate("codec default encode, cold, vs json+gzip-6", argo_enc, default_enc, minimum=4.0)
+    gate("codec default encode, cold, vs json+gzip-6", argo_enc, default_enc, minimum=5.0)
     gate("codec default decode vs json+gunzip", argo_dec, default_dec, minimum=1.5)
