@@ -36,9 +36,10 @@ def test_conjunctions_get_edge_masks():
     conj = [bool(f & FLAG_CONJUNCTION) for f in c.flags]
     assert conj == [False, False, True, False, False, False]
     assert not any(f & FLAG_BARE_CONJUNCTION for f in c.flags)  # c has `b.Failed`, not bare
-    bare = compile_dag([{"name": "a"}, {"name": "b"}, {"name": "c", "depends": "a && (b)"},
-                        {"name": "d", "dependencies": ["a", "b"]}])
-    assert [bool(f & FLAG_BARE_CONJUNCTION) for f in bare.flags] == [False, False, True, True]
+    bare = compile_dag([{"name": "a"}, {"name": "b"}, {"name": "c", "depends": "a && (b)"}])
+    assert [bool(f & FLAG_BARE_CONJUNCTION) for f in bare.flags] == [False, False, True]
+    listed = compile_dag([{"name": "a"}, {"name": "b", "dependencies": ["a"]}])
+    assert listed.flags[1] & FLAG_BARE_CONJUNCTION
     edges = {(c.names[src], c.names[c.succ[k]]): c.succ_mask[k]
              for src in range(len(c)) for k in range(c.succ_off[src], c.succ_off[src + 1])}
     assert edges[("a", "c")] == 1 | 8 | 32 | 4 and edges[("b", "c")] == 2
