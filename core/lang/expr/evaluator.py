@@ -23,6 +23,7 @@ from .._go import format_float_g
 from ..errors import ExprError, ExprEvalError, ExprLimitExceeded, UnknownName
 from . import ast as A
 from .access import Namespace, fetch
+from .checker import check_equalities, equality_nodes
 from .parser import parse
 from .goregex import compile_go
 from .values import (Duration, Fail, Overrun, arith, compare, equal, truthy_bool,
@@ -95,17 +96,20 @@ def _guard(fn: Fn, pos: int) -> Fn:
 class Program:
     """A compiled expression: `identifiers` for Argo's readiness checks, `evaluate` to run it."""
 
-    __slots__ = ("source", "ast", "identifiers", "_fn")
+    __slots__ = ("source", "ast", "identifiers", "_fn", "_equalities")
 
     def __init__(self, source: str, tree: A.Node) -> None:
         self.source = source
         self.ast = tree
         self.identifiers = A.identifiers(tree)
         self._fn = _compile(tree, frozenset())
+        self._equalities = equality_nodes(tree)
 
     def evaluate(self, env: dict[str, Any], /, *, limits: Limits | None = None,
                  now: _dt.datetime | None = None) -> Any:
         """Run against `env`; errors are `ExprError`s with a column, never other exceptions."""
+        if self._equalities:
+            check_equalities(self._equalities, env, self.source)
         ctx = Context(env, limits or _DEFAULT_LIMITS, now, self.source)
         try:
             result = self._fn(ctx)

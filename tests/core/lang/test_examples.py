@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "inputs.parameters.week-temps": '{"avg": 20, "min": 10, "max": 30}',
     "cronworkflow.lastScheduledTime": dt.datetime(2024, 5, 6, 7, 0, tzinfo=dt.timezone.utc),
     "lastRetry.exitCode": "2", "lastRetry.status": "Failed", "lastRetry.duration": "3",
-    "lastRetry.message": "pod deleted", "retries": "1",
+    "lastRetry.message": "pod deleted", "retries": "1", "inputs.parameters.safe-to-retry": "true",
 }
 _SUFFIX_DEFAULTS = {".status": "Succeeded", ".outputs.result": "heads"}
 # Expressions whose top-level value is not a bool in Argo either.

@@ -371,6 +371,15 @@ GO_VALUES = [
     ('flatten([])', '[]', 'list'),
     ('take([], 1)', '[]', 'list'),
     ('mean([1, 2, 3.5])', '2.1666666666666665', 'float'),
+    ('s == nil', 'false', 'bool'),
+    ('n == "42"', 'true', 'bool'),
+    ('1 == 1.5', 'false', 'bool'),
+    ('a.x == 1', 'false', 'bool'),
+    ('int(n) == 42', 'true', 'bool'),
+    ('[1] == [1]', 'true', 'bool'),
+    ('{"a": 1} == {"a": 1}', 'true', 'bool'),
+    ('l.v == nil', 'true', 'bool'),
+    ('1..2 == [1, 2]', 'true', 'bool'),
 ]
 
 GO_ERRORS = [
@@ -378,6 +387,24 @@ GO_ERRORS = [
     'sprig.unixEpoch(0)',
     'int(true)',
     'float("abc")',
+    's == 1',
+    's != 1',
+    's == true',
+    's == [1]',
+    '[1] == 1',
+    '1 == true',
+    '(s) == 1',
+    "s + '' == 1",
+    "len(s) == 'a'",
+    'asInt(n) == "42"',
+    'true ? s : s == 1',
+    '(true ? s : s) == 1',
+    'string(1) == 1',
+    '{"a": 1} == [1]',
+    '1 + 1.5 == "x"',
+    's[0:1] == 1',
+    'upper(s) == 1',
+    '-1 == "a"',
 ]
 
 WHEN_VALUES = [
