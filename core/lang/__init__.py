@@ -6,6 +6,7 @@ where an expression asks for the time, an explicit `now`. See `tags` for safe su
 `withItems`/`withParam`/`withSequence`, and `variables` for building scopes.
 """
 from . import expr
+from .conditions import evaluate_condition, should_execute
 from .errors import (AbsentOutput, ExprError, ExprEvalError, ExprLimitExceeded, ExprSyntaxError,
                      LangError, LoopError, OutputTooLarge, SubstitutionError, TagSyntaxError,
                      UnknownName, UnresolvedVariable, WhenError, WhenEvalError, WhenSyntaxError)
@@ -24,8 +25,8 @@ __all__ = [
     "OutputTooLarge", "Program", "SubstitutionError", "Tag", "TagSyntaxError", "UnknownName",
     "UnresolvedVariable", "WhenError", "WhenEvalError", "WhenSyntaxError", "aggregate_outputs",
     "build_env", "compile_expr", "compile_template", "creation_timestamp_vars",
-    "evaluate_when", "expand_items", "expand_sequence", "expr", "failures_value",
+    "evaluate_condition", "evaluate_when", "expand_items", "expand_sequence", "expr", "failures_value",
     "inputs_vars", "item_scope", "local_vars", "loop_node_name", "node_vars",
     "parameters_json", "parse_when", "parse_with_param", "referenced_variables", "retry_vars",
-    "substitute", "substitute_object", "workflow_vars",
+    "should_execute", "substitute", "substitute_object", "workflow_vars",
 ]
