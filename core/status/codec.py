@@ -14,8 +14,9 @@ Three forms of the same map node ID → NodeStatus:
 its last output with the byte length of each node's entry. Nodes are frozen Structs that change
 only by replacement, so "same object as last time" (`is`) proves "same bytes as last time": a
 write re-encodes only replaced and new nodes and copies the runs of unchanged entries between
-them from the last output. The result is byte-identical to a full encode — tests hold that. Decoding runs with the cyclic GC paused: a status decode allocates tens of
-thousands of objects and nothing in it can form a cycle (performance.md §5.1: 1.5-3.9x).
+them from the last output. The result is byte-identical to a full encode — tests hold that.
+Decoding runs with the cyclic GC paused: a status decode allocates tens of thousands of
+objects and nothing in it can form a cycle (performance.md §5.1: 1.5-3.9x).
 """
 from __future__ import annotations
 
@@ -58,7 +59,13 @@ class paused_gc:
 
 
 class NodeCodec(Generic[N]):
-    """Plain and default (Argo-readable) forms of a node map, for one node Struct type."""
+    """Plain and default (Argo-readable) forms of a node map, for one node Struct type.
+
+    Keep one codec per workflow: it remembers that workflow's last output. Shared between
+    workflows it stays correct (every call then looks mostly changed and encodes in full) but
+    loses the splice. The splice trusts that a node object it has seen is never mutated —
+    true of the frozen spec Structs; a mutable node type must be replaced, not changed in place.
+    """
 
     def __init__(self, node_type: type[N], /, *, decode_limit: int = DEFAULT_DECODE_LIMIT) -> None:
         self.node_type = node_type

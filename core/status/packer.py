@@ -79,7 +79,11 @@ class Packed(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Packer(Generic[N]):
-    """Packs a node map by the size policy and unpacks any stored form, for one node type."""
+    """Packs a node map by the size policy and unpacks any stored form, for one node type.
+
+    Keep one packer per workflow: its codecs remember the last write to re-encode only what
+    changed (see `NodeCodec`).
+    """
 
     def __init__(self, node_type: type[N], /, *, settings: SizeSettings = SizeSettings()) -> None:
         self.settings = settings
