@@ -4,7 +4,8 @@
 
 1. generate a CA, a serving certificate, a service-account key and two bearer tokens
    (``_pki``): ``admin`` in ``system:masters``, and ``tiphys-unprivileged`` with no
-   groups and no bindings, so RBAC has something to deny;
+   groups and no bindings, so RBAC has something to deny; plus a client certificate for
+   ``cert-admin`` (system:masters), the other way kubeconfigs authenticate;
 2. start etcd on two free ports and wait for ``/health``;
 3. start kube-apiserver with the flags of ``reference/kubernetes-test-cluster.md`` §3.2
    and wait for ``/readyz`` (anonymous reads of it are allowed by bootstrap RBAC, and
@@ -71,6 +72,7 @@ class ControlPlane:
     unprivileged: Identity
     kubeconfig: Path
     unprivileged_kubeconfig: Path
+    cert_kubeconfig: Path
     etcd_url: str
     etcd_prefix: str
     children: list[Child]
@@ -157,7 +159,8 @@ def _apiserver_argv(
         f"--etcd-servers={etcd_url}", f"--etcd-prefix={prefix}",
         "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={port}",
         f"--tls-cert-file={pki / 'serving.crt'}", f"--tls-private-key-file={pki / 'serving.key'}",
-        f"--token-auth-file={workdir / 'tokens.csv'}", "--authorization-mode=RBAC",
+        f"--token-auth-file={workdir / 'tokens.csv'}", f"--client-ca-file={pki / 'ca.crt'}",
+        "--authorization-mode=RBAC",
         f"--service-account-issuer=https://127.0.0.1:{port}/",
         f"--service-account-key-file={pki / 'sa.key'}",
         f"--service-account-signing-key-file={pki / 'sa.key'}",
@@ -202,7 +205,8 @@ def _start_once(
     plane = ControlPlane(
         binaries=binaries, workdir=workdir, server=server, ca_cert=pki.ca_cert, admin=admin,
         unprivileged=unprivileged, kubeconfig=workdir / "admin.kubeconfig",
-        unprivileged_kubeconfig=workdir / "unprivileged.kubeconfig", etcd_url=etcd_url,
+        unprivileged_kubeconfig=workdir / "unprivileged.kubeconfig",
+        cert_kubeconfig=workdir / "cert.kubeconfig", etcd_url=etcd_url,
         etcd_prefix=f"/t-{secrets.token_hex(4)}", children=children, timings=timings,
     )
     try:
@@ -221,6 +225,8 @@ def _start_once(
             ssl_context=plane.rest().ssl_context)
         timings["kube-apiserver"] = time.monotonic() - t1
         write_kubeconfig(plane.kubeconfig, server=server, ca_cert=pki.ca_cert, identity=admin)
+        write_kubeconfig(plane.cert_kubeconfig, server=server, ca_cert=pki.ca_cert,
+                         client_cert=(pki.client_cert, pki.client_key))
         write_kubeconfig(
             plane.unprivileged_kubeconfig, server=server, ca_cert=pki.ca_cert,
             identity=unprivileged)

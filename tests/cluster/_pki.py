@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["Pki", "Identity", "make_pki", "write_token_file", "write_kubeconfig"]
+__all__ = ["Pki", "Identity", "CERT_USER", "make_pki", "write_token_file", "write_kubeconfig"]
 
 _VALIDITY = datetime.timedelta(days=2)
+CERT_USER = "cert-admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class Pki:
     serving_cert: Path
     serving_key: Path
     sa_key: Path
+    client_cert: Path
+    client_key: Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,8 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, 
 
 
 def make_pki(directory: Path, /) -> Pki:
-    """Create a CA, a serving certificate for 127.0.0.1/localhost and an SA key."""
+    """Create a CA, a serving certificate for 127.0.0.1/localhost, a client certificate for
+    `CERT_USER` in system:masters (kubeconfigs of kind/kubeadm look like this) and an SA key."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     # Backdate a little: the apiserver and the client may disagree on "now" by a second.
@@ -93,38 +97,48 @@ def make_pki(directory: Path, /) -> Pki:
         .sign(ca_key, hashes.SHA256())
     )
 
-    serving_key = ec.generate_private_key(ec.SECP256R1())
-    serving_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca_name)
-        .public_key(serving_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(
-            x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
-            ]),
-            critical=False,
+    def issue(subject: x509.Name, usage: x509.ObjectIdentifier,
+              san: list[x509.GeneralName] | None) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(now + _VALIDITY)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return builder.sign(ca_key, hashes.SHA256()), key
+
+    serving_cert, serving_key = issue(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]),
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))])
+    # The apiserver maps a client certificate's CN to the user and each O to a group.
+    client_cert, client_key = issue(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERT_USER),
+                   x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters")]),
+        ExtendedKeyUsageOID.CLIENT_AUTH, None)
 
     pki = Pki(
         ca_cert=directory / "ca.crt",
         serving_cert=directory / "serving.crt",
         serving_key=directory / "serving.key",
         sa_key=directory / "sa.key",
+        client_cert=directory / "client.crt",
+        client_key=directory / "client.key",
     )
     pki.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     pki.serving_cert.write_bytes(serving_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(pki.serving_key, serving_key)
+    pki.client_cert.write_bytes(client_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(pki.client_key, client_key)
     _write_key(pki.sa_key, rsa.generate_private_key(public_exponent=65537, key_size=2048))
     return pki
 
@@ -140,18 +154,30 @@ def write_token_file(path: Path, identities: tuple[Identity, ...], /) -> None:
     path.chmod(0o600)
 
 
-def write_kubeconfig(path: Path, /, *, server: str, ca_cert: Path, identity: Identity) -> None:
-    """Write a one-context kubeconfig (JSON is valid YAML, so no YAML writer is needed)."""
+def write_kubeconfig(path: Path, /, *, server: str, ca_cert: Path, identity: Identity | None = None,
+                     client_cert: tuple[Path, Path] | None = None) -> None:
+    """Write a one-context kubeconfig with a bearer token or a client certificate and key.
+
+    JSON is valid YAML, so no YAML writer is needed.
+    """
     import json
 
+    if (identity is None) == (client_cert is None):
+        raise ValueError("write_kubeconfig: give exactly one of identity= and client_cert=")
+    if identity is not None:
+        user_name, user = identity.name, {"token": identity.token}
+    else:
+        assert client_cert is not None
+        user_name = CERT_USER
+        user = {"client-certificate": str(client_cert[0]), "client-key": str(client_cert[1])}
     config = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "tiphys-test", "cluster": {
             "server": server, "certificate-authority": str(ca_cert)}}],
-        "users": [{"name": identity.name, "user": {"token": identity.token}}],
+        "users": [{"name": user_name, "user": user}],
         "contexts": [{"name": "tiphys-test", "context": {
-            "cluster": "tiphys-test", "user": identity.name, "namespace": "default"}}],
+            "cluster": "tiphys-test", "user": user_name, "namespace": "default"}}],
         "current-context": "tiphys-test",
     }
     path.write_text(json.dumps(config, indent=2))

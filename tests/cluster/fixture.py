@@ -5,7 +5,8 @@ Fixtures
 ``cluster`` (session)
     A running :class:`~._control_plane.ControlPlane`: ``server`` (https URL),
     ``ca_cert``, ``admin_token``, ``unprivileged_token``, ``kubeconfig`` (admin),
-    ``unprivileged_kubeconfig``, ``crds``, ``create_namespace()``, ``rest()``.
+    ``unprivileged_kubeconfig``, ``cert_kubeconfig`` (client certificate, system:masters),
+    ``crds``, ``create_namespace()``, ``rest()``.
 ``cluster_namespace`` (function)
     A fresh namespace named after the test, deleted afterwards.
 

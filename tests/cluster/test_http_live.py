@@ -196,3 +196,23 @@ def test_informer_over_http_survives_watch_timeouts(cluster: ControlPlane, clust
     assert sorted(seen[:2]) == [("add", "a"), ("add", "b")]
     assert seen[2:] == [("add", "c"), ("delete", "a")]
     assert relists == 1  # clean timeouts re-watch; they never relist
+
+
+def test_client_certificate_kubeconfig(cluster: ControlPlane) -> None:
+    """A kubeconfig with client-certificate/client-key (kind, kubeadm) authenticates HttpApi by
+    TLS; the apiserver maps CN to the user and O to the groups."""
+    from tiphys.controller.api import Resource
+
+    reviews = Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
+                       namespaced=False)
+
+    async def main():
+        api = HttpApi.from_kubeconfig(cluster.cert_kubeconfig)
+        try:
+            assert api.config.client_cert and api.config.token(False) is None
+            return await api.create(reviews, {})
+        finally:
+            await api.close()
+
+    user = run(main())["status"]["userInfo"]
+    assert user["username"] == "cert-admin" and "system:masters" in user["groups"]
