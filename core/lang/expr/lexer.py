@@ -97,7 +97,7 @@ def tokenize(src: str, /) -> list[Token]:
         else:
             raise ExprSyntaxError(f"unrecognized character: {c!r}", source=src, column=i + 1)
         i += 1
-    toks.append(("eof", None, n + 1))
+    toks.append(("eof", None, max(n, 1)))  # expr reports end of input at the last column
     return toks
 
 
@@ -159,18 +159,18 @@ def _string(src: str, i: int, toks: list[Token]) -> int:
     buf: list[str] = []
     while True:
         if j >= n:
-            raise ExprSyntaxError("literal not terminated", source=src, column=i + 1)
+            raise ExprSyntaxError("literal not terminated", source=src, column=n + 1)
         c = src[j]
         if c == quote:
             break
         if c == "\n":
-            raise ExprSyntaxError("literal not terminated", source=src, column=i + 1)
+            raise ExprSyntaxError("literal not terminated", source=src, column=j + 1)
         if c != "\\":
             buf.append(c)
             j += 1
             continue
         if j + 1 >= n:
-            raise ExprSyntaxError("literal not terminated", source=src, column=i + 1)
+            raise ExprSyntaxError("literal not terminated", source=src, column=n + 1)
         e = src[j + 1]
         if e in _SIMPLE_ESC:
             buf.append(_SIMPLE_ESC[e])
@@ -193,6 +193,6 @@ def _string(src: str, i: int, toks: list[Token]) -> int:
             buf.append(chr(int(digits, 8)))
             j += 4
         else:
-            raise ExprSyntaxError("invalid char escape", source=src, column=j + 1)
+            raise ExprSyntaxError("invalid char escape", source=src, column=j + 2)
     toks.append(("str", "".join(buf), i + 1))
     return j + 1

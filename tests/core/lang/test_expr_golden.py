@@ -160,9 +160,9 @@ def test_expr_golden(src: str, expected: object) -> None:
 
 
 ERRORS = [
-    ("1 +", ExprSyntaxError, 4), ("(1", ExprSyntaxError, 3), ("'abc", ExprSyntaxError, 1),
+    ("1 +", ExprSyntaxError, 3), ("(1", ExprSyntaxError, 2), ("'abc", ExprSyntaxError, 5),
     ("a b", ExprSyntaxError, 3), ("1 ?? 2 + 3", ExprSyntaxError, 8), ("@", ExprSyntaxError, 1),
-    ("{a 1}", ExprSyntaxError, 4), ("1..", ExprSyntaxError, 4), ('"\\q"', ExprSyntaxError, 2),
+    ("{a 1}", ExprSyntaxError, 4), ("1..", ExprSyntaxError, 3), ('"\\q"', ExprSyntaxError, 3),
     ("unknown + 1", UnknownName, 1), ("1 + 'a'", ExprEvalError, 3), ("'a' < 1", ExprEvalError, 5),
     ("1 and true", ExprEvalError, 3), ("not 1", ExprEvalError, 1), ("[1][5]", ExprEvalError, 4),
     ("nil.x", ExprEvalError, 5), ("7 % 0", ExprEvalError, 3), ("int('x')", ExprEvalError, 1),
