@@ -14,7 +14,7 @@ from tiphys.core.status.compact import LAYOUT_VERSION, CompactCodec
 from tiphys.core.status.errors import CorruptStatus, StatusError, StatusTooLarge
 from tiphys.core.status.ids import PodNameVersion, fnv1a32, node_id, pod_name
 from tiphys.core.status.nodes import NodePhase, NodeType, Progress, WorkflowPhase
-from tiphys.core.status.packer import Form, Packed, Packer, SizeSettings
+from tiphys.core.status.packer import Form, Packed, Packer, SizeSettings, decode_nodes
 
 __all__ = [
     "ids", "nodes",
@@ -22,5 +22,5 @@ __all__ = [
     "CorruptStatus", "StatusError", "StatusTooLarge",
     "PodNameVersion", "fnv1a32", "node_id", "pod_name",
     "NodePhase", "NodeType", "Progress", "WorkflowPhase",
-    "Form", "Packed", "Packer", "SizeSettings",
+    "Form", "Packed", "Packer", "SizeSettings", "decode_nodes",
 ]

@@ -30,7 +30,7 @@ from tiphys.core.status.codec import COMPACT_PREFIX, DEFAULT_DECODE_LIMIT, NodeC
 from tiphys.core.status.compact import CompactCodec
 from tiphys.core.status.errors import CorruptStatus, StatusTooLarge
 
-__all__ = ["Form", "SizeSettings", "Packed", "Packer", "ARGO_MAX_WORKFLOW_SIZE"]
+__all__ = ["Form", "SizeSettings", "Packed", "Packer", "ARGO_MAX_WORKFLOW_SIZE", "decode_nodes"]
 
 N = TypeVar("N", bound=msgspec.Struct)
 
@@ -91,7 +91,11 @@ class Packer(Generic[N]):
         self.compact = CompactCodec(node_type, decode_limit=settings.decode_limit)
 
     def pack(self, nodes: Mapping[str, N], /, *, base_size: int, workflow_name: str | None = None) -> Packed:
-        """The smallest-necessary form for `nodes` in an object of `base_size` other bytes."""
+        """The smallest-necessary form for `nodes` in an object of `base_size` other bytes.
+
+        `base_size` is the length of the workflow serialised without `nodes`/`compressedNodes`
+        — bytes the caller sends anyway; it splices the payload in (`Packed.nodes` is raw JSON).
+        """
         s = self.settings
         plain = self.json.encode_json(nodes)
         size = base_size + _NODES_FIELD_OVERHEAD + len(plain)
@@ -143,3 +147,22 @@ class Packer(Generic[N]):
         if not compressed_nodes:
             return Form.PLAIN
         return Form.COMPACT if compressed_nodes.startswith(COMPACT_PREFIX) else Form.DEFAULT
+
+
+_readers: dict[type, Packer[Any]] = {}
+
+
+def decode_nodes(*, nodes: Any = None, compressed_nodes: str | None = None,
+                 node_type: type | None = None) -> dict[str, Any]:
+    """Node map of a stored status in any form, with a shared reader per node type.
+
+    `node_type` defaults to `tiphys.core.spec.NodeStatus`. For writing, keep a `Packer` per
+    workflow instead: reading needs no per-workflow state, writing does.
+    """
+    if node_type is None:
+        from tiphys.core.spec import NodeStatus  # the spec model: imported on first use only
+        node_type = NodeStatus
+    reader = _readers.get(node_type)
+    if reader is None:
+        reader = _readers[node_type] = Packer(node_type)
+    return reader.unpack(nodes=nodes, compressed_nodes=compressed_nodes)

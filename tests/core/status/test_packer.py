@@ -9,7 +9,8 @@ import msgspec
 import pytest
 
 from tiphys.core.spec import NodeStatus
-from tiphys.core.status import (COMPACT_PREFIX, CorruptStatus, Form, Packer, SizeSettings, StatusTooLarge)
+from tiphys.core.status import (COMPACT_PREFIX, CorruptStatus, Form, Packer, SizeSettings, StatusTooLarge,
+                                decode_nodes)
 from tiphys.core.status.packer import ARGO_MAX_WORKFLOW_SIZE
 
 
@@ -126,3 +127,12 @@ def test_round_trip_through_every_tier(nodes5k, sizes):
     for base in (10, limit - default - 50, limit - compact - 50):
         packed = p.pack(nodes5k, base_size=base)
         assert p.unpack(nodes=packed.nodes, compressed_nodes=packed.compressed_nodes) == nodes5k, packed.form
+
+
+def test_decode_nodes_function(nodes200):
+    """The module-level reader takes every form and defaults to the spec's NodeStatus."""
+    p = Packer(NodeStatus)
+    assert decode_nodes(compressed_nodes=p.json.compress(nodes200)) == nodes200
+    assert decode_nodes(compressed_nodes=p.compact.encode(nodes200)) == nodes200
+    assert decode_nodes(nodes=msgspec.json.encode(nodes200), node_type=NodeStatus) == nodes200
+    assert decode_nodes() == {}
