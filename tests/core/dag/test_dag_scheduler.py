@@ -376,3 +376,24 @@ def test_sweep_stops_at_a_bad_outcome_leaving_the_batch_running(impl):
     s.done(1, S)
     s.done(2, S)
     assert s.ready() == [3]
+
+
+def test_argo_examples_run_to_success(impl):
+    """Every DAG/steps template among Argo's examples runs to Succeeded when all tasks succeed, and
+    still ends (Failed, or Succeeded where continueOn or a `.Failed` path covers it) when its first
+    task fails instead."""
+    from tests.conftest import argo_path
+    from tests.core.dag.test_dag_compile import _dag_templates
+    argo_path("examples")
+    count = 0
+    for file, name, kind, body in _dag_templates():
+        compiled = compile_dag(body) if kind == "dag" else compile_steps(body)
+        s = impl(compiled)
+        ran = s.sweep(S)
+        assert not s.is_active() and s.phase() == "Succeeded", (file, name)
+        assert ran + sum(1 for o in s.outcomes() if o == O) == len(compiled), (file, name)
+        s = impl(compiled)
+        s.sweep([F] + [S] * (len(compiled) - 1))
+        assert not s.is_active() and s.phase() in ("Failed", "Succeeded"), (file, name)
+        count += 1
+    assert count >= 40
