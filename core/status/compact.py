@@ -9,7 +9,9 @@ trained on realistic statuses, `nodes.zdict`) squeeze the columns.
 Per node, in breadth-first order from the roots (siblings adjacent, children mostly `i+1`):
 
 * **name** front-coded against the previous node's name (shared prefix length + suffix);
-* **id** and **displayName** dropped when they equal what `ids` derives (kept otherwise);
+* **id** as its 32-bit number when it has Argo's `wf-<n>` form (4 raw bytes: deriving it from
+  the name again would make a Python decode twice as slow); **displayName** dropped when it
+  equals what `ids.display_name` derives;
 * **boundaryID**, **children**, **outboundNodes** as node indices (a child list equal to the
   previous node's is one marker); **startedAt** as seconds since the previous node's start,
   **finishedAt** as seconds since its own start, when they are canonical RFC3339 seconds;
@@ -25,7 +27,8 @@ exactly. Decoding stamps each node out of its shape's prototype (decoded once, t
 `msgspec.structs.replace`; decoded nodes may therefore share nested values (an `outputs` with
 no per-node strings, an artifact list) — like every Struct from a cache, they are not mutated.
 
-Modules: `_compact_layout` (columns, markers), `_compact_encode`, `_compact_decode`.
+Modules: `_compact_layout` (columns, markers), `_compact_encode` (per-node rows cached by node
+object, then placement), `_compact_decode`.
 
 Envelope: `COMPACT_PREFIX` + base64(zstd frame with the dictionary's ID in its header) of a
 msgpack array whose first item is the layout version. The prefix is not base64, so Argo's
