@@ -37,6 +37,7 @@ Rules beyond `depends` (§5.5, §5.13, §5.4):
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 
 from .compile import FLAG_CONTINUE_ERROR, FLAG_CONTINUE_FAILED, FLAG_GROUP, CompiledDAG
@@ -258,7 +259,7 @@ class ReferenceScheduler:
 
     def done(self, task: int, outcome: int, /) -> None:
         """Record the outcome of a task previously returned by `ready()`."""
-        t = self._task(task)
+        t = self._task(operator.index(task))  # ints only, as the C signature has it
         state = self._state[t]
         if state != RUNNING:
             what = "is already done" if state in (DONE, OMITTED) else "was not returned by ready()"

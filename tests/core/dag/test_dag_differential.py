@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tiphys.core.dag import Outcome, ReferenceScheduler, compile_dag
-from tiphys.core.dag.depends import BARE_MASK, And, Not, Or, Ref, parse_depends
+from tiphys.core.dag.depends import BARE_MASK, And, Not, Ref, parse_depends
 from tiphys.core.dag.outcome import RESULT_NAMES
 
 try:

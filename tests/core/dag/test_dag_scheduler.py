@@ -273,6 +273,8 @@ def test_misuse(impl):
     with pytest.raises(SchedulerError, match="already done") as info:
         s.done(0, S)
     assert info.value.task == 0 and isinstance(info.value, ValueError)
+    with pytest.raises(TypeError):
+        s.done("B", S)  # done() takes indices; names are for targets, restore() and outcome()
 
 
 def test_done_many_and_sweep_match_single_calls(impl):
