@@ -85,6 +85,7 @@ class HttpApi(Api):
         self._limiter = TokenBucket(config.qps, config.burst, clock=self._clock)
         self._ssl = ssl_context(config)
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_kubeconfig(cls, path: str | os.PathLike[str] | None = None, /, *, context: str | None = None,
@@ -97,7 +98,14 @@ class HttpApi(Api):
         return self._config
 
     def _http(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is not None and not self._session.closed and self._loop is not loop:
+            # aiohttp sessions cannot move between loops; a silent new session would leak
+            # the old one's connections.
+            raise RuntimeError("HttpApi is bound to the event loop it first ran on; "
+                               "create one HttpApi per event loop (or close() it first)")
         if self._session is None or self._session.closed:
+            self._loop = loop
             connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True, limit=0)
             self._session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=self._config.accept_gzip)

@@ -271,3 +271,25 @@ async def test_delete_options_and_status_answer():
                                      "propagationPolicy": "Foreground", "gracePeriodSeconds": 0}
     [pod] = server.requests("DELETE", "/api/v1/namespaces/ns/pods/p")
     assert json.loads(pod.body)["preconditions"] == {"uid": "u-9"}
+
+
+def test_one_loop_per_client():
+    """Using an open client from a second event loop is a clear error, not a leaked session."""
+    import asyncio
+
+    async def serve_and_get(api_holder: list):
+        async with FakeServer() as server:
+            server.script("GET", f"{CM}/c", Reply(body={"metadata": {"name": "c"}}))
+            api = make_api(server, InstantClock())
+            await api.get(CONFIG_MAPS, "c", namespace="ns")
+            api_holder.append(api)
+
+    holder: list = []
+    asyncio.run(serve_and_get(holder))
+    api = holder[0]
+
+    async def again():
+        with pytest.raises(RuntimeError, match="one HttpApi per event loop"):
+            await api.get(CONFIG_MAPS, "c", namespace="ns")
+
+    asyncio.run(again())
