@@ -53,7 +53,7 @@ cdef class Scheduler:
     cdef unsigned char* stack       # evaluation stack, max_stack + 1 entries
     cdef Py_ssize_t running
     cdef int parallelism
-    cdef bint fail_fast             # only phase() reads it (see the reference docstring)
+    cdef bint fail_fast             # DAG: phase() only; steps: no new step after a failure
     cdef bint halt                  # a steps graph: stop on a failed step
     cdef bint stopped               # halt tripped: the `halted` property
 
@@ -370,14 +370,14 @@ cdef class Scheduler:
 
     @property
     def halted(self):
-        """True once fail-fast stopped the graph: nothing new will be handed out."""
+        """True once a steps graph stopped on a failed step: no later group will run."""
         return bool(self.stopped)
 
     def ready(self):
         """Tasks that became runnable since the last call, now counted as running."""
         cdef Py_ssize_t avail, i, start
         self._ensure()
-        if self.stopped:
+        if self.stopped and self.fail_fast:
             return []
         avail = self.pending_tail - self.pending_head
         if self.parallelism:
@@ -430,7 +430,7 @@ cdef class Scheduler:
             buf = outcomes if isinstance(outcomes, array) and (<array>outcomes).ob_descr.typecode == b'i' \
                 else array('i', outcomes)
             per = <const int*>buf.data.as_ints if self.n else NULL
-        while not self.stopped:
+        while not (self.stopped and self.fail_fast):
             avail = self.pending_tail - self.pending_head
             if self.parallelism:
                 avail = min(avail, self.parallelism - self.running)
@@ -457,7 +457,8 @@ cdef class Scheduler:
     def is_active(self):
         """True while something is running or runnable (graphlib's meaning)."""
         self._ensure()
-        return self.running > 0 or (not self.stopped and self.pending_head < self.pending_tail)
+        return self.running > 0 or (not (self.stopped and self.fail_fast)
+                                    and self.pending_head < self.pending_tail)
 
     def phase(self):
         """The DAG's (or steps template's) phase as Argo assesses it; see ReferenceScheduler.phase."""
@@ -467,9 +468,9 @@ cdef class Scheduler:
         if self.running:
             return "Running"
         if self.halt:
-            if self.stopped:
-                return "Failed"
-            return "Running" if self.pending_head < self.pending_tail else "Succeeded"
+            if self.pending_head < self.pending_tail and not (self.stopped and self.fail_fast):
+                return "Running"
+            return "Failed" if self.stopped else "Succeeded"
         result = "Succeeded"
         for i in range(self.ntargets):
             t = self.targets[i]

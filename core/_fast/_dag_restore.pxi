@@ -33,7 +33,7 @@ cdef int _restore_walk(Scheduler sched, const int* given) except -1:
                 raise sched._error(True, f"task {names[t]!r} ({t}) is running but its depends is false", t)
             sched.rec[t].state = ST_RUNNING
             sched.running += 1
-        elif sched.rec[t].state == ST_WAITING and sched.rec[t].npred & NP_COUNT == 0 and not sched.stopped:
+        elif sched.rec[t].state == ST_WAITING and sched.rec[t].npred & NP_COUNT == 0 and not _after_failure(sched, t):
             if sched._evaluate(t):
                 sched.rec[t].state = ST_PENDING
                 sched.pending[sched.pending_tail] = t
@@ -51,3 +51,15 @@ cdef str _unfulfilled(Scheduler sched, int t):
         if sched.rec[j].state != ST_DONE and sched.rec[j].state != ST_OMITTED:
             return f"its dependency {sched.compiled.names[j]!r} ({j})"
     return "a dependency"
+
+
+cdef bint _after_failure(Scheduler sched, int t):
+    # In a halted steps graph, whether t comes after the failed step (see ReferenceScheduler).
+    cdef int k, p
+    if not sched.stopped:
+        return False
+    for k in range(sched.pred_off[t], sched.pred_off[t + 1]):
+        p = sched.pred[k]
+        if sched._fails(p, sched.rec[p].res):
+            return True
+    return False

@@ -24,8 +24,11 @@ Rules beyond `depends` (§5.5, §5.13, §5.4):
   for every target. (The field doc's "stop scheduling new steps" describes Argo v2.4; since v3
   the check lives only in `assessDAGPhase`, and tasks become runnable in the same reconcile as
   their dependencies finish, which is what this scheduler does.)
-* Steps graphs (`compile_steps`) halt on a failed step not covered by its `continueOn`: nothing
-  new is handed out or evaluated, siblings already running finish, and `phase()` is Failed then.
+* Steps graphs (`compile_steps`) halt on a failed step not covered by its `continueOn` (§5.4): no
+  later group is evaluated (nor omitted), the failed step's group completes, and `phase()` is
+  Failed once it has. Steps of that group still waiting for a `parallelism` slot run too, unless
+  `fail_fast` (the template's `failFast`, which for steps is false by default in Argo: pass it
+  explicitly), in which case nothing new is handed out after the failure.
 * `targets`: only the targets and their ancestors run; other tasks stay OUT. Without targets,
   the targets are the tasks nothing depends on, sorted by name (as Argo sorts them).
 * `parallelism`: at most that many tasks RUNNING at once (0 = unbounded). Omitted tasks never run,
@@ -237,12 +240,12 @@ class ReferenceScheduler:
 
     @property
     def halted(self) -> bool:
-        """True once a steps graph stopped on a failed step: nothing new will be handed out."""
+        """True once a steps graph stopped on a failed step: no later group will run."""
         return self._halted
 
     def ready(self) -> list[int]:
         """Tasks that became runnable since the last call, now counted as running."""
-        if self._halted:
+        if self._halted and self._fail_fast:
             return []
         avail = len(self._pending) - self._pending_head
         if self._parallelism:
@@ -302,7 +305,8 @@ class ReferenceScheduler:
 
     def is_active(self) -> bool:
         """True while something is running or runnable (graphlib's meaning)."""
-        return self._running > 0 or (not self._halted and self._pending_head < len(self._pending))
+        return self._running > 0 or (not (self._halted and self._fail_fast)
+                                     and self._pending_head < len(self._pending))
 
     def phase(self) -> str:
         """The DAG's (or steps template's) phase as Argo assesses it (§5.5, §5.4): "Running",
@@ -310,9 +314,10 @@ class ReferenceScheduler:
         if self._running:
             return RUNNING_PHASE
         if self._halt:
-            if self._halted:
-                return FAILED_PHASE  # a Steps node ends Failed, never Error (§5.4)
-            return RUNNING_PHASE if self._pending_head < len(self._pending) else SUCCEEDED_PHASE
+            if self.is_active():
+                return RUNNING_PHASE
+            # A Steps node ends Failed, never Error, when a step failed (§5.4).
+            return FAILED_PHASE if self._halted else SUCCEEDED_PHASE
         result = SUCCEEDED_PHASE
         for t in self._targets:
             o = self._outcome[t]
@@ -385,13 +390,21 @@ class ReferenceScheduler:
                                        task=t)
                 state[t] = RUNNING
                 self._running += 1
-            elif state[t] == WAITING and npred[t] == 0 and not self._halted:
+            elif state[t] == WAITING and npred[t] == 0 and not self._after_failure(t):
                 if self._evaluate(t):
                     state[t] = PENDING
                     self._pending.append(t)
                 else:
                     self._omit(t)
                     self._decrement(t)
+
+    def _after_failure(self, t: int) -> bool:
+        """In a halted steps graph, whether `t` comes after the failed step (restore only: siblings
+        of the failed step were released before it failed, later groups never are)."""
+        if not self._halted:
+            return False
+        outcome = self._outcome
+        return any(self._fails(p, outcome[p]) for p in self._pred[self._pred_off[t]:self._pred_off[t + 1]])
 
     def _decrement(self, t: int) -> None:
         succ, npred = self._succ, self._npred

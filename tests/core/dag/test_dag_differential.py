@@ -276,3 +276,29 @@ def test_sweep_matches_ready_done_loop(seed, n, depends, fail_fast, parallelism)
     fast = FastScheduler(compiled, fail_fast=fail_fast, parallelism=parallelism)
     assert fast.sweep(outcomes) == count
     assert fast.outcomes() == ref.outcomes() and fast.take_omitted() == ref.take_omitted()
+
+
+@needs_fast
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), groups=st.integers(1, 12), fail_fast=st.booleans(),
+       parallelism=st.sampled_from([0, 1, 2]), restore_at=st.sampled_from([0, 1, 2, 5]))
+def test_random_steps_templates(seed, groups, fail_fast, parallelism, restore_at):
+    """Steps templates (halting on failed steps, groups, continueOn, loops): both agree step by step."""
+    from tiphys.core.dag import compile_steps
+    rng = random.Random(seed)
+    body = []
+    for g in range(groups):
+        group = []
+        for k in range(rng.randint(0, 4)):
+            step = {"name": f"s{g}-{k}"}
+            if rng.random() < 0.2:
+                step["continueOn"] = {"failed": rng.random() < 0.7, "error": rng.random() < 0.5}
+            if rng.random() < 0.1:
+                step["withItems"] = [1]
+            group.append(step)
+        body.append(group)
+    compiled = compile_steps(body)
+    outcomes = make_outcomes(seed, [s for g in body for s in g])
+    kwargs = dict(fail_fast=fail_fast, parallelism=parallelism, targets=None, restore_at=restore_at)
+    assert drive(FastScheduler, compiled, outcomes, seed, **kwargs) == \
+        drive(ReferenceScheduler, compiled, outcomes, seed, **kwargs)

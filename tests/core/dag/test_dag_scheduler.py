@@ -399,3 +399,28 @@ def test_argo_examples_run_to_success(impl):
         assert not s.is_active() and s.phase() in ("Failed", "Succeeded"), (file, name)
         count += 1
     assert count >= 40
+
+
+@pytest.mark.parametrize("fail_fast, started", [(False, ["a", "b", "c"]), (True, ["a"])])
+def test_steps_group_waiting_for_parallelism(impl, fail_fast, started):
+    """Steps with parallelism 1: after a failed step its group still completes unless the template
+    has failFast (§5.4); the next group never runs and nothing is omitted."""
+    c = compile_steps([[{"name": "a"}, {"name": "b"}, {"name": "c"}], [{"name": "d"}]])
+    s = impl(c, parallelism=1, fail_fast=fail_fast)
+    got = []
+    while batch := s.ready():
+        got += names(c, batch)
+        for t in batch:
+            s.done(t, F if c.names[t] == "a" else S)
+        assert s.phase() == ("Running" if s.is_active() else "Failed")
+    assert got == started and s.take_omitted() == [] and s.outcome("d") == 0
+
+
+def test_steps_restore_after_failure_keeps_the_group_going(impl):
+    """Restoring a failed steps group: its other steps are still runnable, later groups are not."""
+    c = compile_steps([[{"name": "a"}, {"name": "b"}], [{"name": "c"}]])
+    s = impl(c, fail_fast=False)
+    s.restore({"a": F})
+    assert s.halted and names(c, s.ready()) == ["b"] and s.take_omitted() == []
+    s.done(1, S)
+    assert not s.is_active() and s.phase() == "Failed" and s.outcome("c") == 0
