@@ -53,6 +53,13 @@ def measure_all(*fns: Callable[[Any], Any], setups: tuple[Callable[[], Any] | No
     return [statistics.median(s) for s in samples]
 
 
+def _fmt(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.2f} {unit}"
+    return f"{seconds * 1e9:.0f} ns"
+
+
 def _record(name: str, value: str) -> None:
     _FIGURES.append((name, value))
 
@@ -75,10 +82,10 @@ def gate() -> Callable[..., float]:
 
     def check(name: str, baseline: float, candidate: float, *, minimum: float) -> float:
         ratio = baseline / candidate if candidate > 0 else float("inf")
-        _record(f"gate {name}", f"{ratio:.1f}x (baseline {baseline * 1e3:.2f} ms, candidate "
-                               f"{candidate * 1e3:.2f} ms, minimum {minimum}x)")
+        _record(f"gate {name}", f"{ratio:.1f}x (baseline {_fmt(baseline)}, candidate {_fmt(candidate)}, "
+                               f"minimum {minimum}x)")
         assert ratio >= minimum, (f"{name}: {ratio:.1f}x faster than the baseline, below the gate of "
-                                  f"{minimum}x ({baseline * 1e3:.2f} ms vs {candidate * 1e3:.2f} ms)")
+                                  f"{minimum}x ({_fmt(baseline)} vs {_fmt(candidate)})")
         return ratio
 
     return check

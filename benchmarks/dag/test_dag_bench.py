@@ -131,3 +131,27 @@ def test_sweep_1m_budget(measure, record):
     compiled = graphs.compiled(1_000_000)
     (t,) = measure(sweep_fast, setups=(lambda: compiled,), repeat=5)
     record("dag sweep 1M fast", f"{t * 1e3:.1f} ms ({t / 1e6 * 1e9:.0f} ns/node; target <= 100 ms)")
+
+
+def events_fast(compiled) -> int:
+    """One `done()` call per task, as pod events arrive: the per-event path seen from Python."""
+    sched = FastScheduler(compiled)
+    count = 0
+    while batch := sched.ready():
+        for t in batch:
+            sched.done(t, S)
+        count += len(batch)
+    return count
+
+
+@needs_fast
+def test_gate_event_cost_is_flat(measure, gate, record):
+    """Cost per event must not grow with the graph (performance.md goal 3: no O(n) work per event):
+    per-task time at 100k within 3× of that at 5k (measured ~1.1×)."""
+    small, large = graphs.compiled(5_000), graphs.compiled(100_000)
+    t_small, t_large = measure(events_fast, events_fast, setups=(lambda: small, lambda: large), repeat=5)
+    per_small, per_large = t_small / 5_000, t_large / 100_000
+    record("dag event 5k", f"{per_small * 1e9:.0f} ns per done()")
+    record("dag event 100k", f"{per_large * 1e9:.0f} ns per done()")
+    # gate() asserts baseline/candidate >= minimum: compare 3× the small cost against the large one.
+    gate("dag per-event cost 100k vs 5k (x3 allowance)", per_small * 3, per_large, minimum=1.0)
