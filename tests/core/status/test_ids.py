@@ -105,8 +105,9 @@ def test_examples_pod_names_from_argo_output():
     text = argo_path("examples", "template-on-exit.yaml").read_text()
     rows = re.findall(r"^#\s+\S+ (step[AB]) +\S+ +(container-on-exit-fp8r5-\d+)", text, re.M)
     assert len(rows) == 2, rows
-    # The `stepA.onExit` rows of that output predate Argo's current hook naming (their hashes match
-    # no name the §4.2 rules produce), so only the two step rows are golden here.
+    # The `stepA.onExit` rows of that (older) output match none of the names we tried under the
+    # §4.2 rules (`wf[0].stepA.onExit`, `wf.stepA.onExit`, `...hooks.exit`, ...): Argo's hook naming
+    # changed since. Only the two step rows are golden here.
     for group, (step, pod) in enumerate(rows):
         name = f"container-on-exit-fp8r5[{group}].{step}"
         assert ids.pod_name("container-on-exit-fp8r5", name, "hello-world", version=PodNameVersion.V1) == pod
