@@ -32,8 +32,9 @@ __all__ = ["layout", "RowCache"]
 
 _JSON = msgspec.json.Encoder()
 _LAYOUT_ENCODER = msgspec.msgpack.Encoder()
-_REFERENCE_FIELDS = ("boundaryID", "displayName", "children", "outboundNodes")
 _ABSENT = object()
+_INT_ONLY = {int}
+_new_row = tuple.__new__
 
 
 class _Row(NamedTuple):
@@ -119,7 +120,9 @@ def _row(key: str, d: Any, workflow: str, wf_json: str) -> _Row:
             digits, hash_ = tail, int(tail)
     if not flags & F_ID:
         other = node_id
-    refs = tuple(d.pop(f, _ABSENT) for f in _REFERENCE_FIELDS)
+    pop = d.pop
+    refs = (pop("boundaryID", _ABSENT), pop("displayName", _ABSENT), pop("children", _ABSENT),
+            pop("outboundNodes", _ABSENT))
     started = L.epoch(d.get("startedAt"))
     if started is not None:
         del d["startedAt"]
@@ -137,7 +140,7 @@ def _row(key: str, d: Any, workflow: str, wf_json: str) -> _Row:
     rkeys: tuple = ()
     rvals: tuple = ()
     res = d.get("resourcesDuration")
-    if type(res) is dict and res and {type(v) for v in res.values()} == {int}:
+    if type(res) is dict and res and set(map(type, res.values())) == _INT_ONLY:
         del d["resourcesDuration"]
         flags |= F_RESOURCES
         rkeys, rvals = tuple(res), tuple(res.values())
@@ -170,8 +173,9 @@ def _row(key: str, d: Any, workflow: str, wf_json: str) -> _Row:
             packed.append(strings.index(s, 0, k))
         except ValueError:
             packed.append(s)
-    return _Row(name, flags, hash_, other, digits, refs, started, finished, host, rkeys, rvals, packed,
-                _markers(text, digits, wf_json) if text else "", len(strings))
+    # tuple.__new__ skips NamedTuple's Python-level __new__ (a third of a row's cost otherwise).
+    return _new_row(_Row, (name, flags, hash_, other, digits, refs, started, finished, host, rkeys, rvals,
+                           packed, _markers(text, digits, wf_json) if text else "", len(strings)))
 
 
 def _with_fields(text: str, extra: list[tuple[str, Any]], digits: str | None, wf_json: str) -> str:
@@ -225,17 +229,38 @@ def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cac
         cache.workflow, cache.rows = workflow, {}
     old = cache.rows
     rows: dict[str, _Row] = {}
-    fresh: dict[str, tuple[Any, _Row]] = {}
+    missing: list[str] = []
     for key, node in nodes.items():
         hit = old.get(key)
         if hit is not None and hit[0] is node:
-            row = hit[1]
+            rows[key] = hit[1]
         else:
-            row = _row(key, msgspec.to_builtins(node), workflow, wf_json)
-        rows[key] = row
-        fresh[key] = (node, row)
-    cache.rows = fresh
+            missing.append(key)
+    # One C call converts every replaced node (per-node calls cost more than the conversion).
+    for key, d in zip(missing, msgspec.to_builtins([nodes[k] for k in missing])):
+        rows[key] = _row(key, d, workflow, wf_json)
+    cache.rows = {key: (node, rows[key]) for key, node in nodes.items()}
     return _place(_order(list(nodes), rows), rows, workflow, wf_json)
+
+
+def _put_refs(value: Any, i: int, index: dict[str, int], kids_col: list[int],
+              prev_lists: list[list[int] | None], which: int) -> bool:
+    """Append a children/outboundNodes list as indices; False if it does not resolve to nodes."""
+    if type(value) is not list:
+        return False
+    refs = [index.get(v) if type(v) is str else None for v in value]
+    if None in refs:
+        return False
+    if refs == prev_lists[which]:
+        kids_col.append(SAME_AS_PREVIOUS)
+    else:
+        kids_col.append(len(refs))
+        last = i
+        for r in refs:
+            kids_col.append(r - last)
+            last = r
+    prev_lists[which] = refs
+    return True
 
 
 def _place(order: list[str], rows: dict[str, _Row], workflow: str, wf_json: str) -> bytes:
@@ -251,19 +276,18 @@ def _place(order: list[str], rows: dict[str, _Row], workflow: str, wf_json: str)
     prev_lists: list[list[int] | None] = [None, None]
     display_name = ids.display_name
     for i, key in enumerate(order):
-        row = rows[key]
-        flags = row.flags
-        name = row.name
+        (name, flags, hash_, other_id, digits, refs, started, finished, host, rkeys, rvals, strings, text,
+         holes) = rows[key]
         if name is not None:
             n = prev_lcp = _common_prefix(prev_name, name, prev_lcp)
             lcp_col.append(n)
             suffix_col.append(name[n:])
             prev_name = name
-        if row.hash is not None:
-            hashes.append(row.hash)
-        elif row.other_id is not None:
-            other_col.append(row.other_id)
-        boundary, shown, children, outbound = row.refs
+        if hash_ is not None:
+            hashes.append(hash_)
+        elif other_id is not None:
+            other_col.append(other_id)
+        boundary, shown, children, outbound = refs
         back: list[tuple[str, Any]] = []  # reference fields that must stay in the shape
         b = index.get(boundary) if type(boundary) is str else None
         if b is not None:
@@ -277,46 +301,36 @@ def _place(order: list[str], rows: dict[str, _Row], workflow: str, wf_json: str)
                 flags |= F_DISPLAY
             else:
                 back.append(("displayName", shown))
-        for which, (field, flag, value) in enumerate((("children", F_CHILDREN, children),
-                                                      ("outboundNodes", F_OUTBOUND, outbound))):
-            if value is _ABSENT:
-                continue
-            refs = None
-            if type(value) is list:
-                refs = [index.get(v) if type(v) is str else None for v in value]
-                if None in refs:
-                    refs = None
-            if refs is None:
-                back.append((field, value))
-                continue
-            flags |= flag
-            if refs == prev_lists[which]:
-                kids_col.append(SAME_AS_PREVIOUS)
+        if children is not _ABSENT:
+            if _put_refs(children, i, index, kids_col, prev_lists, 0):
+                flags |= F_CHILDREN
             else:
-                kids_col.append(len(refs))
-                last = i
-                for r in refs:
-                    kids_col.append(r - last)
-                    last = r
-            prev_lists[which] = refs
+                back.append(("children", children))
+        if outbound is not _ABSENT:
+            if _put_refs(outbound, i, index, kids_col, prev_lists, 1):
+                flags |= F_OUTBOUND
+            else:
+                back.append(("outboundNodes", outbound))
         if flags & F_STARTED:
-            started_col.append(row.started - prev_start)
-            prev_start = row.started
+            started_col.append(started - prev_start)
+            prev_start = started
         if flags & F_FINISHED:
-            finished_col.append(row.finished - prev_start)
+            finished_col.append(finished - prev_start)
         if flags & F_HOST:
-            h = hosts.get(row.host)
+            h = hosts.get(host)
             if h is None:
-                h = hosts[row.host] = len(hosts)
+                h = hosts[host] = len(hosts)
             host_col.append(h)
         if flags & F_RESOURCES:
-            run = row.finished - row.started if flags & F_STARTED and flags & F_FINISHED else 0
-            for v in row.rvals:
+            run = finished - started if flags & F_STARTED and flags & F_FINISHED else 0
+            for v in rvals:
                 # Resource durations are requests x run time: store the multiple when exact.
                 res_col.append(2 * (v // run) + 1 if run > 0 and v >= 0 and v % run == 0 else 2 * v)
-        strings_col.extend(row.strings)
-        text = _with_fields(row.text, back, row.digits, wf_json) if back else row.text
-        shape_key = (flags, row.rkeys, text, row.holes)
+        if strings:
+            strings_col.extend(strings)
+        if back:
+            text = _with_fields(text, back, digits, wf_json)
+        shape_key = (flags, rkeys, text, holes)
         s = shapes.get(shape_key)
         if s is None:
             s = shapes[shape_key] = len(shapes)
