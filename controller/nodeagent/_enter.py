@@ -1,83 +1,114 @@
 """Enter a private mount namespace, bind the container's mounts, then exec its command.
 
-Run as `python -I -S _enter.py ERRFD PLAN_JSON -- argv...` by the node agent (`sandbox.py`). It
-is a standalone script on purpose: it imports nothing from tiphys, so it starts in a few
-milliseconds and runs the same whatever the caller's working directory. It is a separate
-process rather than a `preexec_fn` because the agent's process has threads (asyncio's child
-watcher), and mounting between fork and exec in a threaded parent is not async-signal-safe.
+    python -I -S _enter.py ERRFD CGROUP_PROCS CWD N  SRC_1 TGT_1 RO_1 ... SRC_N TGT_N RO_N  -- argv...
 
-PLAN_JSON: {"mounts": [{"source": host path, "target": container path, "ro": bool}], "cwd": path,
-"cgroup": optional cgroup.procs file to join}.
-Mounts are applied in order (the agent sorts them shallow to deep); a missing target is created
-as a directory, or as an empty file when the source is a file (a kubelet does the same inside the
-container's root filesystem; here the host's directory tree is shared, so such mount points stay
-behind as empty entries on the host). Any failure before exec writes one line to ERRFD (closed
-on exec, so the agent reads an empty pipe when the command started) and exits 128.
+The node agent (`sandbox.py`) starts every container through this helper, or through its C twin
+`_enter.c` (same arguments and messages; built once, it starts in a millisecond where Python
+takes 50-200 ms). This file is standalone on purpose: it imports nothing from tiphys. It is a
+separate process rather than a `preexec_fn` because the agent's process has threads (asyncio's
+child watcher), and mounting between fork and exec in a threaded parent is not async-signal-safe.
+
+Steps: join CGROUP_PROCS (when not empty), unshare the mount namespace, make `/` private (our
+binds never leak to the host, nor the host's into us), open every source (a mount may hide a
+later source's path: the private /tmp covers sources under the host's /tmp; /proc/self/fd/N
+still reaches the original), bind each source onto its target in order (the agent sorts them shallow to
+deep; RO_i "1" remounts read-only), chdir to CWD, exec. A missing target is created as a
+directory, or as an empty file when the source is a file (a kubelet does the same inside the
+container's root filesystem; here the host's tree is shared, so such mount points stay behind as
+empty entries on the host). Any failure before exec writes one line to ERRFD (closed on exec, so
+the agent reads an empty pipe when the command started) and exits 128.
 """
 import ctypes
-import json
 import os
+import stat
 import sys
 
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+USAGE = "usage: enter ERRFD CGROUP_PROCS CWD N [SRC TGT RO]... -- argv..."
+
+
+class _Setup(Exception):
+    def __init__(self, what, err):
+        super().__init__(f"mount namespace setup failed: {what}: {os.strerror(err)}")
 
 
 def _fail(errfd, message):
     try:
-        os.write(errfd, message.encode("utf-8", "replace"))
+        if errfd >= 0:
+            os.write(errfd, message.encode("utf-8", "replace"))
     finally:
         os._exit(128)
 
 
-def _mount(libc, source, target, flags):
-    if libc.mount(source, target.encode(), None, flags, None) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), target)
+def _check(rc, what):
+    if rc != 0:
+        raise _Setup(what, ctypes.get_errno())
 
 
-def main():
-    errfd = int(sys.argv[1])
-    os.set_inheritable(errfd, False)  # closes on exec: an empty pipe means the command started
-    plan = json.loads(sys.argv[2])
-    argv = sys.argv[4:]
-    if sys.argv[3] != "--" or not argv:
-        _fail(errfd, "usage: _enter.py ERRFD PLAN -- argv...")
+def _mkdirs(path):
     try:
-        if plan.get("cgroup"):  # join the memory cgroup first: the command is confined from exec on
-            with open(plan["cgroup"], "w") as f:
-                f.write(str(os.getpid()))
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise _Setup(exc.filename or path, exc.errno) from None
+
+
+def main(argv):
+    errfd = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else -1
+    if errfd >= 0:
+        os.set_inheritable(errfd, False)
+    n = int(argv[4]) if len(argv) > 4 and argv[4].isdigit() else -1
+    if len(argv) < 7 or n < 0 or len(argv) < 5 + 3 * n + 2 or argv[5 + 3 * n] != "--":
+        _fail(errfd, USAGE)
+    cgroup, cwd, cmd = argv[2], argv[3], argv[6 + 3 * n:]
+    triples = [(argv[5 + 3 * i], argv[6 + 3 * i], argv[7 + 3 * i] == "1") for i in range(n)]
+    try:
+        if cgroup:
+            try:
+                with open(cgroup, "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError as exc:
+                raise _Setup(cgroup, exc.errno) from None
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(CLONE_NEWNS) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err), "unshare(CLONE_NEWNS)")
-        # private propagation: our binds never leak to the host, nor the host's into us
-        _mount(libc, b"none", "/", MS_REC | MS_PRIVATE)
-        # Open every source first: a mount may hide a later source's path (the private /tmp
-        # covers sources under the host's /tmp); /proc/self/fd/N still reaches the original.
-        mounts = [(os.open(m["source"], os.O_PATH | os.O_CLOEXEC), m) for m in plan.get("mounts") or ()]
-        for fd, m in mounts:
-            source, target = "/proc/self/fd/%d" % fd, m["target"]
-            if os.path.isdir(source):
-                os.makedirs(target, exist_ok=True)
+        _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "/")
+        # open every source before binding anything (after unshare: a bind from a descriptor of
+        # the old namespace's mounts fails with EINVAL)
+        fds = []
+        for source, _, _ in triples:
+            try:
+                fds.append(os.open(source, os.O_PATH | os.O_CLOEXEC))
+            except OSError as exc:
+                raise _Setup(source, exc.errno) from None
+        for fd, (_, target, ro) in zip(fds, triples):
+            source = f"/proc/self/fd/{fd}"
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                _mkdirs(target)
             else:
-                os.makedirs(os.path.dirname(target) or "/", exist_ok=True)
+                parent = os.path.dirname(target)
+                if parent and parent != "/":
+                    _mkdirs(parent)
                 if not os.path.exists(target):
-                    open(target, "a").close()
-            _mount(libc, source.encode(), target, MS_BIND | MS_REC)
-            if m.get("ro"):
-                _mount(libc, None, target, MS_REMOUNT | MS_BIND | MS_RDONLY)
+                    try:
+                        os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+                    except OSError as exc:
+                        raise _Setup(target, exc.errno) from None
+            _check(libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None), target)
+            if ro:
+                _check(libc.mount(None, target.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), target)
             os.close(fd)
-        cwd = plan.get("cwd") or "/"
-        os.makedirs(cwd, exist_ok=True)
-        os.chdir(cwd)
-    except OSError as exc:
-        _fail(errfd, f"mount namespace setup failed: {exc}")
+        _mkdirs(cwd)
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            raise _Setup(cwd, exc.errno) from None
+    except _Setup as exc:
+        _fail(errfd, str(exc))
     try:
-        os.execvpe(argv[0], argv, os.environ)
+        os.execvpe(cmd[0], cmd, os.environ)
     except OSError as exc:
-        _fail(errfd, f'exec: "{argv[0]}": {exc.strerror or exc}')
+        _fail(errfd, f'exec: "{cmd[0]}": {os.strerror(exc.errno) if exc.errno else exc}')
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv)

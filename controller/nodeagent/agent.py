@@ -43,7 +43,7 @@ from tiphys.controller.workqueue import ShutDown, WorkQueue
 from .cgroups import MemoryCgroups
 from .images import ImageMap
 from .podrun import PodRun, RunContext
-from .sandbox import Isolation, probe_isolation
+from .sandbox import PYTHON_HELPER, Isolation, build_enter_helper, probe_isolation
 from .status import timestamp
 
 __all__ = ["NodeAgent", "TERMINATE_ANNOTATION", "ensure_wrapper"]
@@ -127,9 +127,13 @@ class NodeAgent:
 
     async def start(self) -> None:
         self.root_dir.mkdir(parents=True, exist_ok=True)
+        helper = await asyncio.to_thread(build_enter_helper, self.root_dir / "bin") or PYTHON_HELPER
         isolation = self._isolation
         if isolation is None:
-            isolation, why = await asyncio.to_thread(probe_isolation)
+            isolation, why = await asyncio.to_thread(probe_isolation, helper)
+            if isolation is Isolation.REWRITE and helper is not PYTHON_HELPER:
+                helper = PYTHON_HELPER  # a broken build must not cost the namespaces
+                isolation, why = await asyncio.to_thread(probe_isolation, helper)
             if isolation is Isolation.REWRITE:
                 _log.warning("node agent: no private mount namespaces (%s); falling back to path rewriting: "
                              "pods share the host's /tmp and only paths in argv/env are mapped", why)
@@ -143,7 +147,7 @@ class NodeAgent:
                 _log.warning("node agent: memory limits are not enforced and OOMKilled is not reported (%s)", why)
         images = self.images.with_executor_env({"TIPHYS_WRAPPER": str(wrapper)}) if wrapper else self.images
         self.ctx = RunContext(self.api, clock=self.clock, images=images, isolation=isolation, root_dir=self.root_dir,
-                              relay_interval=self._relay_interval, cgroups=cgroups)
+                              relay_interval=self._relay_interval, cgroups=cgroups, helper=helper)
         if self.register_node:
             await self._register_node()
         self._tasks += [asyncio.ensure_future(self.own.run()), asyncio.ensure_future(self.unscheduled.run())]

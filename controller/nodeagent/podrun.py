@@ -26,6 +26,7 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from .errors import ContainerConfigError, NodeAgentError
 from .images import ImageMap
 from .podenv import SourceCache, container_env, parse_quantity
 from .process import ContainerProcess, StartFailed
-from .sandbox import Isolation, container_mounts, expand_vars, launch_spec
+from .sandbox import PYTHON_HELPER, Isolation, container_mounts, expand_vars, launch_spec
 from .status import ContainerState, PodConditions, pod_status, timestamp
 from .taskresults import TaskResultRelay
 from .volumes import materialize_volumes
@@ -53,11 +54,12 @@ class RunContext:
 
     def __init__(self, api: base.Api, *, clock: Any, images: ImageMap, isolation: Isolation, root_dir: Path,
                  relay_interval: float = 0.2, keep_pod_dirs: bool = False,
-                 cgroups: MemoryCgroups | None = None) -> None:
+                 cgroups: MemoryCgroups | None = None, helper: Sequence[str] = PYTHON_HELPER) -> None:
         self.api, self.clock, self.images, self.isolation = api, clock, images, isolation
         self.cgroups = cgroups if isolation is Isolation.NAMESPACE else None  # joined by `_enter.py`
         self.root_dir = root_dir
         self.relay_interval = relay_interval
+        self.helper = tuple(helper)  # the enter helper's argv prefix (C binary or Python script)
         self.keep_pod_dirs = keep_pod_dirs
         # host paths containers must still see under their mounts (see `container_mounts`)
         self.keep_visible = [root_dir, Path(sys.prefix), Path(sys.base_prefix),
@@ -234,7 +236,7 @@ class PodRun:
             pair = os.pipe() if namespaced else None
             launch = launch_spec(ctx.isolation, argv, env, cwd=spec.get("workingDir"), mounts=mounts,
                                  view_dir=self.dir / "views" / name, errfd=pair[1] if pair else None,
-                                 cgroup_procs=procs)
+                                 cgroup_procs=procs, helper=ctx.helper)
         except NodeAgentError as exc:
             self._fail_to_start(exc, state)
             return False

@@ -1,6 +1,7 @@
 """Where a container's files are: a private mount namespace, or path rewriting as a fallback.
 
-`Isolation.NAMESPACE` (root, Linux): each container process starts through `_enter.py`, which
+`Isolation.NAMESPACE` (root, Linux): each container process starts through the enter helper
+(`_enter.c` built once by `build_enter_helper`, else its Python twin `_enter.py`), which
 unshares its mount namespace with private propagation and bind-mounts, shallow to deep, a
 private `/tmp` (the container's own, as an image's root filesystem would give it) and then every
 `volumeMount` (with `subPath`/`subPathExpr`, `readOnly`). Two pods writing `/tmp/out.txt` write
@@ -19,9 +20,9 @@ be rewritten), so concurrent pods share the host's `/tmp`; read-only mounts are 
 from __future__ import annotations
 
 import enum
-import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -34,9 +35,11 @@ from .errors import ContainerConfigError
 from .volumes import safe_relative
 
 __all__ = ["Isolation", "Mount", "Launch", "probe_isolation", "container_mounts", "launch_spec", "expand_vars",
-           "ENTER_SCRIPT"]
+           "ENTER_SCRIPT", "PYTHON_HELPER", "build_enter_helper"]
 
 ENTER_SCRIPT = str(Path(__file__).with_name("_enter.py"))
+ENTER_SOURCE = Path(__file__).with_name("_enter.c")
+PYTHON_HELPER: tuple[str, ...] = (sys.executable, "-I", "-S", ENTER_SCRIPT)
 _EXECUTOR_DIRS = {"/var/run/argo": "ARGO_VAR_RUN", "/argo/staging": "ARGO_STAGING_DIR",
                   "/argo/inputs/artifacts": "ARGO_INPUTS_DIR", "/argo/config": "ARGO_CONFIG_DIR",
                   "/argo/secret": "ARGO_SECRETS_DIR"}
@@ -63,7 +66,27 @@ class Launch(msgspec.Struct, frozen=True):
     uses_errfd: bool
 
 
-def probe_isolation() -> tuple[Isolation, str]:
+def build_enter_helper(cache_dir: Path, /, *, cc: str | None = None) -> tuple[str, ...] | None:
+    """The C enter helper, compiled into `cache_dir/enter` once (again when `_enter.c` is newer);
+    None when there is no C compiler or the build fails (the Python helper is used then)."""
+    out = cache_dir / "enter"
+    if out.is_file() and out.stat().st_mtime >= ENTER_SOURCE.stat().st_mtime:
+        return (str(out),)
+    compiler = shutil.which(cc or os.environ.get("CC") or "cc")
+    if compiler is None:
+        return None
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f".enter.{os.getpid()}.building"
+    proc = subprocess.run([compiler, "-O2", "-Wall", "-o", str(tmp), str(ENTER_SOURCE)], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        return None
+    tmp.replace(out)  # atomic: a concurrent agent never runs a half-written binary
+    return (str(out),)
+
+
+def probe_isolation(helper: Sequence[str] = PYTHON_HELPER) -> tuple[Isolation, str]:
     """Can this process give children private mount namespaces? (mode, reason when not)."""
     if not sys.platform.startswith("linux"):
         return Isolation.REWRITE, f"mount namespaces are Linux-only (platform {sys.platform})"
@@ -71,8 +94,8 @@ def probe_isolation() -> tuple[Isolation, str]:
         return Isolation.REWRITE, "mount namespaces need root (CAP_SYS_ADMIN)"
     r, w = os.pipe()
     try:
-        proc = subprocess.run([sys.executable, "-I", "-S", ENTER_SCRIPT, str(w), json.dumps({"mounts": []}), "--",
-                               "true"], pass_fds=(w,), capture_output=True, timeout=30, check=False)
+        proc = subprocess.run([*helper, str(w), "", "/", "0", "--", "true"], pass_fds=(w,), capture_output=True,
+                              timeout=30, check=False)
         os.close(w)
         w = -1
         err = os.read(r, 4096).decode(errors="replace")
@@ -152,15 +175,15 @@ def _rewriter(mounts: list[Mount]) -> Any:
 
 
 def launch_spec(isolation: Isolation, argv: list[str], env: dict[str, str], /, *, cwd: str | None,
-                mounts: list[Mount], view_dir: Path, errfd: int | None, cgroup_procs: str | None = None) -> Launch:
-    """How to spawn the container: through `_enter.py`, or directly with rewritten paths."""
+                mounts: list[Mount], view_dir: Path, errfd: int | None, cgroup_procs: str | None = None,
+                helper: Sequence[str] = PYTHON_HELPER) -> Launch:
+    """How to spawn the container: through the enter helper, or directly with rewritten paths."""
     workdir = cwd or "/"
     if isolation is Isolation.NAMESPACE:
         if errfd is None:
             raise ValueError("launch_spec: namespace isolation needs an error pipe")
-        plan = {"mounts": [{"source": m.source, "target": m.target, "ro": m.read_only} for m in mounts],
-                "cwd": workdir, "cgroup": cgroup_procs}
-        return Launch([sys.executable, "-I", "-S", ENTER_SCRIPT, str(errfd), json.dumps(plan), "--", *argv],
+        triples = [x for m in mounts for x in (m.source, m.target, "1" if m.read_only else "0")]
+        return Launch([*helper, str(errfd), cgroup_procs or "", workdir, str(len(mounts)), *triples, "--", *argv],
                       env, None, True)
     mounts = [m for m in mounts if m.target != "/tmp"]  # noqa: S108 - see the module docstring
     rewrite = _rewriter(mounts)
