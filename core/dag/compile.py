@@ -263,14 +263,31 @@ def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
             continue
         where = f"{path}[{i}].depends"
         tree = _dep.parse_depends(spec.depends, task=spec.name, path=where)
-        names = _dep.references(tree)
-        ids = [get(name, -1) for name in names]
-        if -1 in ids or i in ids:
-            _reject(spec, i, names, index, where)
-        words, depth = _dep.compile_program(tree, index=index, bare_mask=lambda n: bare[index[n]])
+        try:
+            words, depth = _dep.compile_program(tree, index=index, bare_mask=lambda n: bare[index[n]])
+        except KeyError:
+            _reject(spec, i, _dep.references(tree), index, where)
+            raise  # unreachable: _reject raises
+        # The dependencies, each once, in order of first appearance: read off the program.
+        ids = list(dict.fromkeys(words[k] for k in _pred_positions(words)))
+        if i in ids:
+            _reject(spec, i, _dep.references(tree), index, where)
         flat.add(i, ids, words, _conjunction(words, len(ids)), depth)
     sources = tuple(s.depends if s.depends is not None else s.dependencies for s in specs)
     return flat.build(specs, index, False, sources, path)
+
+
+def _pred_positions(words: list[int]) -> list[int]:
+    """Indices of the task words of a program (each is followed by its mask word)."""
+    out = []
+    k, n = 0, len(words)
+    while k < n:
+        if words[k] >= 0:
+            out.append(k)
+            k += 2
+        else:
+            k += 1
+    return out
 
 
 def _reject(spec: TaskSpec, i: int, names: Iterable[str], index: dict[str, int], where: str) -> None:

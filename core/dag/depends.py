@@ -23,6 +23,8 @@ and `OP_NOT` (negative) pop operands. An empty program is true (a task without d
 """
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
@@ -67,103 +69,110 @@ class Or(msgspec.Struct, frozen=True):
 Expr = Ref | Not | And | Or
 
 
-def _is_name_start(c: str) -> bool:
-    return c.isascii() and c.isalnum()
-
-
-def _is_name_char(c: str) -> bool:
-    return c.isascii() and (c.isalnum() or c == "-")
+# One token per match: an operator, or a name with an optional `.Result` (validated by the parser,
+# so that an earlier syntax error is reported first), or any other single character (an error
+# whose message depends on where the parser meets it).
+_TOKEN = re.compile(r"[ \t\r\n]*(?:(&&|\|\||[!()])|([a-zA-Z0-9][-a-zA-Z0-9]*)(?:\.([A-Za-z]*))?|([^ \t\r\n]))")
+_OP, _NAME, _BAD = 0, 1, 2
 
 
 class _Parser:
-    """Recursive descent over the raw text; `pos` is a 0-based index into `text`."""
+    """Recursive descent over tokens `(kind, text, pos, result)`; `pos` is 0-based into `text`."""
 
     def __init__(self, text: str, task: str, path: str) -> None:
         self.text = text
         self.task = task
         self.path = path
-        self.pos = 0
+        tokens = []
+        pos, end, match = 0, len(text), _TOKEN.match
+        while True:
+            m = match(text, pos)
+            if m is None:  # only blanks left
+                break
+            op, name, result, bad = m.groups()
+            if op is not None:
+                tokens.append((_OP, op, m.start(1), None))
+            elif name is not None:
+                tokens.append((_NAME, name, m.start(2), result))
+            else:
+                tokens.append((_BAD, bad, m.start(4), None))
+            pos = m.end()
+            if pos >= end:
+                break
+        self.tokens = tokens
+        self.i = 0
 
     def error(self, message: str, pos: int) -> DependsSyntaxError:
         return DependsSyntaxError(message, text=self.text, column=pos + 1, task=self.task, path=self.path)
 
-    def skip_space(self) -> None:
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos] in " \t\r\n":
-            pos += 1
-        self.pos = pos
-
-    def peek(self, token: str) -> bool:
-        self.skip_space()
-        return self.text.startswith(token, self.pos)
+    def at(self, op: str) -> bool:
+        i = self.i
+        return i < len(self.tokens) and self.tokens[i][0] == _OP and self.tokens[i][1] == op
 
     def parse(self) -> Expr:
-        self.skip_space()
-        if self.pos == len(self.text):
-            raise self.error("empty expression", self.pos)
+        if not self.tokens:
+            raise self.error("empty expression", len(self.text))
         node = self.parse_or()
-        self.skip_space()
-        if self.pos != len(self.text):
-            raise self.error(f"unexpected {self.text[self.pos]!r}", self.pos)
+        if self.i < len(self.tokens):
+            _, tok, pos, _ = self.tokens[self.i]
+            raise self.error(f"unexpected {tok[0]!r}", pos)
         return node
 
     def parse_or(self) -> Expr:
         node = self.parse_and()
-        while self.peek("||"):
-            self.pos += 2
+        while self.at("||"):
+            self.i += 1
             node = Or(node, self.parse_and())
         return node
 
     def parse_and(self) -> Expr:
         node = self.parse_unary()
-        while self.peek("&&"):
-            self.pos += 2
+        while self.at("&&"):
+            self.i += 1
             node = And(node, self.parse_unary())
         return node
 
     def parse_unary(self) -> Expr:
-        if self.peek("!"):
-            self.pos += 1
+        if self.at("!"):
+            self.i += 1
             return Not(self.parse_unary())
         return self.parse_primary()
 
     def parse_primary(self) -> Expr:
-        self.skip_space()
-        text, start = self.text, self.pos
-        if start == len(text):
-            raise self.error("expected a task name, '!' or '(' but the expression ended", start)
-        if text[start] == "(":
-            self.pos += 1
-            node = self.parse_or()
-            if not self.peek(")"):
-                raise self.error("expected ')'" if self.pos < len(text) else
-                                 "unclosed '(' (expression ended)", self.pos)
-            self.pos += 1
-            return node
-        if not _is_name_start(text[start]):
-            raise self.error(f"expected a task name, '!' or '(' but found {text[start]!r}", start)
-        end = start + 1
-        while end < len(text) and _is_name_char(text[end]):
-            end += 1
-        name = text[start:end]
-        result = None
-        if end < len(text) and text[end] == ".":
-            rstart = end + 1
-            rend = rstart
-            while rend < len(text) and text[rend].isascii() and text[rend].isalpha():
-                rend += 1
-            result = text[rstart:rend]
-            if result not in RESULT_NAMES:
+        if self.i == len(self.tokens):
+            raise self.error("expected a task name, '!' or '(' but the expression ended", len(self.text))
+        kind, tok, pos, result = self.tokens[self.i]
+        self.i += 1
+        if kind == _NAME:
+            if result is not None and result not in RESULT_NAMES:
                 raise self.error(f"unknown result {result!r} (expected one of {', '.join(RESULT_NAMES)})",
-                                 rstart)
-            end = rend
-        self.pos = end
-        return Ref(name, result)
+                                 pos + len(tok) + 1)
+            return Ref(tok, result)
+        if kind == _OP and tok == "(":
+            node = self.parse_or()
+            if not self.at(")"):
+                if self.i == len(self.tokens):
+                    raise self.error("unclosed '(' (expression ended)", len(self.text))
+                raise self.error("expected ')'", self.tokens[self.i][2])
+            self.i += 1
+            return node
+        raise self.error(f"expected a task name, '!' or '(' but found {tok[0]!r}", pos)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Expr:
+    return _Parser(text, "", "").parse()
 
 
 def parse_depends(text: str, /, *, task: str = "", path: str = "") -> Expr:
-    """Parse a `depends` expression; `task` and `path` only decorate errors."""
-    return _Parser(text, task, path).parse()
+    """Parse a `depends` expression; `task` and `path` only decorate errors. Trees are immutable,
+    so equal texts (common: fan-outs all depending on `setup`) are parsed once."""
+    try:
+        return _parse_cached(text)
+    except DependsSyntaxError:
+        if not (task or path):
+            raise
+    return _Parser(text, task, path).parse()  # raises again, naming the task and the path
 
 
 def from_dependencies(names: Sequence[str], /) -> Expr | None:

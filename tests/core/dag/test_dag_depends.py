@@ -129,3 +129,24 @@ def test_deep_expression_does_not_recurse_in_compile():
     words, depth = compile_program(tree, index={n: i for i, n in enumerate(names)}, bare_mask=lambda _: 1)
     assert depth == 2 and len(words) == 3 * 3000 - 1
     assert evaluate(words, [0] * 2999 + [1]) and not evaluate(words, [0] * 3000)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = ["a", "b-1", "c", ".Succeeded", ".Failed", ".Omitted", ".Bogus", ".", "&&", "||", "&", "|",
+           "!", "(", ")", " ", "\n", "_", "-", "x y"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14))
+def test_fuzz_parse_never_crashes(pieces):
+    """Any text either parses (and re-renders to the same tree) or raises DependsSyntaxError
+    with a column inside the text (or just past its end)."""
+    text = "".join(pieces)
+    try:
+        tree = parse_depends(text)
+    except DependsSyntaxError as err:
+        assert 1 <= err.column <= len(text) + 1
+    else:
+        assert parse_depends(to_text(tree)) == tree
