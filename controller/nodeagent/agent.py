@@ -248,7 +248,7 @@ class NodeAgent:
             run = None
         if run is not None:
             if "deletionTimestamp" in meta:
-                run.request_delete()
+                run.request_delete(meta.get("deletionGracePeriodSeconds"))
             names = [n.strip() for n in (meta.get("annotations") or {}).get(TERMINATE_ANNOTATION, "").split(",")]
             if any(names):
                 run.terminate([n for n in names if n])
@@ -315,18 +315,21 @@ class NodeAgent:
             pass  # already gone, or a new pod took the name: nothing of ours to delete
 
     async def _mark_lost(self, pod: dict) -> None:
-        meta, now = pod["metadata"], timestamp(self.clock.now())
-        statuses = []
-        for c in (pod.get("status") or {}).get("containerStatuses") or ():
-            state = c.get("state") or {}
-            if "terminated" not in state:
-                started = (state.get("running") or {}).get("startedAt") or now
-                c = {**c, "ready": False, "started": False, "state": {"terminated": {
-                    "exitCode": 137, "reason": "Error", "message": LOST_MESSAGE, "startedAt": started,
-                    "finishedAt": now}}}
-            statuses.append(c)
-        patch = {"status": {"phase": "Failed", "reason": "NodeAgentRestarted", "message": LOST_MESSAGE,
-                            "containerStatuses": statuses}}
+        """Containers that were running are reported killed (137); waiting ones stay waiting."""
+        meta, now, status = pod["metadata"], timestamp(self.clock.now()), pod.get("status") or {}
+        patch: dict[str, Any] = {"phase": "Failed", "reason": "NodeAgentRestarted", "message": LOST_MESSAGE}
+        for field in ("initContainerStatuses", "containerStatuses"):
+            statuses = []
+            for c in status.get(field) or ():
+                state = c.get("state") or {}
+                if "running" in state:
+                    c = {**c, "ready": False, "started": False, "state": {"terminated": {
+                        "exitCode": 137, "reason": "Error", "message": LOST_MESSAGE,
+                        "startedAt": state["running"].get("startedAt") or now, "finishedAt": now}}}
+                statuses.append(c)
+            if statuses:
+                patch[field] = statuses
+        patch = {"status": patch}
         try:
             await self.api.patch(base.PODS, meta["name"], patch, namespace=meta.get("namespace"), subresource="status")
         except NotFound:

@@ -123,7 +123,11 @@ class PodRun:
 
     # -- requests from the agent (synchronous: they only flag and wake the pod's task) ---------
 
-    def request_delete(self) -> None:
+    def request_delete(self, grace: float | None = None, /) -> None:
+        """Stop the pod for deletion; `grace` (the pod's deletionGracePeriodSeconds) replaces
+        terminationGracePeriodSeconds before SIGKILL, as the kubelet does."""
+        if grace is not None and not self._deleting:
+            self.grace = max(0.0, float(grace))
         self._deleting = True
         self._wake.set()
 

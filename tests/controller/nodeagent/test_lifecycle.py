@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from pathlib import Path
-
-import pytest
 
 from tiphys.controller.api import PODS, NODES, NotFound
 from tiphys.controller.nodeagent import TERMINATE_ANNOTATION
@@ -189,3 +186,14 @@ async def test_deleted_pod_directories_are_collected_logs_kept(harness):
             await asyncio.sleep(0.02)
         assert not pod_dir.exists()
         assert h.log("gc", "main") == "log line\n"
+
+
+async def test_deletion_grace_period_escalates_to_sigkill(harness):
+    """A process ignoring SIGTERM is SIGKILLed after the deletion's grace period, then the pod goes."""
+    async with harness() as h:
+        await h.create(pod("stubborn", sh("main", "trap '' TERM; while true; do sleep 0.05; done")))
+        await h.wait_for("stubborn", lambda p: p["status"].get("phase") == "Running")
+        started = time.monotonic()
+        await h.api.delete(PODS, "stubborn", namespace="default", grace_period_seconds=1)
+        await _gone(h, "stubborn")
+        assert 0.9 <= time.monotonic() - started < 15
