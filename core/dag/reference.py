@@ -14,16 +14,17 @@ through a worklist in the same call. Work per `done()` is proportional to the su
 
 Order is part of the contract (the two implementations must agree): roots are released in index
 order; a fulfilled task releases its successors in index order; omissions cascade breadth-first;
-`ready()` hands out PENDING tasks first-in first-out.
+`ready()` hands out PENDING tasks first-in first-out (after `restore()`, in topological order).
 
 Rules beyond `depends` (§5.5, §5.13, §5.4):
 * Failures never stop a DAG from releasing tasks: a failed task's bare dependants are omitted by
   the depends rule, and tasks that ask for `.Failed` run (Argo's `dag-continue-on-fail` example).
   `fail_fast` matters where Argo applies it, in the DAG's phase (`phase()`, §5.5 steps 2-4): a
   failing target decides at once, even while other targets have not started, instead of waiting
-  for every target. (The field doc's "stop scheduling new steps" describes Argo v2.4; since v3
-  the check lives only in `assessDAGPhase`, and tasks become runnable in the same reconcile as
-  their dependencies finish, which is what this scheduler does.)
+  for every target. Call `ready()` before `phase()`, as Argo creates runnable nodes before it
+  assesses the DAG. (The CRD's field doc says failFast "stop[s] scheduling new steps"; the
+  reference, §5.5, puts the check only in the phase assessment, and so do we: with the doc's
+  reading, Argo's own dag-continue-on-fail example could not run its `B.Failed` task.)
 * Steps graphs (`compile_steps`) halt on a failed step not covered by its `continueOn` (§5.4): no
   later group is evaluated (nor omitted), the failed step's group completes, and `phase()` is
   Failed once it has. Steps of that group still waiting for a `parallelism` slot run too, unless
