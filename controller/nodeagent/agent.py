@@ -105,6 +105,7 @@ class NodeAgent:
         self._ran: set[str] = set()  # uids run by this agent instance (their cache entry may lag)
         self._deferred: set[tuple[str, str]] = set()  # items refused for lack of capacity
         self._collect_after: set[str] = set()  # uids deleted while their run was still ending
+        self._reserved: set[str] = set()  # pods bound to this node, not started yet, not finished
         self._tasks: list[asyncio.Task[Any]] = []
         self.ctx: RunContext | None = None
         self.started_pods = 0
@@ -209,11 +210,8 @@ class NodeAgent:
                 self.queue.done(item)
 
     def _capacity_left(self) -> int:
-        bound_waiting = sum(1 for p in self.own.store.list()
-                            if (p.get("status") or {}).get("phase") in (None, "Pending")
-                            and (p["metadata"].get("uid") not in self._ran)
-                            and base.object_key(p) not in self.runs)
-        return self.max_pods - len(self.runs) - bound_waiting
+        # `_reserved` counts binds the own informer may not have delivered yet: the cache lags
+        return self.max_pods - len(self.runs) - len(self._reserved)
 
     async def _bind(self, key: str) -> None:
         pod = self.unscheduled.store.get(key)
@@ -231,10 +229,14 @@ class NodeAgent:
                                  namespace=meta.get("namespace"))
         except (NotFound, Conflict):
             return  # gone, or changed meanwhile: the informer delivers the new state
+        self._reserved.add(key)
 
     async def _own(self, key: str) -> None:
         pod = self.own.store.get(key)
         run = self.runs.get(key)
+        if pod is None or "deletionTimestamp" in pod["metadata"] or \
+                (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            self._reserved.discard(key)
         if pod is None:
             if run is not None:  # removed without us (force delete): stop its processes
                 run.abandon()
@@ -262,6 +264,7 @@ class NodeAgent:
             await self._mark_lost(pod)
             return
         if len(self.runs) >= self.max_pods:
+            self._reserved.add(key)
             self._deferred.add((_OWN, key))  # re-offered when a pod ends
             return
         self._start_run(key, pod)
@@ -269,6 +272,7 @@ class NodeAgent:
     def _start_run(self, key: str, pod: dict) -> None:
         assert self.ctx is not None
         run = PodRun(self.ctx, pod)
+        self._reserved.discard(key)
         self.runs[key] = run
         self._ran.add(run.uid)
         self.started_pods += 1

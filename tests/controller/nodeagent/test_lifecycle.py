@@ -197,3 +197,29 @@ async def test_deletion_grace_period_escalates_to_sigkill(harness):
         await h.api.delete(PODS, "stubborn", namespace="default", grace_period_seconds=1)
         await _gone(h, "stubborn")
         assert 0.9 <= time.monotonic() - started < 15
+
+
+async def test_concurrency_never_exceeds_max_pods(harness):
+    """Twelve pods through max_pods=3: never more than three runs, or bound unfinished pods, at once."""
+    async with harness(max_pods=3) as h:
+        peak_runs = peak_bound = 0
+        done = asyncio.Event()
+
+        async def monitor() -> None:
+            nonlocal peak_runs, peak_bound
+            while not done.is_set():
+                peak_runs = max(peak_runs, len(h.agent.runs))
+                pods = (await h.api.list(PODS, namespace="default")).items
+                bound = [p for p in pods if p["spec"].get("nodeName")
+                         and p["status"].get("phase") not in ("Succeeded", "Failed")]
+                peak_bound = max(peak_bound, len(bound))
+                await asyncio.sleep(0.005)
+
+        watcher = asyncio.ensure_future(monitor())
+        for i in range(12):
+            await h.create(pod(f"q{i}", sh("main", "sleep 0.1")))
+        finished = [await h.finished(f"q{i}") for i in range(12)]
+        done.set()
+        await watcher
+        assert all(p["status"]["phase"] == "Succeeded" for p in finished)
+        assert peak_runs == 3 and peak_bound <= 3
