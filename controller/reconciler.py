@@ -12,6 +12,7 @@ per reconcile; a cached Workflow older than our own last write is not acted on.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import msgspec
@@ -75,6 +76,7 @@ class WorkflowReconciler:
         self.pending: dict[str, PendingChanges] = {}
         self.held: dict[str, _Held] = {}
         self.status_writes = 0
+        self.cpu_seconds = 0.0  # the controller's own CPU: planning and status encoding
         self.status_interval = status_interval
 
     # -- informer handlers (record and enqueue; never reconcile here) --------------------------
@@ -141,7 +143,9 @@ class WorkflowReconciler:
             observed.pods = list(self.pods.store.by_index("workflow", key))
             observed.task_results = list(self.task_results.store.by_index("workflow", key))
         now = self.clock.now()
+        cpu = time.process_time()
         result = plan(ex, observed, now)
+        self.cpu_seconds += time.process_time() - cpu
         await self.applier.apply(wf, result.actions)
         held.unwritten = held.unwritten or result.status_changed
         requeue = result.requeue_after
@@ -191,7 +195,9 @@ class WorkflowReconciler:
     async def _write(self, key: str, wf: dict, held: _Held) -> None:
         """One status write; on 409 re-read and re-apply our status (we own it), never regressing."""
         ex = held.execution
+        cpu = time.process_time()
         body = held.writer.workflow_body(wf, ex)
+        self.cpu_seconds += time.process_time() - cpu
         namespace, _, name = key.partition("/")
         for attempt in range(5):
             try:

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+# One real kube-apiserver + etcd per session, for every test that asks for it (tests/cluster/fixture.py).
+pytest_plugins = ["tests.cluster.fixture"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_ARGO = REPO.parent / "shared" / "argo"
 
