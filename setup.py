@@ -45,7 +45,16 @@ def _extensions():
     exts = [Extension(f"tiphys.core._fast.{src[:-4]}", [os.path.join("core/_fast", src)],
                       extra_compile_args=["-O3"] if not debug else ["-O0", "-g"], define_macros=macros)
             for src in sources]
-    return cythonize(exts, compiler_directives=directives, annotate=debug, quiet=True)
+    # Cython finds a module's own .pxd by its dotted name from an include directory; give it one
+    # where tiphys/core/_fast is core/_fast (setuptools' package_dir mapping is invisible to it).
+    stage = os.path.join("build", "cython-include")
+    os.makedirs(os.path.join(stage, "tiphys", "core"), exist_ok=True)
+    for pkg in ("tiphys", os.path.join("tiphys", "core")):
+        open(os.path.join(stage, pkg, "__init__.py"), "a").close()
+    link = os.path.join(stage, "tiphys", "core", "_fast")
+    if not os.path.lexists(link):
+        os.symlink(os.path.abspath(os.path.join("core", "_fast")), link)
+    return cythonize(exts, compiler_directives=directives, annotate=debug, quiet=True, include_path=[stage])
 
 
 def _build_wrapper(out_dir):
@@ -86,7 +95,7 @@ package_dir, packages = _packages()
 setup(
     package_dir=package_dir,
     packages=packages,
-    package_data={"tiphys.core": ["py.typed", "**/*.pyi", "**/*.pxd", "**/*.zdict"],
+    package_data={"tiphys.core": ["py.typed", "**/*.pyi", "**/*.pxd", "**/*.pxi", "**/*.pyx", "**/*.zdict"],
                   "tiphys.executor.wrapper": ["*.c", "*.h", "emissary"]},
     ext_modules=_extensions(),
     cmdclass={"build_ext": OptionalBuildExt},

@@ -162,7 +162,8 @@ class WorkflowReconciler:
 
     def _adopt(self, key: str, wf: dict) -> _Held | None:
         meta = wf["metadata"]
-        spec, err = _decode_spec(wf)
+        wf, err = self._join_template(wf)
+        spec, err = _decode_spec(wf) if err is None else (None, err)
         writer = StatusWriter()
         status = wf.get("status") or {}
         try:
@@ -180,6 +181,32 @@ class WorkflowReconciler:
             ex.workflow.set(phase="Failed", message=err, finished_at=_now_text(self.clock.now()),
                             started_at=ex.workflow.started_at or _now_text(self.clock.now()))
         return held
+
+    def _join_template(self, wf: dict) -> tuple[dict, str | None]:
+        """`spec.workflowTemplateRef`: the template's spec merged under the workflow's (Argo's
+        JoinWorkflowSpec), once; the result is kept in `status.storedWorkflowTemplateSpec`."""
+        spec = wf.get("spec") or {}
+        ref = spec.get("workflowTemplateRef")
+        if not isinstance(ref, dict):
+            return wf, None
+        stored = (wf.get("status") or {}).get("storedWorkflowTemplateSpec")
+        if stored is None:
+            cluster = bool(ref.get("clusterScope"))
+            informer = self.cluster_templates if cluster else self.templates
+            name = ref.get("name", "")
+            namespace = None if cluster else wf["metadata"].get("namespace")
+            found = None
+            for obj in informer.store.list() if informer is not None else ():
+                m = obj.get("metadata") or {}
+                if m.get("name") == name and (namespace is None or m.get("namespace") == namespace):
+                    found = obj
+            if found is None:
+                kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
+                return wf, f"invalid spec: {kind} {name!r} not found"
+            stored = found.get("spec") or {}
+        merged = _merge_specs(stored, {k: v for k, v in spec.items() if k != "workflowTemplateRef"})
+        status = {**(wf.get("status") or {}), "storedWorkflowTemplateSpec": stored}
+        return {**wf, "spec": merged, "status": status}, None
 
     def _library(self, name: str, template: str, cluster: bool) -> dict | None:
         informer = self.cluster_templates if cluster else self.templates
@@ -238,6 +265,26 @@ def _decode_spec(wf: dict) -> tuple[dict | None, str | None]:
     if not spec.get("entrypoint") and not spec.get("workflowTemplateRef"):
         return None, "invalid spec: spec.entrypoint is required"
     return spec, None
+
+
+def _merge_specs(base: dict, over: dict) -> dict:
+    """Workflow spec over template spec: maps merge, lists of named items merge by name, else replace."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge_specs(out[key], value)
+        elif key in ("templates", "parameters", "artifacts") and isinstance(value, list) \
+                and isinstance(out.get(key), list):
+            by_name = {item.get("name"): item for item in out[key] if isinstance(item, dict)}
+            for item in value:
+                if isinstance(item, dict) and item.get("name") in by_name:
+                    by_name[item["name"]] = _merge_specs(by_name[item["name"]], item)
+                else:
+                    by_name[item.get("name") if isinstance(item, dict) else id(item)] = item
+            out[key] = list(by_name.values())
+        else:
+            out[key] = value
+    return out
 
 
 def _refresh_spec(ex: Any, wf: dict) -> None:

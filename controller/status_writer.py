@@ -54,6 +54,8 @@ class StatusWriter:
             out["nodes"] = self._builtins(ex.nodes)
         if ex.stored_templates:
             out["storedTemplates"] = ex.stored_templates
+        if ex.stored_workflow_template_spec is not None:
+            out["storedWorkflowTemplateSpec"] = ex.stored_workflow_template_spec
         if wf.outputs:
             out["outputs"] = wf.outputs
         if wf.conditions:

@@ -64,6 +64,7 @@ def new_execution(meta: WorkflowMeta, spec: dict, status: dict, nodes: dict[str,
     ex = Execution(meta, spec, nodes, settings=settings, library=library,
                    stored_templates=status.get("storedTemplates") or {})
     ex.workflow = Workflow(status)
+    ex.stored_workflow_template_spec = status.get("storedWorkflowTemplateSpec")
     params = [{"name": p.get("name"), "value": as_text(p.get("value", (p.get("valueFrom") or {}).get("default")))}
               for p in (spec.get("arguments") or {}).get("parameters") or [] if isinstance(p, dict)]
     ex.global_scope = global_scope(meta, spec, params)
