@@ -1,6 +1,6 @@
 """Enter a private mount namespace, bind the container's mounts, then exec its command.
 
-    python -I -S _enter.py ERRFD CGROUP_PROCS CWD N  SRC_1 TGT_1 RO_1 ... SRC_N TGT_N RO_N  -- argv...
+    python -I -S _enter.py ERRFD CGROUP_PROCS HOSTNAME CWD N  SRC_1 TGT_1 RO_1 ... SRC_N TGT_N RO_N  -- argv...
 
 The node agent (`sandbox.py`) starts every container through this helper, or through its C twin
 `_enter.c` (same arguments and messages; built once, it starts in a millisecond where Python
@@ -8,7 +8,8 @@ takes 50-200 ms). This file is standalone on purpose: it imports nothing from ti
 separate process rather than a `preexec_fn` because the agent's process has threads (asyncio's
 child watcher), and mounting between fork and exec in a threaded parent is not async-signal-safe.
 
-Steps: join CGROUP_PROCS (when not empty), unshare the mount namespace, make `/` private (our
+Steps: join CGROUP_PROCS (when not empty), unshare the mount namespace (and, when HOSTNAME is not
+empty, the UTS namespace, setting the hostname as a pod's containers see it), make `/` private (our
 binds never leak to the host, nor the host's into us), open every source (a mount may hide a
 later source's path: the private /tmp covers sources under the host's /tmp; /proc/self/fd/N
 still reaches the original), bind each source onto its target in order (the agent sorts them shallow to
@@ -23,9 +24,9 @@ import os
 import stat
 import sys
 
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWUTS = 0x00020000, 0x04000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
-USAGE = "usage: enter ERRFD CGROUP_PROCS CWD N [SRC TGT RO]... -- argv..."
+USAGE = "usage: enter ERRFD CGROUP_PROCS HOSTNAME CWD N [SRC TGT RO]... -- argv..."
 
 
 class _Setup(Exception):
@@ -57,11 +58,11 @@ def main(argv):
     errfd = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else -1
     if errfd >= 0:
         os.set_inheritable(errfd, False)
-    n = int(argv[4]) if len(argv) > 4 and argv[4].isdigit() else -1
-    if len(argv) < 7 or n < 0 or len(argv) < 5 + 3 * n + 2 or argv[5 + 3 * n] != "--":
+    n = int(argv[5]) if len(argv) > 5 and argv[5].isdigit() else -1
+    if len(argv) < 8 or n < 0 or len(argv) < 6 + 3 * n + 2 or argv[6 + 3 * n] != "--":
         _fail(errfd, USAGE)
-    cgroup, cwd, cmd = argv[2], argv[3], argv[6 + 3 * n:]
-    triples = [(argv[5 + 3 * i], argv[6 + 3 * i], argv[7 + 3 * i] == "1") for i in range(n)]
+    cgroup, hostname, cwd, cmd = argv[2], argv[3], argv[4], argv[7 + 3 * n:]
+    triples = [(argv[6 + 3 * i], argv[7 + 3 * i], argv[8 + 3 * i] == "1") for i in range(n)]
     try:
         if cgroup:
             try:
@@ -70,7 +71,10 @@ def main(argv):
             except OSError as exc:
                 raise _Setup(cgroup, exc.errno) from None
         libc = ctypes.CDLL(None, use_errno=True)
-        _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        _check(libc.unshare(CLONE_NEWNS | (CLONE_NEWUTS if hostname else 0)), "unshare(CLONE_NEWNS)")
+        if hostname:
+            name = hostname.encode()
+            _check(libc.sethostname(name, len(name)), "sethostname")
         _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "/")
         # open every source before binding anything (after unshare: a bind from a descriptor of
         # the old namespace's mounts fails with EINVAL)

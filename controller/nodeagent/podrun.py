@@ -95,6 +95,9 @@ class PodRun:
         self.native = {c["name"] for c in self.init_specs if c.get("restartPolicy") == "Always"}
         self.sidecars = pod_sidecars(pod) | self.native
         self.grace = float(spec.get("terminationGracePeriodSeconds", 30))
+        # what `hostname` says inside the pod: spec.hostname or the pod name (63 characters at most,
+        # as the kubelet truncates); a hostNetwork pod keeps the host's
+        self.hostname = "" if spec.get("hostNetwork") else str(spec.get("hostname") or self.name)[:63].rstrip("-.")
         self.init = [ContainerState(c["name"], str(c.get("image", ""))) for c in self.init_specs]
         self.ctrs = [ContainerState(c["name"], str(c.get("image", ""))) for c in self.ctr_specs]
         self.states = {s.name: s for s in (*self.init, *self.ctrs)}
@@ -240,7 +243,7 @@ class PodRun:
             pair = os.pipe() if namespaced else None
             launch = launch_spec(ctx.isolation, argv, env, cwd=spec.get("workingDir"), mounts=mounts,
                                  view_dir=self.dir / "views" / name, errfd=pair[1] if pair else None,
-                                 cgroup_procs=procs, helper=ctx.helper)
+                                 cgroup_procs=procs, hostname=self.hostname, helper=ctx.helper)
         except NodeAgentError as exc:
             self._fail_to_start(exc, state)
             return False

@@ -94,8 +94,8 @@ def probe_isolation(helper: Sequence[str] = PYTHON_HELPER) -> tuple[Isolation, s
         return Isolation.REWRITE, "mount namespaces need root (CAP_SYS_ADMIN)"
     r, w = os.pipe()
     try:
-        proc = subprocess.run([*helper, str(w), "", "/", "0", "--", "true"], pass_fds=(w,), capture_output=True,
-                              timeout=30, check=False)
+        proc = subprocess.run([*helper, str(w), "", "probe", "/", "0", "--", "true"], pass_fds=(w,),
+                              capture_output=True, timeout=30, check=False)
         os.close(w)
         w = -1
         err = os.read(r, 4096).decode(errors="replace")
@@ -176,15 +176,15 @@ def _rewriter(mounts: list[Mount]) -> Any:
 
 def launch_spec(isolation: Isolation, argv: list[str], env: dict[str, str], /, *, cwd: str | None,
                 mounts: list[Mount], view_dir: Path, errfd: int | None, cgroup_procs: str | None = None,
-                helper: Sequence[str] = PYTHON_HELPER) -> Launch:
+                hostname: str = "", helper: Sequence[str] = PYTHON_HELPER) -> Launch:
     """How to spawn the container: through the enter helper, or directly with rewritten paths."""
     workdir = cwd or "/"
     if isolation is Isolation.NAMESPACE:
         if errfd is None:
             raise ValueError("launch_spec: namespace isolation needs an error pipe")
         triples = [x for m in mounts for x in (m.source, m.target, "1" if m.read_only else "0")]
-        return Launch([*helper, str(errfd), cgroup_procs or "", workdir, str(len(mounts)), *triples, "--", *argv],
-                      env, None, True)
+        return Launch([*helper, str(errfd), cgroup_procs or "", hostname, workdir, str(len(mounts)), *triples, "--",
+                       *argv], env, None, True)
     mounts = [m for m in mounts if m.target != "/tmp"]  # noqa: S108 - see the module docstring
     rewrite = _rewriter(mounts)
     new_env = {k: rewrite(v) for k, v in env.items()}

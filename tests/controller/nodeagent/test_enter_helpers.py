@@ -23,11 +23,11 @@ def helper(request, tmp_path_factory):
     return built
 
 
-def _run(helper, mounts, cmd, *, cwd="/", cgroup=""):
+def _run(helper, mounts, cmd, *, cwd="/", cgroup="", hostname=""):
     r, w = os.pipe()
     triples = [x for m in mounts for x in (str(m[0]), m[1], "1" if m[2] else "0")]
     try:
-        proc = subprocess.run([*helper, str(w), cgroup, cwd, str(len(mounts)), *triples, "--", *cmd],
+        proc = subprocess.run([*helper, str(w), cgroup, hostname, cwd, str(len(mounts)), *triples, "--", *cmd],
                               pass_fds=(w,), capture_output=True, text=True, timeout=60, check=False)
         os.close(w)
         w = -1
@@ -45,9 +45,10 @@ def test_binds_private_tmp_hidden_sources_and_cwd(helper, tmp_path):
     data.mkdir()
     (data / "in").write_text("data")
     proc, err = _run(helper, [(private, "/tmp", False), (data, "/tmp/deep/data", False)],
-                     ["sh", "-c", "cat /tmp/deep/data/in; echo x > /tmp/mine; pwd"], cwd="/tmp/work/here")
+                     ["sh", "-c", "cat /tmp/deep/data/in; echo x > /tmp/mine; pwd; hostname"], cwd="/tmp/work/here",
+                     hostname="my-pod")
     assert (err, proc.returncode) == ("", 0)
-    assert proc.stdout == "data/tmp/work/here\n"
+    assert proc.stdout == "data/tmp/work/here\nmy-pod\n"
     assert (private / "mine").read_text() == "x\n"  # the private /tmp is the given directory
 
 
@@ -75,12 +76,12 @@ def test_failures_are_reported_on_the_pipe(helper, tmp_path, case):
         assert err == f"mount namespace setup failed: {tmp_path / 'absent'}: No such file or directory"
     else:
         r, w = os.pipe()
-        proc = subprocess.run([*helper, str(w), "", "/", "2", "--", "true"], pass_fds=(w,), capture_output=True,
+        proc = subprocess.run([*helper, str(w), "", "", "/", "2", "--", "true"], pass_fds=(w,), capture_output=True,
                               check=False, timeout=60)
         os.close(w)
         err = os.read(r, 4096).decode()
         os.close(r)
-        assert err.startswith("usage: enter ERRFD CGROUP_PROCS CWD N")
+        assert err.startswith("usage: enter ERRFD CGROUP_PROCS HOSTNAME CWD N")
     assert proc.returncode == 128
 
 

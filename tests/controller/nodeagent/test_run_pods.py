@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tiphys.controller.api import PODS
+from tiphys.controller.nodeagent import Isolation
 
 from .conftest import pod, sh, statuses
 
@@ -10,6 +11,7 @@ async def test_shell_pod_exit_zero_succeeds(harness):
     """A busybox-style shell pod is bound, runs, and reports exit 0 as Succeeded/Completed."""
     async with harness() as h:
         await h.create(pod("ok", sh("main", "echo hello from $HOSTNAME")))
+        await h.create(pod("named", sh("main", "hostname")))
         p = await h.finished("ok")
         assert p["spec"]["nodeName"] == "tiphys-local"
         assert p["status"]["phase"] == "Succeeded"
@@ -22,6 +24,9 @@ async def test_shell_pod_exit_zero_succeeds(harness):
         assert conds["PodScheduled"]["status"] == "True"
         assert conds["Ready"]["status"] == "False" and conds["Ready"]["reason"] == "PodCompleted"
         assert h.log("ok", "main") == "hello from ok\n"
+        await h.finished("named")
+        if h.agent.isolation is Isolation.NAMESPACE:  # a UTS namespace comes with the mount namespace
+            assert h.log("named", "main") == "named\n"
 
 
 async def test_shell_pod_exit_three_fails(harness):
