@@ -11,10 +11,11 @@ Two informers follow the pods (reference/kubernetes-test-cluster.md §5): unsche
 client-go work queue; one worker reads the current object from the informer cache and decides.
 So the only tasks are that worker, the informers, and one `PodRun` task per running pod.
 
-Binding is a merge patch of `spec.nodeName` guarded by the pod's resourceVersion (a Conflict
-means someone else changed it; the informer brings the new state). The embedded API accepts
-that; a real kube-apiserver only binds through the `pods/binding` subresource, which the `Api`
-boundary does not offer yet, so against a cluster create pods with `spec.nodeName` set. At most
+Binding is first tried as a merge patch of `spec.nodeName` guarded by the pod's resourceVersion
+(a Conflict means someone else changed it; the informer brings the new state), which the
+embedded API accepts. A real kube-apiserver refuses that (the pod spec is immutable: Invalid), so
+on the first refusal the agent switches for good to what kube-scheduler's binder does: create a
+`Binding` (name and uid of the pod, target the node) in the pod's namespace. At most
 `max_pods` pods run; beyond that pods stay unscheduled, as the scheduler leaves pods a full node
 cannot take, and are bound when a slot frees.
 
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from tiphys.controller.api import base
-from tiphys.controller.api.errors import AlreadyExists, ApiError, Conflict, NotFound
+from tiphys.controller.api.errors import AlreadyExists, ApiError, Conflict, Invalid, NotFound
 from tiphys.controller.informer import FuncHandler, Informer, strip_managed_fields
 from tiphys.controller.workqueue import ShutDown, WorkQueue
 
@@ -52,6 +53,8 @@ _log = logging.getLogger("tiphys.nodeagent")
 TERMINATE_ANNOTATION = "workflows.argoproj.io/terminate-containers"
 LOST_MESSAGE = "node agent restarted: the pod's processes were lost"
 _BIND, _OWN, _GC = "bind", "own", "gc"
+# the legacy, still served `POST /api/v1/namespaces/<ns>/bindings` (= pods/<name>/binding)
+BINDINGS = base.Resource("", "v1", "bindings", "Binding")
 
 
 def ensure_wrapper(cache_dir: Path, /) -> Path | None:
@@ -106,6 +109,7 @@ class NodeAgent:
         self._deferred: set[tuple[str, str]] = set()  # items refused for lack of capacity
         self._collect_after: set[str] = set()  # uids deleted while their run was still ending
         self._reserved: set[str] = set()  # pods bound to this node, not started yet, not finished
+        self._bind_by_patch = True  # until the server refuses it (see the module docstring)
         self._tasks: list[asyncio.Task[Any]] = []
         self.ctx: RunContext | None = None
         self.started_pods = 0
@@ -224,11 +228,22 @@ class NodeAgent:
             return
         meta = pod["metadata"]
         try:
-            await self.api.patch(base.PODS, meta["name"], {"metadata": {"resourceVersion": meta["resourceVersion"]},
-                                                          "spec": {"nodeName": self.node_name}},
-                                 namespace=meta.get("namespace"))
+            if self._bind_by_patch:
+                try:
+                    await self.api.patch(base.PODS, meta["name"], {
+                        "metadata": {"resourceVersion": meta["resourceVersion"]},
+                        "spec": {"nodeName": self.node_name}}, namespace=meta.get("namespace"))
+                except Invalid:
+                    _log.info("node agent: the API server refuses spec.nodeName patches; binding with Binding objects")
+                    self._bind_by_patch = False
+            if not self._bind_by_patch:
+                await self.api.create(BINDINGS, {
+                    "apiVersion": "v1", "kind": "Binding",
+                    "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid")},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name}},
+                    namespace=meta.get("namespace"))
         except (NotFound, Conflict):
-            return  # gone, or changed meanwhile: the informer delivers the new state
+            return  # gone, or bound/changed meanwhile: the informer delivers the new state
         self._reserved.add(key)
 
     async def _own(self, key: str) -> None:
