@@ -121,6 +121,10 @@ class NodeAgent:
     def _enqueue(self, kind: str, pod: dict) -> None:
         self.queue.add((kind, base.object_key(pod)))
 
+    def log_path(self, namespace: str, pod: str, container: str, /) -> Path:
+        """Where a container's stdout+stderr are kept (what `tiphys logs` reads)."""
+        return self.root_dir / "logs" / namespace / pod / f"{container}.log"
+
     def _on_delete(self, pod: dict) -> None:
         key = base.object_key(pod)
         run = self.runs.get(key)
