@@ -83,6 +83,20 @@ def run(file: str, parameters: tuple[str, ...], templates: tuple[str, ...], simu
     sys.exit(0 if phase == "Succeeded" else 1)
 
 
+def _print_logs(wf: dict, nodes: dict, root: Path) -> None:
+    """Each pod's main-container log, prefixed with its step's display name, in start order."""
+    from tiphys.core.status import ids
+
+    meta = wf["metadata"]
+    for node in sorted((n for n in nodes.values() if n.type_ == "Pod"), key=lambda n: n.started_at or ""):
+        template = node.template_ref.template if node.template_ref else (node.template_name or "")
+        pod = ids.pod_name(meta["name"], node.name or "", template)
+        path = Path(root) / "logs" / meta["namespace"] / pod / "main.log"
+        if path.exists():
+            for line in path.read_text(errors="replace").splitlines():
+                click.echo(f"{node.display_name}: {line}")
+
+
 async def _run(wf: dict, template_files: list, *, simulate: bool, output: str, color: bool, utf8: bool,
                timeout: float, state: str | None, show_logs: bool) -> str:
     from tiphys.cli.render import Style, render_workflow
@@ -137,7 +151,10 @@ async def _run(wf: dict, template_files: list, *, simulate: bool, output: str, c
             loop.remove_signal_handler(signal.SIGINT)
         stopper.cancel()
         final = await waiter
-    nodes = reader.read_nodes(final.get("status") or {})
+        nodes = reader.read_nodes(final.get("status") or {})
+        log_root = getattr(session.kubelet, "root_dir", None)
+        if show_logs and log_root is not None:
+            _print_logs(final, nodes, log_root)
     if output == "json":
         click.echo(json.dumps(final, indent=2))
     else:

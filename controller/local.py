@@ -55,7 +55,7 @@ async def wait_completed(api: base.Api, name: str, namespace: str, *, timeout: f
 class LocalSession:
     def __init__(self, *, api: base.Api | None = None, kubelet: str = "sim", namespace: str = "default",
                  workers: int = 8, settings: PodSettings = PodSettings(), behaviour: Any = None,
-                 state_path: str | None = None) -> None:
+                 state_path: str | None = None, root_dir: str | None = None) -> None:
         self.clock = RealClock()
         self.api = api or EmbeddedApi(path=state_path, clock=self.clock)
         self.namespace = namespace
@@ -63,6 +63,8 @@ class LocalSession:
         self.kubelet_kind = kubelet
         self.behaviour = behaviour
         self.kubelet: Any = None
+        self.root_dir = root_dir
+        self._owned_root: str | None = None
 
     async def __aenter__(self) -> "LocalSession":
         if self.kubelet_kind == "sim":
@@ -70,6 +72,16 @@ class LocalSession:
 
             kwargs = {"behaviour": self.behaviour} if self.behaviour else {}
             self.kubelet = SimKubelet(self.api, clock=self.clock, **kwargs)
+        elif self.kubelet_kind == "agent":
+            import tempfile
+            from pathlib import Path
+
+            from tiphys.controller.nodeagent.agent import NodeAgent
+
+            if self.root_dir is None:
+                self._owned_root = self.root_dir = tempfile.mkdtemp(prefix="tiphys-node-")
+            root = Path(self.root_dir)
+            self.kubelet = NodeAgent(self.api, clock=self.clock, root_dir=root)
         if self.kubelet is not None:
             await self.kubelet.start()
         await self.engine.start()
@@ -79,6 +91,10 @@ class LocalSession:
         await self.engine.stop()
         if self.kubelet is not None:
             await self.kubelet.stop()
+        if self._owned_root is not None:  # a node directory we made for this run only
+            import shutil
+
+            shutil.rmtree(self._owned_root, ignore_errors=True)
 
     async def submit(self, workflow: dict) -> dict:
         meta = dict(workflow.get("metadata") or {})

@@ -49,7 +49,8 @@ def template_of_pod(pod: dict) -> dict:
 
 
 def _default_behaviour(pod: dict, template: dict) -> SimOutcome:
-    return SimOutcome()
+    # a script's stdout is always captured (§3.9): simulated, it printed nothing
+    return SimOutcome(result="" if template.get("script") is not None else None)
 
 
 def _now() -> str:

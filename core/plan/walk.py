@@ -138,7 +138,10 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
     try:
         pod = build_pod(template, meta=ex.meta, spec=ex.spec, node_id=node_id, node_name=call.name,
                         pod_name=pod_name, settings=ex.settings, deadline=ex.deadline_text, on_exit=call.on_exit,
-                        template_name=template.get("name", ""), now=ex.now_ts)
+                        template_name=template.get("name", ""), now=ex.now_ts,
+                        # Argo captures stdout only where `outputs.result` may be read; we always do, so a
+                        # reference added by a later step never finds it missing
+                        include_script_output=True)
     except PodSpecError as exc:  # Argo: any pod construction failure is a node Error
         ex.update(node_id, phase="Error", message=str(exc), task_result_synced=True)
         return True
