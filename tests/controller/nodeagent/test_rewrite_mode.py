@@ -43,3 +43,18 @@ async def test_rewrite_mode_runs_a_workflow_pod(harness):
         assert statuses(p)["wait"]["state"]["terminated"]["exitCode"] == 0
         result = await h.api.get(WORKFLOW_TASK_RESULTS, "rw-1", namespace="default")
         assert result["outputs"]["result"] == "rewritten"
+
+
+async def test_fallback_is_announced_once(harness, monkeypatch, caplog):
+    """Without namespaces the agent says so once, with the reason, and runs pods by rewriting."""
+    from tiphys.controller.nodeagent import agent as agent_module
+    monkeypatch.setattr(agent_module, "probe_isolation", lambda helper: (Isolation.REWRITE, "not root in this test"))
+    caplog.set_level("WARNING", logger="tiphys.nodeagent")
+    async with harness() as h:
+        assert h.agent.isolation is Isolation.REWRITE
+        await h.create(pod("one", sh("main", "echo one")))
+        await h.create(pod("two", sh("main", "echo two")))
+        assert (await h.finished("one"))["status"]["phase"] == "Succeeded"
+        assert (await h.finished("two"))["status"]["phase"] == "Succeeded"
+    warnings = [r.getMessage() for r in caplog.records if "falling back to path rewriting" in r.getMessage()]
+    assert len(warnings) == 1 and "not root in this test" in warnings[0]
