@@ -52,7 +52,7 @@ DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadlin
 class RunContext:
     """What every pod run shares: the API, the clock, the image map and the directories."""
 
-    def __init__(self, api: base.Api, *, clock: Any, images: ImageMap, isolation: Isolation, root_dir: Path,
+    def __init__(self, api: base.Api, /, *, clock: Any, images: ImageMap, isolation: Isolation, root_dir: Path,
                  relay_interval: float = 0.2, keep_pod_dirs: bool = False,
                  cgroups: MemoryCgroups | None = None, helper: Sequence[str] = PYTHON_HELPER) -> None:
         self.api, self.clock, self.images, self.isolation = api, clock, images, isolation
@@ -118,7 +118,7 @@ class PodRun:
         self._volumes: dict[str, Path] = {}
         self._cgroups: dict[str, Path] = {}  # container -> its memory cgroup
         self._sources = SourceCache(ctx.api, self.namespace)
-        self.deleted = False  # the run ended because the pod is being deleted
+        self.deleted = False  # the pod object is gone (NotFound on a status write): no more writes
 
     @property
     def deleting(self) -> bool:
