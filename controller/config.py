@@ -54,8 +54,9 @@ class ResourceRateLimit(msgspec.Struct, frozen=True):
     burst: int
 
 
-class MetricsConfig(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
-    """Argo's `metricsConfig`; `metricsTTL` is a Go duration string there."""
+class MetricsConfig(msgspec.Struct, frozen=True, rename="camel"):
+    """Argo's `metricsConfig`; `metricsTTL` is a Go duration string there. Argo's newer fields
+    (`modifiers`, `temporality`, ...) are accepted and ignored, so its ConfigMaps load unchanged."""
 
     enabled: bool = True
     path: str = "/metrics"
