@@ -103,11 +103,11 @@ class _Run:
     """Options and state of one substitution call (shared by every leaf of an object)."""
 
     __slots__ = ("scope", "strict", "prefixes", "expressions", "limits", "now", "budget", "_env",
-                 "sentinel", "memo")
+                 "sentinel", "memo", "_envs")
 
     def __init__(self, scope: Mapping[str, Any], strict: bool, prefixes: tuple[str, ...],
                  expressions: bool, limits: Limits | None, now: Any, max_output: int,
-                 sentinel: bool) -> None:
+                 sentinel: bool, env: dict[str, Any] | None) -> None:
         self.scope = scope
         self.strict = strict
         self.prefixes = tuple(p + "." for p in prefixes)
@@ -115,15 +115,26 @@ class _Run:
         self.limits = limits
         self.now = now
         self.budget = max_output  # characters still allowed
-        self._env: dict[str, Any] | None = None
+        self._env: dict[str, Any] | None = env
+        self._envs: dict[frozenset[str], dict[str, Any]] = {}
         self.sentinel = sentinel
         self.memo: dict[str, str] = {}
 
-    @property
-    def env(self) -> dict[str, Any]:
-        if self._env is None:
-            self._env = build_env(self.scope, now=self.now)
-        return self._env
+    def env_for(self, program: Any) -> dict[str, Any]:
+        """The env for one expression: the caller's, or one built from what it reads.
+
+        Expanding the whole flat scope is O(scope) — thousands of `tasks.*` entries in a big
+        DAG — so only the entries on the expression's identifier paths (the path itself, its
+        ancestors and its descendants) are expanded. Same result for every name it can reach.
+        """
+        if self._env is not None:
+            return self._env
+        paths = frozenset(r.path for r in program.identifiers)
+        env = self._envs.get(paths)
+        if env is None:
+            env = self._envs[paths] = build_env(_subscope(self.scope, paths), now=self.now)
+            _add_branches(env, self.scope, paths)
+        return env
 
     def is_strict_name(self, name: str) -> bool:
         return self.strict or name.startswith(self.prefixes)
@@ -192,7 +203,7 @@ class _Run:
             if self.strict:
                 raise
             return tag.raw
-        env = self.env
+        env = self.env_for(program)
         missing = [r for r in program.identifiers if not r.guarded and not _has_path(env, r.path)]
         for ref in missing:
             if self.is_strict_name(ref.path):
@@ -260,6 +271,50 @@ class _Run:
         return obj
 
 
+def _subscope(scope: Mapping[str, Any], paths: frozenset[str]) -> dict[str, Any]:
+    """The scope entries an expression reading `paths` can reach."""
+    out: dict[str, Any] = {}
+    for path in paths:
+        parts = path.split(".")
+        for i in range(1, len(parts) + 1):  # the path and its ancestors
+            key = ".".join(parts[:i])
+            if key not in scope:
+                continue
+            # an ancestor with entries below it is a map in the full env (its leaf is dropped);
+            # `_add_branches` recreates that map on the path
+            if i < len(parts) and _has_children(scope, key):
+                continue
+            out[key] = scope[key]
+    below = tuple(p + "." for p in paths)
+    if below:
+        for key, value in scope.items():  # descendants: one C-speed prefix test per key
+            if key.startswith(below):
+                out[key] = value
+    return out
+
+
+def _has_children(scope: Mapping[str, Any], key: str) -> bool:
+    prefix = key + "."
+    return any(k.startswith(prefix) for k in scope)
+
+
+def _add_branches(env: dict[str, Any], scope: Mapping[str, Any], paths: frozenset[str]) -> None:
+    """Make each map on a path exist when the full scope has entries below it, even if the
+    rest of the path is absent (so `steps?.nope` is nil, not an unknown name)."""
+    for path in paths:
+        parts = path.split(".")
+        node: Any = env
+        for i in range(1, len(parts)):
+            name = parts[i - 1]
+            if not isinstance(node, dict):
+                break
+            if not isinstance(node.get(name), dict):
+                if not _has_children(scope, ".".join(parts[:i])):
+                    break
+                node[name] = {}
+            node = node[name]
+
+
 def _is_late_bound(path: str) -> bool:
     return any(path == name or path.startswith(name + ".") for name in _LATE_BOUND)
 
@@ -283,16 +338,20 @@ def _has_path(env: Mapping[str, Any], path: str) -> bool:
 def substitute(text: str, scope: Mapping[str, Any], /, *, strict: bool = False,
                strict_prefixes: tuple[str, ...] = (), expressions: bool = True,
                absent_sentinel: bool = False, limits: Limits | None = None, now: Any = None,
-               max_output: int = DEFAULT_MAX_OUTPUT) -> str:
-    """Replace every tag of `text` from the flat `scope` (see the module docstring for modes)."""
+               max_output: int = DEFAULT_MAX_OUTPUT, env: dict[str, Any] | None = None) -> str:
+    """Replace every tag of `text` from the flat `scope` (see the module docstring for modes).
+
+    `env` may pass a prebuilt `build_env(scope)` to reuse across many calls on one scope.
+    """
     return _Run(scope, strict, strict_prefixes, expressions, limits, now, max_output,
-                absent_sentinel).text(text)
+                absent_sentinel, env).text(text)
 
 
 def substitute_object(obj: Any, scope: Mapping[str, Any], /, *, strict: bool = False,
                       strict_prefixes: tuple[str, ...] = (), expressions: bool = True,
                       absent_sentinel: bool = False, limits: Limits | None = None,
-                      now: Any = None, max_output: int = DEFAULT_MAX_OUTPUT) -> Any:
+                      now: Any = None, max_output: int = DEFAULT_MAX_OUTPUT,
+                      env: dict[str, Any] | None = None) -> Any:
     """Return a copy of a JSON-like object with tags replaced in every string leaf and key.
 
     Values are never re-parsed, so substituted text stays text whatever it contains. Keys that
@@ -301,4 +360,4 @@ def substitute_object(obj: Any, scope: Mapping[str, Any], /, *, strict: bool = F
     shared with the input) are bounded by `max_output` (`OutputTooLarge`).
     """
     return _Run(scope, strict, strict_prefixes, expressions, limits, now, max_output,
-                absent_sentinel).value(obj)
+                absent_sentinel, env).value(obj)

@@ -25,25 +25,27 @@ __all__ = ["build_env", "expand", "ARGO_FUNCTIONS"]
 
 
 def expand(scope: Mapping[str, Any], /) -> dict[str, Any]:
-    """Nest a flat scope by `.`; a key that is a prefix of another key is dropped."""
-    keys = sorted(scope)
-    parents = set()
-    for k in keys:
-        parts = k.split(".")
-        for i in range(1, len(parts)):
-            parents.add(".".join(parts[:i]))
+    """Nest a flat scope by `.`; a key that is a prefix of another key is dropped.
+
+    One pass, order-independent: a map created for `a.b` replaces a leaf `a`, and a later leaf
+    `a` never overwrites that map.
+    """
     root: dict[str, Any] = {}
-    for k in keys:
-        if k in parents:
-            continue
-        parts = k.split(".")
+    made: set[int] = set()  # ids of the maps built here; scope values are never mutated
+    for key, value in scope.items():
+        parts = key.split(".")
         node = root
-        for p in parts[:-1]:
-            nxt = node.get(p)
-            if not isinstance(nxt, dict):
-                nxt = node[p] = {}
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if nxt is None or id(nxt) not in made:
+                nxt = node[part] = {}
+                made.add(id(nxt))
             node = nxt
-        node[parts[-1]] = scope[k]
+        last = parts[-1]
+        current = node.get(last)
+        if current is not None and id(current) in made:
+            continue  # a more specific key already owns this name
+        node[last] = value
     return root
 
 

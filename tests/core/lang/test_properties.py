@@ -227,3 +227,27 @@ def test_every_function_any_arguments(name: str, args: list[Any]) -> None:
         compile_expr(src).evaluate(env, limits=LIMITS, now=NOW)
     except LangError:
         pass
+
+
+# --- partial envs are equivalent to the full expansion ----------------------------------------
+_KEYS = st.sampled_from(["a", "b", "a.b", "a.c", "a.b.c", "b.x", "b.x.y", "c-d.e", "a.b-c"])
+_EXPRS = st.sampled_from([
+    "a", "a.b", "a.c", "a.b.c", "a?.z?.q ?? 'n'", "b.x.y", "b?.x?.y", "keys(a)", "toJson(a)",
+    "a.b ?? 'z'", "b['x']", "a['b-c']", "c?.d ?? 'n'", "['c-d'] | len()", "toJson(b)", "a.q",
+])
+
+
+@settings(max_examples=300, deadline=2000)
+@given(st.dictionaries(_KEYS, st.one_of(st.none(), st.text(alphabet="xyz", max_size=2)),
+                       max_size=6), _EXPRS)
+def test_partial_env_matches_full_env(scope: dict[str, Any], expression: str) -> None:
+    """A `{{= }}` tag sees the same values through its partial env as through the full one."""
+    text = "{{=" + expression + "}}"
+
+    def run(**kw: Any) -> str:
+        try:
+            return substitute(text, scope, **kw)
+        except LangError as exc:
+            return f"error {type(exc).__name__}"
+
+    assert run() == run(env=build_env(scope))
