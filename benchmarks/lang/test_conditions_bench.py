@@ -59,7 +59,7 @@ def test_condition_figures(measure: Any, record: Any) -> None:
         lambda _: _whens(), lambda _: _expr_tags(), lambda _: _expr_tags_shared_env(),
         lambda _: [program.evaluate(env) for _ in range(N)], repeat=3)
     record("lang should_execute (substitute + govaluate)", f"{whens / N * 1e6:.1f} µs per when")
-    record("lang {{= }} tag, 10k-entry scope (env of the roots it reads)",
+    record("lang {{= }} tag, 10k-entry scope (partial env per tag)",
            f"{tags / N * 1e6:.1f} µs per tag")
     record("lang {{= }} tag, prebuilt env passed in", f"{shared / N * 1e6:.1f} µs per tag")
     record("lang compiled expr evaluate", f"{evals / N * 1e6:.2f} µs per evaluation")

@@ -299,8 +299,9 @@ def _render(t: _dt.datetime, tok: str) -> str:
     if tok in table:
         return table[tok]
     if tok == "MST":
+        # Go prints the zone's abbreviation, or the numeric offset for an unnamed fixed zone
         name = t.tzname() or ""
-        return name if name and name[0].isalpha() else _zone(t, "-0700")
+        return name if name.isalpha() else _zone(t, "-0700")
     return _zone(t, tok)
 
 
@@ -355,9 +356,9 @@ def _fmt_int(n: int, flags: str, width: int, prec: str | None, verb: str) -> str
         return _pad(chr(n) if 0 <= n <= 0x10FFFF and not 0xD800 <= n <= 0xDFFF else "\ufffd",
                     flags, width)
     elif verb == "q":
-        return _pad("'" + (chr(n) if 0 <= n <= 0x10FFFF else "\ufffd") + "'", flags, width)
+        return _pad(_quote_rune(n), flags, width)
     elif verb == "U":
-        return _pad(f"U+{n:04X}", flags, width)
+        return _pad(f"U+{n % 2 ** 64:04X}", flags, width)
     else:
         return f"%!{verb}(int={n})"
     if prec is not None:
@@ -365,12 +366,33 @@ def _fmt_int(n: int, flags: str, width: int, prec: str | None, verb: str) -> str
     prefix = ""
     if "#" in flags:
         prefix = {"x": "0x", "X": "0X", "o": "0", "b": "0b"}.get(verb, "")
+        if verb == "o" and body.startswith("0"):
+            prefix = ""
     if verb == "O":
         prefix = "0o"
     sign = "-" if n < 0 else "+" if "+" in flags else " " if " " in flags else ""
     if "0" in flags and "-" not in flags and prec is None:
         body = body.zfill(max(width - len(sign) - len(prefix), 0))
     return _pad(sign + prefix + body, flags, width)
+
+
+_RUNE_ESC = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v",
+             92: "\\\\", 39: "\\'"}
+
+
+def _quote_rune(n: int) -> str:
+    """strconv.QuoteRune."""
+    if not 0 <= n <= 0x10FFFF or 0xD800 <= n <= 0xDFFF:
+        n = 0xFFFD
+    if n in _RUNE_ESC:
+        body = _RUNE_ESC[n]
+    elif n < 0x20 or n == 0x7F:
+        body = f"\\x{n:02x}"
+    elif not chr(n).isprintable():
+        body = f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+    else:
+        body = chr(n)
+    return f"'{body}'"
 
 
 def _pad(s: str, flags: str, width: int) -> str:
