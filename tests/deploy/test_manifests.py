@@ -201,3 +201,24 @@ def test_readme_explains_every_controller_rule() -> None:
     resources = {res for d in docs for rule in d.get("rules", ()) for res in rule["resources"]}
     missing = sorted(r for r in resources if f"`{r}`" not in readme)
     assert not missing, f"deploy/README.md does not explain the rules on {missing}"
+
+
+@pytest.mark.parametrize("base", INSTALLS)
+def test_controller_accepts_the_deployment_flags_and_configmap(base: str) -> None:
+    from tiphys.controller.config import parse_configmap
+    from tiphys.controller.main import parse_args
+
+    docs = render(base)
+    ctr = controller_container(one(docs, "Deployment", "workflow-controller"))
+    # the kubelet expands $(VAR) from the container's env before the process sees it
+    options = parse_args([a.replace("$(POD_NAMESPACE)", INSTALL_NAMESPACE) for a in ctr["args"]])
+    config = parse_configmap(one(docs, "ConfigMap", "workflow-controller-configmap"))
+    assert options.leader_elect is True
+    assert options.configmap == "workflow-controller-configmap"
+    assert options.executor_image == ctr["image"]
+    assert options.metrics_port == config.metrics.port == 9090
+    assert options.namespace == (INSTALL_NAMESPACE if base == "namespace-install" else None)
+    ports = {p["name"]: p["containerPort"] for p in ctr["ports"]}
+    assert ports == {"metrics": options.metrics_port, "health": options.health_port}
+    # the Lease the controller takes is the one the leader-election Role names
+    assert options.lease_name in (None, "workflow-controller") and options.instance_id is None
