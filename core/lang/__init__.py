@@ -3,7 +3,8 @@
 Everything here is pure: it parses, substitutes and evaluates text given explicit scopes and,
 where an expression asks for the time, an explicit `now`. See `tags` for safe substitution,
 `govaluate` for `when:`, `expr` for `{{= }}` and expression fields, `loops` for
-`withItems`/`withParam`/`withSequence`, and `variables` for building scopes.
+`withItems`/`withParam`/`withSequence`, `variables` for building scopes, and `conditions` for
+the two controller-facing decisions (`should_execute`, `evaluate_condition`).
 """
 from . import expr
 from .conditions import evaluate_condition, should_execute

@@ -15,15 +15,21 @@ __all__ = [
 
 
 class LangError(Exception):
-    """Base class: a message, the text it concerns and a 1-based column (or None)."""
+    """Base class: a message, the text it concerns, a 1-based column (or None) and, when the
+    text is a leaf of a substituted object, its JSON path (`$.container.args[1]`)."""
 
     def __init__(self, message: str, /, *, source: str | None = None, column: int | None = None):
         self.message = message
         self.source = source
         self.column = column
-        where = f" (column {column})" if column is not None else ""
-        text = f" in {source!r}" if source is not None and len(source) <= 200 else ""
-        super().__init__(f"{message}{where}{text}")
+        self.path: str | None = None
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = f" (column {self.column})" if self.column is not None else ""
+        text = f" in {self.source!r}" if self.source is not None and len(self.source) <= 200 else ""
+        at = f" at {self.path}" if self.path else ""
+        return f"{self.message}{where}{text}{at}"
 
 
 class TagSyntaxError(LangError):

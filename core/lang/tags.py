@@ -17,6 +17,12 @@ resolving references), which raise `UnresolvedVariable` so the caller requeues. 
 every missing variable raises. A variable whose value is `None` is an absent optional output
 (§3.4) and raises `AbsentOutput`, unless the whole text is that single tag and
 `absent_sentinel=True` asks for Argo's `__argo-internal.absent-optional-output__` sentinel.
+Errors from `substitute_object` carry the JSON path of the failing leaf (`exc.path`).
+
+Expression tags read an env built from the flat scope (Argo's nesting, see `expr.env`). Only the
+entries on the paths an expression reads are expanded, so a tag stays cheap in a scope with
+thousands of `tasks.*` entries; callers evaluating many strings against one scope can pass a
+prebuilt `env=build_env(scope)` instead.
 """
 from __future__ import annotations
 
@@ -27,8 +33,8 @@ from typing import Any
 import msgspec
 
 from . import _go
-from .errors import (AbsentOutput, ExprError, OutputTooLarge, SubstitutionError, TagSyntaxError,
-                     UnresolvedVariable)
+from .errors import (AbsentOutput, ExprError, LangError, OutputTooLarge, SubstitutionError,
+                     TagSyntaxError, UnresolvedVariable)
 from .expr import Limits, build_env, compile_expr
 
 __all__ = [
@@ -271,6 +277,31 @@ class _Run:
         return obj
 
 
+def _locate(obj: Any, run: _Run) -> str | None:
+    """JSON path of the first leaf (or key) whose substitution fails, in `value`'s order."""
+    stack: list[tuple[Any, str]] = [(obj, "$")]
+    while stack:
+        node, path = stack.pop()
+        try:
+            if isinstance(node, str):
+                run.text(node)
+                continue
+            if isinstance(node, dict):
+                items = list(node.items())
+                for k, _ in items:  # keys are substituted before their values
+                    if isinstance(k, str):
+                        run.text(k)
+                for k, v in reversed(items):
+                    seg = f".{k}" if isinstance(k, str) and k.isidentifier() else f"[{k!r}]"
+                    stack.append((v, path + seg))
+            elif isinstance(node, (list, tuple)):
+                for i in range(len(node) - 1, -1, -1):
+                    stack.append((node[i], f"{path}[{i}]"))
+        except LangError:
+            return path
+    return None
+
+
 def _subscope(scope: Mapping[str, Any], paths: frozenset[str]) -> dict[str, Any]:
     """The scope entries an expression reading `paths` can reach."""
     out: dict[str, Any] = {}
@@ -359,5 +390,12 @@ def substitute_object(obj: Any, scope: Mapping[str, Any], /, *, strict: bool = F
     The characters produced by substitution (strings that contain tags; tag-free strings are
     shared with the input) are bounded by `max_output` (`OutputTooLarge`).
     """
-    return _Run(scope, strict, strict_prefixes, expressions, limits, now, max_output,
-                absent_sentinel, env).value(obj)
+    def fresh() -> _Run:
+        return _Run(scope, strict, strict_prefixes, expressions, limits, now, max_output,
+                    absent_sentinel, env)
+
+    try:
+        return fresh().value(obj)
+    except LangError as exc:
+        exc.path = _locate(obj, fresh())  # only on failure: replay the walk, tracking the path
+        raise

@@ -253,3 +253,16 @@ def test_compile_template_segments() -> None:
     assert segs[0] == "a" and segs[2] == "b"
     assert (segs[1].name, segs[1].column, segs[1].expression) == ("x", 2, False)
     assert (segs[3].name, segs[3].column, segs[3].expression) == ("1", 10, True)
+
+
+@pytest.mark.parametrize(("obj", "path"), [
+    pytest.param({"container": {"args": ["ok", "{{ never"]}}, "$.container.args[1]", id="list-leaf"),
+    pytest.param({"a": {"b-c": "{{steps.x.outputs.result}}"}}, "$.a['b-c']", id="quoted-key"),
+    pytest.param([{"v": "{{absent}}"}], "$[0].v", id="absent"),
+])
+def test_errors_name_the_json_path(obj: object, path: str) -> None:
+    """A failing leaf of a substituted object is reported with its JSON path."""
+    with pytest.raises(LangError) as info:
+        substitute_object(obj, SCOPE, strict_prefixes=("steps",))
+    assert info.value.path == path
+    assert str(info.value).endswith(f" at {path}")
