@@ -22,7 +22,7 @@ from typing import Any, Union
 import msgspec
 
 from ._go import go_sprint
-from ._govaluate_lexer import PREFIX_OPS, WhenToken, parse_time, tokenize
+from ._govaluate_lexer import PREFIX_OPS, WhenToken, tokenize
 from .errors import WhenEvalError, WhenSyntaxError
 from .expr.goregex import compile_go
 from .expr.values import Fail

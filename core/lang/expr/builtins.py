@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .._go import go_json, go_json_indent
+from .._go import go_json_indent
 from .predicates import PREDICATES, check_kinds, order_desc, seq, sort_key
 from .values import (Fail, Overrun, equal, parse_duration, parse_time, to_float,
                      to_go_string, to_int, type_name, wrap_int)
