@@ -2,8 +2,8 @@
 
 `expand_items(items)` turns the loop's list into `LoopItem`s that carry exactly what Argo derives
 from each item (`operator.go: processItem`, §3.8): the scope entries `item` / `item.<key>`
-(strings as-is, numbers and booleans as JSON text, maps and lists as compact JSON with sorted
-keys) and the description used in the node name `name(index:description)` (strings JSON-escaped
+(strings as-is, numbers and booleans as JSON text, maps and lists as compact JSON: the item's
+own keys sorted, nested values kept as written, since Go holds each nested value as raw JSON) and the description used in the node name `name(index:description)` (strings JSON-escaped
 with `<>&` kept, maps as `k:v` pairs sorted by that text and joined by `,`, lists as Go prints
 them: `[a b 3]`), with every `(` and `)` removed.
 
@@ -81,23 +81,33 @@ def _pairs(v: Any) -> list[tuple[str, Any]]:
     return list(v.pairs) if isinstance(v, RawObject) else list(v.items())
 
 
-def _value_text(v: Any) -> str:
-    """`{{item}}` / `{{item.k}}` text: strings unquoted, everything else JSON."""
+def _value_text(v: Any, *, top: bool = True) -> str:
+    """`{{item}}` (top) / `{{item.k}}` text: strings unquoted, everything else JSON — the item's
+    own map with sorted keys, nested values in the order they were written (raw JSON)."""
     if isinstance(v, str) and not isinstance(v, RawJSON):
         return v
     if isinstance(v, (list, tuple)) or _is_map(v):
-        return go_json(_sorted(v))
+        return go_json(_sorted(v) if top else _raw(v))
     if v is None:
         return "null"
     return _scalar_text(v)
 
 
 def _sorted(v: Any) -> Any:
-    # Go marshals map[string]Item with sorted keys at every level we build.
+    """Go's view of an item: the top-level map is `map[string]Item` (marshalled with sorted keys)
+    while every nested value is an `Item` holding raw JSON, which keeps its key order."""
     if _is_map(v):
-        return {k: _sorted(x) for k, x in _pairs(v)}
+        return {k: _raw(x) for k, x in _pairs(v)}
     if isinstance(v, (list, tuple)):
-        return [_sorted(x) for x in v]
+        return [_raw(x) for x in v]
+    return v
+
+
+def _raw(v: Any) -> Any:
+    if _is_map(v):
+        return RawObject([(k, _raw(x)) for k, x in _pairs(v)])
+    if isinstance(v, (list, tuple)):
+        return [_raw(x) for x in v]
     return v
 
 
@@ -108,7 +118,7 @@ def _desc_scalar(v: Any) -> str:
     if v is None:
         return "null"
     if isinstance(v, (list, tuple)) or _is_map(v):
-        return go_json(_sorted(v), html=False)
+        return go_json(_raw(v), html=False)  # a nested Item prints its raw JSON
     return _scalar_text(v)
 
 
@@ -128,7 +138,7 @@ def item_scope(value: Any, /) -> dict[str, str]:
     scope = {"item": _value_text(value)}
     if _is_map(value):
         for k, v in _pairs(value):
-            scope[f"item.{k}"] = _value_text(v)
+            scope[f"item.{k}"] = _value_text(v, top=False)
     return scope
 
 
