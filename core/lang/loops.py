@@ -3,9 +3,10 @@
 `expand_items(items)` turns the loop's list into `LoopItem`s that carry exactly what Argo derives
 from each item (`operator.go: processItem`, §3.8): the scope entries `item` / `item.<key>`
 (strings as-is, numbers and booleans as JSON text, maps and lists as compact JSON: the item's
-own keys sorted, nested values kept as written, since Go holds each nested value as raw JSON) and the description used in the node name `name(index:description)` (strings JSON-escaped
-with `<>&` kept, maps as `k:v` pairs sorted by that text and joined by `,`, lists as Go prints
-them: `[a b 3]`), with every `(` and `)` removed.
+own keys sorted, nested values kept as written, since Go holds each nested value as raw JSON)
+and the description used in the node name `name(index:description)` (strings JSON-escaped with
+`<>&` kept, maps as `k:v` pairs sorted by that text and joined by `,`, lists as Go prints them:
+`[a b 3]`), with every `(` and `)` removed.
 
 `parse_with_param` decodes the substituted `withParam` text keeping numbers as written (Go keeps
 the raw JSON of each item). `expand_sequence` follows `expandSequence`: integers (strings allowed),
