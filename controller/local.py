@@ -6,7 +6,10 @@ kube-apiserver and the cluster's kubelets instead.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from tiphys.controller.api import base
 from tiphys.controller.api.embedded import EmbeddedApi
@@ -59,12 +62,21 @@ class LocalSession:
         self.clock = RealClock()
         self.api = api or EmbeddedApi(path=state_path, clock=self.clock)
         self.namespace = namespace
+        self._owned_root: str | None = None
+        if kubelet == "agent":
+            import tempfile
+
+            if root_dir is None:
+                # not under /tmp: every container gets a private /tmp, the node's files must stay visible
+                root_dir = self._owned_root = tempfile.mkdtemp(prefix="tiphys-node-", dir="/var/tmp")
+            # the embedded default artifact repository: a directory every pod of this node can reach
+            settings = msgspec.structs.replace(settings, executor_env={
+                **settings.executor_env, "TIPHYS_ARTIFACT_DIR": str(Path(root_dir) / "artifacts")})
         self.engine = Engine(self.api, clock=self.clock, workers=workers, settings=settings)
         self.kubelet_kind = kubelet
         self.behaviour = behaviour
         self.kubelet: Any = None
         self.root_dir = root_dir
-        self._owned_root: str | None = None
 
     async def __aenter__(self) -> "LocalSession":
         if self.kubelet_kind == "sim":
@@ -73,15 +85,9 @@ class LocalSession:
             kwargs = {"behaviour": self.behaviour} if self.behaviour else {}
             self.kubelet = SimKubelet(self.api, clock=self.clock, **kwargs)
         elif self.kubelet_kind == "agent":
-            import tempfile
-            from pathlib import Path
-
             from tiphys.controller.nodeagent.agent import NodeAgent
 
-            if self.root_dir is None:
-                self._owned_root = self.root_dir = tempfile.mkdtemp(prefix="tiphys-node-")
-            root = Path(self.root_dir)
-            self.kubelet = NodeAgent(self.api, clock=self.clock, root_dir=root)
+            self.kubelet = NodeAgent(self.api, clock=self.clock, root_dir=Path(self.root_dir))
         if self.kubelet is not None:
             await self.kubelet.start()
         await self.engine.start()

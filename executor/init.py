@@ -62,7 +62,8 @@ def stage_script(template: Mapping[str, Any], paths: ExecutorPaths, /) -> Path |
     dest = Path(paths.staging, "script")
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(source)
-    dest.chmod(0o644)
+    # executable: `command: [sh, -c]` runs the staged path itself (Argo's scripts-bash example)
+    dest.chmod(0o755)
     return dest
 
 

@@ -142,6 +142,11 @@ def container_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path], 
         tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp_dir.chmod(0o1777)
         mounts.append(Mount(str(tmp_dir), "/tmp"))  # noqa: S108 - the container's own /tmp
+        # /mnt too: an image's /mnt is empty and the container's own; steps write outputs there
+        # (Argo's map-reduce example), and without this they would write into the host's /mnt
+        mnt_dir = tmp_dir.with_name(tmp_dir.name + "-mnt")
+        mnt_dir.mkdir(parents=True, exist_ok=True)
+        mounts.append(Mount(str(mnt_dir), "/mnt"))
     for i, vm in enumerate(container.get("volumeMounts") or ()):
         at = f"{where}.volumeMounts[{i}]"
         name = vm.get("name")
@@ -185,7 +190,7 @@ def launch_spec(isolation: Isolation, argv: list[str], env: dict[str, str], /, *
         triples = [x for m in mounts for x in (m.source, m.target, "1" if m.read_only else "0")]
         return Launch([*helper, str(errfd), cgroup_procs or "", hostname, workdir, str(len(mounts)), *triples, "--",
                        *argv], env, None, True)
-    mounts = [m for m in mounts if m.target != "/tmp"]  # noqa: S108 - see the module docstring
+    mounts = [m for m in mounts if m.target not in ("/tmp", "/mnt")]  # noqa: S108 - see the module docstring
     rewrite = _rewriter(mounts)
     new_env = {k: rewrite(v) for k, v in env.items()}
     for target, var in _EXECUTOR_DIRS.items():

@@ -76,6 +76,7 @@ def executor_container(name: str, command: list[str], *, settings: PodSettings, 
     ]
     if meta.instance_id:
         env.append({"name": "ARGO_INSTANCE_ID", "value": meta.instance_id})
+    env += [{"name": k, "value": v} for k, v in sorted(settings.executor_env.items())]
     ctr: dict[str, Any] = {"name": name, "image": settings.executor_image, "command": command, "env": env}
     if settings.executor_image_pull_policy:
         ctr["imagePullPolicy"] = settings.executor_image_pull_policy

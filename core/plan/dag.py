@@ -188,7 +188,7 @@ class DagFrame:
                                     message=f"when '{when}' evaluated false").id_
         call = Call(name=name, holder=body, arguments=body.get("arguments") or {}, boundary_id=self.node_id,
                     locals={**item_scope, "tasks.name": task.get("name", "")}, depth=self.call.depth + 1,
-                    on_exit=self.call.on_exit)
+                    on_exit=self.call.on_exit, context=self.resolved.context)
         return execute(ex, call)
 
     def _targets(self) -> list[int]:

@@ -42,5 +42,8 @@ class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
     main_container: dict = {}
     # ConfigMap `images`: image -> {"entrypoint": [...], "cmd": [...]} for containers without a command
     images: dict[str, dict[str, list[str]]] = msgspec.field(default_factory=lambda: dict(KNOWN_IMAGES))
+    # extra environment of the executor's containers (init, wait): e.g. TIPHYS_ARTIFACT_DIR, the
+    # embedded default's local artifact repository
+    executor_env: dict[str, str] = {}
     # ConfigMap `podGCDeleteDelayDuration`, used in the pod-gc-strategy annotation when podGC has none
     pod_gc_delete_delay: str = "5s"

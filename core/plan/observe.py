@@ -29,6 +29,7 @@ def _node_of(ex: Execution, pod: dict) -> str | None:
 
 
 def apply_pod(ex: Execution, pod: dict) -> None:
+    from tiphys.core.plan._poderrors import PodStatusError
     from tiphys.core.plan.assess import assess_pod, should_kill_sidecars
 
     node_id = _node_of(ex, pod)
@@ -41,7 +42,11 @@ def apply_pod(ex: Execution, pod: dict) -> None:
     template = ex.pod_templates.get(node_id) or {}
     daemon = bool(template.get("daemon"))
     mains = [c.get("name") for c in (template.get("containerSet") or {}).get("containers") or []] or ["main"]
-    seen = assess_pod(pod, daemon=daemon, daemoned=bool(node.daemoned), main_containers=mains)
+    try:
+        seen = assess_pod(pod, daemon=daemon, daemoned=bool(node.daemoned), main_containers=mains)
+    except PodStatusError as exc:  # an unreadable pod fails its node, never the reconcile
+        ex.update(node_id, phase="Error", message=str(exc), task_result_synced=True)
+        return
     changes: dict[str, Any] = {}
     if seen.host_node_name and seen.host_node_name != node.host_node_name:
         changes["host_node_name"] = seen.host_node_name

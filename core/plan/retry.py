@@ -132,7 +132,8 @@ class RetryFrame:
                     "lastRetry.duration": str(_duration(previous)), "lastRetry.message": previous.message or ""}
         call = Call(name=name, holder=self.call.holder, arguments=self.call.arguments,
                     boundary_id=self.call.boundary_id, locals={**self.call.locals, "retries": str(k), **last},
-                    depth=self.call.depth, on_exit=self.call.on_exit, hooked=self.call.hooked, retry_attempt=True)
+                    depth=self.call.depth, on_exit=self.call.on_exit, hooked=self.call.hooked, retry_attempt=True,
+                    context=self.call.context)
         child_id = execute(ex, call)
         if child_id not in self.attempts:
             self.attempts.append(child_id)

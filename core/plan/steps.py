@@ -156,7 +156,7 @@ class StepsFrame:
                 return
         call = Call(name=name, holder=body, arguments=body.get("arguments") or {}, boundary_id=self.node_id,
                     locals={**item_scope, "steps.name": step.get("name", "")}, depth=self.call.depth + 1,
-                    on_exit=self.call.on_exit)
+                    on_exit=self.call.on_exit, context=self.resolved.context)
         child_id = execute(ex, call)
         ex.add_child(group_id, child_id)
         self._track(ex, child_id, step, looped, slot)

@@ -22,13 +22,16 @@ class TemplateError(ValueError):
 
 
 class Resolved:
-    __slots__ = ("template", "name", "ref", "scope")
+    __slots__ = ("template", "name", "ref", "scope", "context")
 
-    def __init__(self, template: dict, name: str, ref: dict | None, scope: str) -> None:
+    def __init__(self, template: dict, name: str, ref: dict | None, scope: str,
+                 context: tuple[str, bool] | None = None) -> None:
         self.template = template
         self.name = name  # the name that goes into pod names
         self.ref = ref
         self.scope = scope
+        # the (Cluster)WorkflowTemplate whose templates `template: x` inside this one names
+        self.context = context
 
 
 def template_type(template: dict) -> str:
@@ -60,12 +63,22 @@ def _merge(under: dict, over: dict) -> dict:
 
 
 def resolve(holder: dict, local: dict[str, dict], stored: dict[str, dict], library: Any,
-            workflow_name: str, defaults: dict | None = None) -> Resolved:
-    """The template `holder` (a step, task, hook or `{"template": name}`) calls."""
+            workflow_name: str, defaults: dict | None = None, context: tuple[str, bool] | None = None) -> Resolved:
+    """The template `holder` (a step, task, hook or `{"template": name}`) calls.
+
+    `context` names the WorkflowTemplate the caller itself came from: inside it, `template: x`
+    means that template's own `x`, as in Argo's template scopes.
+    """
     inline = holder.get("inline")
     if isinstance(inline, dict):
-        return Resolved(merge_defaults(inline, defaults), "", None, f"local/{workflow_name}")
+        return Resolved(merge_defaults(inline, defaults), "", None, f"local/{workflow_name}", context)
     name = holder.get("template")
+    if isinstance(name, str) and name and context is not None:
+        owner, cluster = context
+        ref = {"name": owner, "template": name, **({"clusterScope": True} if cluster else {})}
+        found = resolve({"templateRef": ref}, local, stored, library, workflow_name, defaults)
+        found.ref = None  # Argo records the scope, not a templateRef, for a template's own calls
+        return found
     if isinstance(name, str) and name:
         t = local.get(name)
         if t is None:
@@ -86,7 +99,7 @@ def resolve(holder: dict, local: dict[str, dict], stored: dict[str, dict], libra
             stored[key] = copy.deepcopy(t)
         return Resolved(merge_defaults(t, defaults), template, {"name": owner, "template": template,
                                                                   **({"clusterScope": True} if cluster else {})},
-                        f"{scope}/{owner}")
+                        f"{scope}/{owner}", (owner, cluster))
     raise TemplateError("step or task names no template (template, templateRef or inline)")
 
 

@@ -35,6 +35,7 @@ class Call(msgspec.Struct, kw_only=True):
     on_exit: bool = False
     hooked: bool = False
     retry_attempt: bool = False
+    context: tuple[str, bool] | None = None  # the WorkflowTemplate this call's `template:` refers into
 
 
 def execute(ex: Execution, call: Call) -> str:
@@ -50,7 +51,7 @@ def execute(ex: Execution, call: Call) -> str:
                            "https://argo-workflows.readthedocs.io/en/latest/scaling/#maximum-recursion-depth")
     try:
         resolved = resolve(call.holder, ex.templates, ex.stored_templates, ex.library, ex.meta.name,
-                           ex.spec.get("templateDefaults"))
+                           ex.spec.get("templateDefaults"), call.context)
         inputs, input_scope = bind_inputs(resolved.template, call.arguments)
     except TemplateError as exc:
         return _error_node(ex, call, str(exc))
@@ -116,6 +117,13 @@ def _start_leaf(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: d
         template = _substitute(ex, resolved.template, scope)
     except LangError as exc:
         return _error_node(ex, call, str(exc))
+    if inputs.get("artifacts"):
+        # artifact locations are templated (`key: "{{workflow.name}}/x"`); parameter values are
+        # already final and are never substituted twice
+        try:
+            inputs = {**inputs, "artifacts": substitute_object(inputs["artifacts"], scope)}
+        except LangError as exc:
+            return _error_node(ex, call, str(exc))
     if inputs:
         template = {**template, "inputs": inputs}
     node = ex.init_node(call.name, "Pod", inputs=inputs, **node_kwargs(call, resolved))
@@ -135,8 +143,13 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
     from tiphys.core.plan._poderrors import PodSpecError
     from tiphys.core.plan.podspec import build_pod
 
+    spec = ex.spec
+    if isinstance(spec.get("podSpecPatch"), str) and "{{" in spec["podSpecPatch"]:
+        # the workflow-level patch is templated with globals and pod.name (§5.6)
+        patch = substitute_object(spec["podSpecPatch"], {**ex.global_scope, "pod.name": pod_name})
+        spec = {**spec, "podSpecPatch": patch}
     try:
-        pod = build_pod(template, meta=ex.meta, spec=ex.spec, node_id=node_id, node_name=call.name,
+        pod = build_pod(template, meta=ex.meta, spec=spec, node_id=node_id, node_name=call.name,
                         pod_name=pod_name, settings=ex.settings, deadline=ex.deadline_text, on_exit=call.on_exit,
                         template_name=template.get("name", ""), now=ex.now_ts,
                         # Argo captures stdout only where `outputs.result` may be read; we always do, so a
@@ -156,7 +169,7 @@ def _adopt_leaf(ex: Execution, call: Call, node_id: str) -> None:
     """After a restart: remember the pod of an unfinished leaf node (the pod itself exists or is re-made)."""
     try:
         resolved = resolve(call.holder, ex.templates, ex.stored_templates, ex.library, ex.meta.name,
-                           ex.spec.get("templateDefaults"))
+                           ex.spec.get("templateDefaults"), call.context)
         inputs, input_scope = bind_inputs(resolved.template, call.arguments)
     except TemplateError:
         return
