@@ -64,7 +64,7 @@ def _apply_parameters(wf: dict, params: tuple[str, ...]) -> dict:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-p", "--parameter", "parameters", multiple=True, help="Workflow parameter name=value.")
 @click.option("-f", "--template-file", "templates", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="WorkflowTemplate / ClusterWorkflowTemplate files the workflow references.")
+              help="Files of WorkflowTemplates, ClusterWorkflowTemplates, ConfigMaps or Secrets the workflow uses.")
 @click.option("--simulate", is_flag=True, help="Complete pods at once instead of running them.")
 @click.option("--log", "show_logs", is_flag=True, help="Print each step's log when it ends.")
 @click.option("-o", "--output", type=click.Choice(["tree", "json"]), default="tree")
@@ -81,6 +81,13 @@ def run(file: str, parameters: tuple[str, ...], templates: tuple[str, ...], simu
     phase = asyncio.run(_run(wf, template_files, simulate=simulate, output=output, color=not no_color,
                              utf8=not no_utf8, timeout=timeout, state=state, show_logs=show_logs))
     sys.exit(0 if phase == "Succeeded" else 1)
+
+
+def _supporting_kinds() -> dict:
+    from tiphys.controller.api import base
+
+    return {"WorkflowTemplate": base.WORKFLOW_TEMPLATES, "ClusterWorkflowTemplate": base.CLUSTER_WORKFLOW_TEMPLATES,
+            "ConfigMap": base.CONFIG_MAPS, "Secret": base.SECRETS, "PersistentVolumeClaim": base.PERSISTENT_VOLUME_CLAIMS}
 
 
 def _print_logs(wf: dict, nodes: dict, root: Path) -> None:
@@ -105,6 +112,7 @@ async def _run(wf: dict, template_files: list, *, simulate: bool, output: str, c
     from tiphys.controller.status_writer import StatusWriter
     from tiphys.core.spec import load_text
 
+    SUPPORTING_KINDS = _supporting_kinds()
     style = Style(color=color and sys.stdout.isatty(), utf8=utf8)
     reader = StatusWriter()
     live = output == "tree" and sys.stdout.isatty()
@@ -127,10 +135,9 @@ async def _run(wf: dict, template_files: list, *, simulate: bool, output: str, c
     async with LocalSession(kubelet="sim" if simulate else "agent", state_path=state) as session:
         for _, text in template_files:
             for doc in load_text(text):
-                resource = base.WORKFLOW_TEMPLATES if doc.kind == "WorkflowTemplate" else \
-                    base.CLUSTER_WORKFLOW_TEMPLATES if doc.kind == "ClusterWorkflowTemplate" else None
+                resource = SUPPORTING_KINDS.get(doc.kind)
                 if resource is not None:
-                    ns = None if resource is base.CLUSTER_WORKFLOW_TEMPLATES else session.namespace
+                    ns = None if not resource.namespaced else session.namespace
                     await session.api.create(resource, doc.body, namespace=ns)
         created = await session.submit(wf)
         name, ns = created["metadata"]["name"], created["metadata"]["namespace"]

@@ -55,11 +55,14 @@ class Engine:
         self.templates = Informer(api, base.WORKFLOW_TEMPLATES, **common)
         self.cluster_templates = Informer(api, base.CLUSTER_WORKFLOW_TEMPLATES, clock=clock,
                                           transform=strip_managed_fields)
+        # parameter ConfigMaps (`valueFrom.configMapKeyRef`), the ones Argo's informer selects
+        self.configmaps = Informer(api, base.CONFIG_MAPS, label_selector="workflows.argoproj.io/configmap-type",
+                                   **common)
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
         self.reconciler = WorkflowReconciler(api, workflows=self.workflows, pods=self.pods,
                                              task_results=self.task_results, clock=clock, settings=settings,
                                              templates=self.templates, cluster_templates=self.cluster_templates,
-                                             status_interval=status_interval)
+                                             status_interval=status_interval, configmaps=self.configmaps)
         self.stats = WorkerStats()
         self._tasks: list[asyncio.Task] = []
         self._wire()
@@ -87,7 +90,8 @@ class Engine:
         self.task_results.add_handler(FuncHandler(add=result_changed, update=lambda a, b: result_changed(b)))
 
     async def start(self) -> None:
-        informers = (self.templates, self.cluster_templates, self.task_results, self.pods, self.workflows)
+        informers = (self.templates, self.cluster_templates, self.configmaps, self.task_results, self.pods,
+                     self.workflows)
         for informer in informers:
             self._tasks.append(asyncio.ensure_future(informer.run()))
         for informer in informers:

@@ -65,10 +65,12 @@ class _Held:
 class WorkflowReconciler:
     def __init__(self, api: base.Api, /, *, workflows: Any, pods: Any, task_results: Any, clock: Any,
                  settings: PodSettings = PodSettings(), templates: Any = None, cluster_templates: Any = None,
-                 applier: Applier | None = None, metrics: Any = None, status_interval: float = 1.0) -> None:
+                 applier: Applier | None = None, metrics: Any = None, status_interval: float = 1.0,
+                 configmaps: Any = None) -> None:
         self.api = api
         self.workflows, self.pods, self.task_results = workflows, pods, task_results
         self.templates, self.cluster_templates = templates, cluster_templates
+        self.configmaps = configmaps
         self.clock = clock
         self.settings = settings
         self.applier = applier or Applier(api)
@@ -174,7 +176,8 @@ class WorkflowReconciler:
         wmeta = WorkflowMeta(name=meta["name"], namespace=meta.get("namespace", ""), uid=meta.get("uid", ""),
                              labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
                              creation_timestamp=meta.get("creationTimestamp", ""))
-        ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings, library=self._library)
+        ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings, library=self._library,
+                           configmaps=lambda name, k: self._configmap(wmeta.namespace, name, k))
         held = _Held(meta.get("uid", ""), int(meta.get("generation") or 0), ex, writer)
         self.held[key] = held
         if err:
@@ -207,6 +210,13 @@ class WorkflowReconciler:
         merged = _merge_specs(stored, {k: v for k, v in spec.items() if k != "workflowTemplateRef"})
         status = {**(wf.get("status") or {}), "storedWorkflowTemplateSpec": stored}
         return {**wf, "spec": merged, "status": status}, None
+
+    def _configmap(self, namespace: str, name: str, key: str) -> str | None:
+        if self.configmaps is None:
+            return None
+        cm = self.configmaps.store.get(f"{namespace}/{name}")
+        value = ((cm or {}).get("data") or {}).get(key)
+        return value if isinstance(value, str) else None
 
     def _library(self, name: str, template: str, cluster: bool) -> dict | None:
         informer = self.cluster_templates if cluster else self.templates

@@ -47,7 +47,7 @@ class Frame(Protocol):
 class Execution:
     def __init__(self, meta: WorkflowMeta, spec: dict, nodes: dict[str, NodeStatus], /, *,
                  settings: PodSettings = PodSettings(), stored_templates: dict[str, dict] | None = None,
-                 library: Any = None) -> None:
+                 library: Any = None, configmaps: Any = None) -> None:
         self.meta = meta
         self.spec = spec
         self.settings = settings
@@ -60,6 +60,7 @@ class Execution:
         self._woken: set[str] = set()
         self.stored_templates: dict[str, dict] = dict(stored_templates or {})
         self.library = library  # resolves templateRef: (name, template, cluster) -> template dict | None
+        self.configmaps = configmaps  # reads parameter ConfigMaps: (name, key) -> str | None
         self.global_outputs: dict[str, Any] = {}
         self.global_artifacts: dict[str, Any] = {}
         self.now = ""  # RFC3339 of the current plan step

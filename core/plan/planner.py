@@ -59,14 +59,20 @@ class Workflow:
 
 
 def new_execution(meta: WorkflowMeta, spec: dict, status: dict, nodes: dict[str, NodeStatus], /, *,
-                  settings: PodSettings = PodSettings(), library: Any = None) -> Execution:
+                  settings: PodSettings = PodSettings(), library: Any = None, configmaps: Any = None) -> Execution:
     """An Execution for a workflow, rebuilt from its status (after a restart) or fresh."""
-    ex = Execution(meta, spec, nodes, settings=settings, library=library,
+    ex = Execution(meta, spec, nodes, settings=settings, library=library, configmaps=configmaps,
                    stored_templates=status.get("storedTemplates") or {})
     ex.workflow = Workflow(status)
     ex.stored_workflow_template_spec = status.get("storedWorkflowTemplateSpec")
-    params = [{"name": p.get("name"), "value": as_text(p.get("value", (p.get("valueFrom") or {}).get("default")))}
+    from tiphys.core.plan.templates import configmap_value
+
+    params = [{"name": p.get("name"),
+               "value": as_text(p["value"]) if p.get("value") is not None else
+               (configmap_value(p.get("valueFrom"), configmaps) or "")}
               for p in (spec.get("arguments") or {}).get("parameters") or [] if isinstance(p, dict)]
+    # the arguments as resolved: the entrypoint's inputs bind to these values
+    ex.spec = {**spec, "arguments": {**(spec.get("arguments") or {}), "parameters": params}} if params else spec
     ex.global_scope = global_scope(meta, spec, params)
     for k, v in ((status.get("outputs") or {}).get("parameters") and
                  {p["name"]: p.get("value") for p in status["outputs"]["parameters"]} or {}).items():

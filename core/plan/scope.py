@@ -134,7 +134,8 @@ def substitute_call(step: dict, scope: dict[str, Any], prefix: str) -> dict:
     artifacts = args.pop("artifacts", None)
     if args or "arguments" in body:
         body["arguments"] = args
-    out = substitute_object(body, scope, strict_prefixes=(prefix,))
+    # a whole-tag argument naming an absent output becomes Argo's sentinel: "not supplied" (§3.4)
+    out = substitute_object(body, scope, strict_prefixes=(prefix,), absent_sentinel=True)
     if artifacts:
         resolved = []
         for art in artifacts:

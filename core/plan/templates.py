@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tiphys.core.lang.tags import ABSENT_SENTINEL
 from tiphys.core.spec import as_text
 
 __all__ = ["TemplateError", "Resolved", "resolve", "bind_inputs", "template_type", "merge_defaults"]
@@ -103,11 +104,25 @@ def resolve(holder: dict, local: dict[str, dict], stored: dict[str, dict], libra
     raise TemplateError("step or task names no template (template, templateRef or inline)")
 
 
-def bind_inputs(template: dict, arguments: dict | None, /) -> tuple[dict, dict[str, str]]:
+def configmap_value(value_from: Any, lookup: Any) -> str | None:
+    """`valueFrom.configMapKeyRef` through `lookup(name, key)`, falling back to `valueFrom.default`."""
+    if not isinstance(value_from, dict):
+        return None
+    ref = value_from.get("configMapKeyRef")
+    if isinstance(ref, dict) and lookup is not None:
+        found = lookup(ref.get("name", ""), ref.get("key", ""))
+        if found is not None:
+            return found
+    default = value_from.get("default")
+    return as_text(default) if default is not None else None
+
+
+def bind_inputs(template: dict, arguments: dict | None, /, *, configmaps: Any = None) -> tuple[dict, dict[str, str]]:
     """Bind the caller's arguments to the template's inputs.
 
     Returns (inputs as written on the node, flat scope entries `inputs.parameters.<n>` and
     `inputs.artifacts.<n>...`). A parameter with no value anywhere is an error, as in Argo.
+    `configmaps(name, key)` reads parameter ConfigMaps (Argo: label `configmap-type: Parameter`).
     """
     given = {p.get("name"): p for p in (arguments or {}).get("parameters") or [] if isinstance(p, dict)}
     given_art = {a.get("name"): a for a in (arguments or {}).get("artifacts") or [] if isinstance(a, dict)}
@@ -117,15 +132,20 @@ def bind_inputs(template: dict, arguments: dict | None, /) -> tuple[dict, dict[s
         name = p.get("name")
         arg = given.get(name)
         value = None
-        if arg is not None and arg.get("value") is not None:
+        if arg is not None and arg.get("value") is not None and arg.get("value") != ABSENT_SENTINEL:
             value = arg["value"]
         elif p.get("value") is not None:
             value = p["value"]
         elif p.get("default") is not None:
             value = p["default"]
-        elif arg is not None and isinstance(arg.get("valueFrom"), dict) and arg["valueFrom"].get("default") is not None:
-            value = arg["valueFrom"]["default"]
+        elif arg is not None and isinstance(arg.get("valueFrom"), dict):
+            value = configmap_value(arg["valueFrom"], configmaps)
+        if value is None and isinstance(p.get("valueFrom"), dict):
+            value = configmap_value(p["valueFrom"], configmaps)
         if value is None:
+            if arg is not None and arg.get("value") == ABSENT_SENTINEL:
+                raise TemplateError(f"inputs.parameters.{name}: its argument names an output that was not "
+                                    "produced (skipped or omitted step) and the input has no default")
             raise TemplateError(f"inputs.parameters.{name} was not supplied")
         text = as_text(value)
         if p.get("enum") and text not in {as_text(e) for e in p["enum"]} and "{{" not in text:

@@ -52,7 +52,7 @@ def execute(ex: Execution, call: Call) -> str:
     try:
         resolved = resolve(call.holder, ex.templates, ex.stored_templates, ex.library, ex.meta.name,
                            ex.spec.get("templateDefaults"), call.context)
-        inputs, input_scope = bind_inputs(resolved.template, call.arguments)
+        inputs, input_scope = bind_inputs(resolved.template, call.arguments, configmaps=ex.configmaps)
     except TemplateError as exc:
         return _error_node(ex, call, str(exc))
     template = resolved.template
@@ -170,7 +170,7 @@ def _adopt_leaf(ex: Execution, call: Call, node_id: str) -> None:
     try:
         resolved = resolve(call.holder, ex.templates, ex.stored_templates, ex.library, ex.meta.name,
                            ex.spec.get("templateDefaults"), call.context)
-        inputs, input_scope = bind_inputs(resolved.template, call.arguments)
+        inputs, input_scope = bind_inputs(resolved.template, call.arguments, configmaps=ex.configmaps)
     except TemplateError:
         return
     pod_name = pod_name_of(ex, call, resolved)
