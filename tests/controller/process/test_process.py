@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 
 import aiohttp
 import msgspec
 
-from tests.conftest import argo_path
 from tiphys.controller import logs
 from tiphys.controller.api import LEASES, PODS, WORKFLOWS, EmbeddedApi, base
 from tiphys.controller.clock import RealClock
 from tiphys.controller.local import wait_completed
 from tiphys.controller.main import ControllerProcess, Options
+
+from ._scrape import dashboard_metric_names, exposed
 
 WF = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
       "metadata": {"name": "hello", "namespace": "default"},
@@ -23,43 +23,6 @@ WF = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
           {"name": "echo", "container": {"image": "busybox", "command": ["echo", "hi"]}}]}}
 FAST = dict(health_port=0, metrics_port=0, bind_address="127.0.0.1", lease_duration=3.0, renew_deadline=2.0,
             retry_period=0.5, namespace=None, workflow_workers=4, status_interval=0.05)
-
-
-def dashboard_metric_names() -> set[str]:
-    """Every metric the Grafana dashboard queries, read off its `expr` fields."""
-    data = json.loads(argo_path("examples", "grafana-dashboard.json").read_text())
-    exprs: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "expr" and isinstance(value, str):
-                    exprs.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(data)
-    names: set[str] = set()
-    for expr in exprs:
-        for token in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*(?=\s*[{\[])", expr):
-            if token not in {"rate", "delta", "sum", "histogram_quantile", "by"}:
-                names.add(token)
-    return names
-
-
-def exposed(text: str) -> dict[str, list[tuple[str, float]]]:
-    """Sample name -> [(labels, value)] of a text exposition."""
-    out: dict[str, list[tuple[str, float]]] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$", line)
-        assert m, f"malformed exposition line: {line!r}"
-        out.setdefault(m.group(1), []).append((m.group(2) or "", float(m.group(3))))
-    return out
 
 
 async def _get(port: int, path: str) -> tuple[int, str]:
