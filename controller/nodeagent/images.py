@@ -30,7 +30,7 @@ from .errors import ImageNotMapped
 
 __all__ = ["HostImage", "ImageMap", "ResolvedCommand", "normalize_image", "DEFAULT_EXECUTOR_IMAGE"]
 
-DEFAULT_EXECUTOR_IMAGE = "quay.io/tiphys/executor:latest"  # PodSettings.executor_image's default
+DEFAULT_EXECUTOR_IMAGE = "quay.io/tiphys/tiphys:v0.1.0"  # PodSettings.executor_image's default
 
 
 class HostImage(msgspec.Struct, frozen=True, kw_only=True):

@@ -143,7 +143,7 @@ class DagFrame:
         task = self.tasks[t]
         name = ids.task_name(self.call.name, task.get("name", ""))
         try:
-            body = substitute_call(task, self.scope, "tasks")
+            body = substitute_call(task, {**self.scope, "tasks.name": task.get("name", "")}, "tasks")
             items = expand(body)
         except UnresolvedVariable as exc:
             self._skip(ex, t, name, "Error", f"task '{name}' errored: {exc}")

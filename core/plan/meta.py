@@ -26,7 +26,7 @@ KNOWN_IMAGES: dict[str, dict[str, list[str]]] = {
 class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Controller settings that shape workflow pods (from the controller ConfigMap and flags)."""
 
-    executor_image: str = "quay.io/tiphys/executor:latest"
+    executor_image: str = "quay.io/tiphys/tiphys:v0.1.0"
     executor_image_pull_policy: str = ""
     # the executor's entry point inside its image (Argo: argoexec)
     executor_command: tuple[str, ...] = ("tiphys-executor",)

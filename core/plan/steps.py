@@ -96,7 +96,7 @@ class StepsFrame:
         steps = self.groups[self.group] or []
         for step in steps:
             try:
-                resolved_step = substitute_call(step, self.scope, "steps")
+                resolved_step = substitute_call(step, {**self.scope, "steps.name": step.get("name", "")}, "steps")
             except UnresolvedVariable as exc:
                 # Argo requeues while a producer may still finish; ours have all finished here
                 self._step_error(ex, gnode.id_, step, str(exc))

@@ -160,9 +160,14 @@ static void copy_outputs(const jval *tmpl, const char *ctr) {
         }
         struct stat st;
         if (lstat(path, &st) < 0) continue; /* missing: optional or an error, the wait side decides */
+        /* "/tmp/" and "/tmp" name one artifact file: drop trailing slashes as the wait side's
+         * path normalisation does (Argo's artifact-passing-subpath example uses "/tmp/") */
+        char clean[PATH_MAX];
+        snprintf(clean, sizeof clean, "%s", path);
+        for (size_t n = strlen(clean); n > 1 && clean[n - 1] == '/'; n--) clean[n - 1] = '\0';
         char dst[PATH_MAX];
-        snprintf(dst, sizeof dst, "%s/outputs/artifacts%s.tgz", g_var_run, path);
-        if (archive_to(path, dst) < 0)
+        snprintf(dst, sizeof dst, "%s/outputs/artifacts%s.tgz", g_var_run, clean);
+        if (archive_to(clean, dst) < 0)
             fprintf(stderr, "emissary: cannot archive output artifact %s: %s\n", path, strerror(errno));
     }
 }

@@ -247,8 +247,6 @@ def test_image_is_the_one_the_manifests_run_as_controller_and_executor() -> None
     assert f"docker build -t {image} ." in DOCKERFILE.read_text()
 
 
-@pytest.mark.xfail(strict=True, reason="core/plan/meta.py PodSettings.executor_image defaults to "
-                   "quay.io/tiphys/executor:latest, not the image the Dockerfile builds (reported to the lead)")
 def test_default_executor_image_is_the_image_built_here() -> None:
     assert PodSettings().executor_image == _image_of_the_manifests()
 

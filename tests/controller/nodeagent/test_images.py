@@ -33,7 +33,7 @@ def test_normalize(image, expected):
                  id="python-by-basename"),
     pytest.param("argoproj/argosay:v2", None, ["echo", "hello"], [*ARGOSAY, "echo", "hello"], id="argosay-entrypoint"),
     pytest.param("argoproj/argosay:v2", ["/argosay"], None, ARGOSAY, id="argosay-command"),
-    pytest.param("quay.io/tiphys/executor:latest", ["tiphys-executor", "init"], None, [*EXECUTOR, "init"],
+    pytest.param("quay.io/tiphys/tiphys:v0.1.0", ["tiphys-executor", "init"], None, [*EXECUTOR, "init"],
                  id="executor"),
     pytest.param("python:3.11", ["/var/run/argo/argoexec", "emissary", "--", "python3", "s.py"], None,
                  ["/var/run/argo/argoexec", "emissary", "--", sys.executable, "s.py"], id="wrapped-main"),
@@ -68,7 +68,7 @@ def test_user_rules_come_first_and_fallback_applies():
     r = images.resolve("busybox", None, None)
     assert (r.argv, r.env) == (["my-tool"], {"TOOL": "1"})
     assert images.resolve("ghcr.io/anything", None, None).argv == ["true"]
-    assert ImageMap(defaults=False, fallback=None).is_executor("quay.io/tiphys/executor:latest")
+    assert ImageMap(defaults=False, fallback=None).is_executor("quay.io/tiphys/tiphys:v0.1.0")
     with pytest.raises(ImageNotMapped):
         ImageMap(defaults=False).lookup("busybox")
 
