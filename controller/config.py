@@ -53,6 +53,10 @@ class ResourceRateLimit(msgspec.Struct, frozen=True):
     limit: float
     burst: int
 
+    def __post_init__(self) -> None:
+        if self.limit <= 0 or self.burst < 1:
+            raise ValueError(f"limit must be > 0 and burst >= 1 (got {self.limit}, {self.burst})")
+
 
 class MetricsConfig(msgspec.Struct, frozen=True, rename="camel"):
     """Argo's `metricsConfig`; `metricsTTL` is a Go duration string there. Argo's newer fields

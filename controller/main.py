@@ -43,6 +43,7 @@ from tiphys.controller.engine import Engine
 from tiphys.controller.health import HttpEndpoint, health_routes, metrics_routes
 from tiphys.controller.leader import LeaderElectionConfig, LeaderElector, default_identity
 from tiphys.controller.metrics import ControllerMetrics, InstrumentedQueue
+from tiphys.controller.podlimit import PodCreateLimiter
 from tiphys.controller.workqueue import run_workers
 from tiphys.core.plan.meta import PodSettings
 from tiphys.core.plan.timeouts import DurationError, parse_duration
@@ -187,7 +188,10 @@ class ControllerProcess:
                  log_counter: logs.LevelCounter | None = None) -> None:
         self.options, self.clock = options, clock
         self.metrics = ControllerMetrics()
-        self.api = self.metrics.instrument_api(api)
+        # pod creates wait for resourceRateLimit outside the timed request
+        self.pod_limiter = PodCreateLimiter(self.metrics.instrument_api(api), clock=clock,
+                                            on_wait=self.metrics.resource_rate_limiter_latency.observe)
+        self.api: base.Api = self.pod_limiter
         self.namespace = own_namespace(options)
         cm_ns, _, cm_name = options.configmap.rpartition("/")
         self.config = ConfigWatcher(self.api, cm_name, namespace=cm_ns or self.namespace, clock=clock)
@@ -228,6 +232,8 @@ class ControllerProcess:
             self._stopping.set()
 
     def _apply_config(self, config: ControllerConfig) -> None:
+        rrl = config.resource_rate_limit
+        self.pod_limiter.configure(*((rrl.limit, rrl.burst) if rrl is not None else (None,)))
         if self.engine is None:
             return
         self.engine.reconciler.settings = config.pod_settings(PodSettings(), executor_image=self.options.executor_image)
@@ -255,6 +261,7 @@ class ControllerProcess:
         self.engine = _Engine(self.api, clock=self.clock, namespace=opts.namespace, workers=opts.workflow_workers,
                               settings=settings, instance_id=self._instance_id, status_interval=opts.status_interval)
         self.config.on_change(self._apply_config)
+        self._apply_config(first)
         if opts.leader_elect:
             lease = opts.lease_name or ("workflow-controller" + (f"-{self._instance_id}" if self._instance_id else ""))
             identity = opts.identity or os.environ.get("LEADER_ELECTION_IDENTITY") or default_identity()

@@ -178,6 +178,9 @@ class ControllerMetrics:
                                         ["queue_name"], buckets=_BUCKETS, registry=self.registry)
         self.k8s_request_duration = Histogram(PREFIX + "k8s_request_duration", "Kubernetes request seconds",
                                               ["kind", "verb"], buckets=_BUCKETS, registry=self.registry)
+        self.resource_rate_limiter_latency = Histogram(
+            PREFIX + "resource_rate_limiter_latency", "Seconds a pod create waited for resourceRateLimit",
+            buckets=_BUCKETS, registry=self.registry)
         self.k8s_requests: Counter[tuple[str, str, str]] = Counter()
         self.workflow_transitions: Counter[tuple[str, str]] = Counter()
         self.pod_transitions: Counter[tuple[str, str]] = Counter()

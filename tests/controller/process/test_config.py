@@ -105,6 +105,8 @@ def test_empty_configmap_gives_argo_defaults():
     pytest.param({"metricsConfig": "enabled: true\nport: high\n"}, "metricsConfig", 2, "int",
                  id="nested-field-line"),
     pytest.param({"config": "- just\n- a list\n"}, "config", 1, "mapping", id="not-a-mapping"),
+    pytest.param({"resourceRateLimit": "limit: 0\nburst: 1\n"}, "resourceRateLimit", 1, "limit must be > 0",
+                 id="zero-rate"),
 ])
 def test_malformed_configmap_names_key_and_line(data, key, line, words):
     with pytest.raises(ConfigError) as info:

@@ -191,17 +191,21 @@ async def test_configmap_settings_are_hot_reloaded_into_the_reconciler():
     store = EmbeddedApi()
     cm = {"apiVersion": "v1", "kind": "ConfigMap",
           "metadata": {"name": "workflow-controller-configmap", "namespace": "default"},
-          "data": {"executor": "image: first:1\n", "persistence": "archive: true\n"}}
+          "data": {"executor": "image: first:1\n", "persistence": "archive: true\n",
+                   "resourceRateLimit": "limit: 5\nburst: 2\n"}}
     await store.create(base.CONFIG_MAPS, cm, namespace="default")
     proc = ControllerProcess(Options(**FAST, leader_elect=False), api=store, clock=RealClock())
     run = asyncio.ensure_future(proc.run())
     try:
         await _until(lambda: proc.readiness() == (True, "ready"))
         assert proc.engine.reconciler.settings.executor_image == "first:1"
+        assert proc.pod_limiter.limit == (5.0, 2)
         live = await store.get(base.CONFIG_MAPS, "workflow-controller-configmap", namespace="default")
         live["data"]["executor"] = "image: second:2\n"
+        del live["data"]["resourceRateLimit"]
         await store.update(base.CONFIG_MAPS, live, namespace="default")
         await _until(lambda: proc.engine.reconciler.settings.executor_image == "second:2")
+        assert proc.pod_limiter.limit is None
         text = proc.metrics.exposition().decode()
         assert 'tiphys_config_unsupported_keys{key="persistence"} 1.0' in text
         assert "argo_workflows_is_leader 1.0" in text  # no election: this replica is the leader
