@@ -15,6 +15,7 @@ from tiphys.core.dag import Outcome, Scheduler, compile_dag, from_phase
 from tiphys.core.lang.errors import LangError, UnresolvedVariable
 from tiphys.core.lang.tags import substitute_object
 from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution
+from tiphys.core.plan.hooks import exit_hook_of, start_exit_hook
 from tiphys.core.plan.loops import LoopError, expand
 from tiphys.core.plan.outputs import composite_outputs
 from tiphys.core.plan.scope import aggregate_scope, node_scope, substitute_call
@@ -63,6 +64,7 @@ class DagFrame:
         self.task_node: dict[int, str] = {}
         self.outcomes: deque[tuple[int, int]] = deque()
         self.first_failure: tuple[str, str] | None = None
+        self.hook_queue: deque[tuple[int, str]] = deque()  # finished tasks whose exit hook is to start
 
     @classmethod
     def start(cls, ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
@@ -73,12 +75,29 @@ class DagFrame:
         return node.id_
 
     def child_done(self, ex: Execution, child_id: str, slot: Any) -> None:
-        self.outcomes.append((slot, outcome_of(ex, child_id)))
+        if isinstance(slot, tuple):  # ("hook", task): the task's exit hook ended, the task counts now
+            task = slot[1]
+            self.outcomes.append((task, outcome_of(ex, self.task_node[task])))
+        elif exit_hook_of(self.tasks[slot]) is not None and ex.nodes[child_id].type_ != "TaskGroup":
+            self.hook_queue.append((slot, child_id))  # dependents wait for the hook (§3.7 readiness)
+        else:
+            self.outcomes.append((slot, outcome_of(ex, child_id)))
+
+    def _start_hooks(self, ex: Execution) -> None:
+        while self.hook_queue:
+            t, node_id = self.hook_queue.popleft()
+            hook_id = start_exit_hook(ex, self.tasks[t], node_id, self.scope, "tasks", self.call, self.node_id,
+                                      self.resolved.context)
+            if hook_id is None:
+                self.outcomes.append((t, outcome_of(ex, node_id)))
+            else:
+                ex.wait_for(hook_id, self, ("hook", t))
 
     def evaluate(self, ex: Execution) -> None:
         progressed = True
         while progressed:
             progressed = False
+            self._start_hooks(ex)
             while self.outcomes:
                 t, outcome = self.outcomes.popleft()
                 self._record(ex, t, outcome)

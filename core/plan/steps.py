@@ -10,6 +10,7 @@ from typing import Any
 from tiphys.core.lang.tags import substitute_object
 from tiphys.core.lang.errors import LangError, UnresolvedVariable
 from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution
+from tiphys.core.plan.hooks import exit_hook_of, start_exit_hook
 from tiphys.core.plan.loops import LoopError, expand
 from tiphys.core.plan.outputs import composite_outputs
 from tiphys.core.plan.scope import aggregate_scope, node_scope, substitute_call
@@ -40,6 +41,8 @@ class StepsFrame:
         self.running = 0
         self.failed_child = False
         self.stopped_fast = False
+        self.step_of: dict[str, dict] = {}  # child node id -> its step (for exit hooks)
+        self.hook_queue: list[str] = []  # finished children whose exit hook is still to start
 
     @classmethod
     def start(cls, ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
@@ -50,7 +53,10 @@ class StepsFrame:
         return node.id_
 
     def child_done(self, ex: Execution, child_id: str, slot: Any) -> None:
-        self.pending -= 1
+        if slot != "hook" and exit_hook_of(self.step_of.get(child_id) or {}) is not None:
+            self.hook_queue.append(child_id)  # its slot passes to the hook, started in evaluate()
+        else:
+            self.pending -= 1
         if slot == "started":
             self.running -= 1
         if ex.nodes[child_id].phase in FAILED_OR_ERROR:
@@ -67,7 +73,18 @@ class StepsFrame:
             start = self.queued.pop(0)
             start()
 
+    def _start_hooks(self, ex: Execution) -> None:
+        while self.hook_queue:
+            child_id = self.hook_queue.pop(0)
+            hook_id = start_exit_hook(ex, self.step_of[child_id], child_id, self.scope, "steps", self.call,
+                                      self.node_id, self.resolved.context)
+            if hook_id is None:
+                self.pending -= 1
+            else:
+                ex.wait_for(hook_id, self, "hook")
+
     def evaluate(self, ex: Execution) -> None:
+        self._start_hooks(ex)
         self._fill(ex)
         while self.pending <= 0 and not self.queued:
             if self.group >= 0 and not self._close_group(ex):
@@ -163,6 +180,7 @@ class StepsFrame:
 
     def _track(self, ex: Execution, child_id: str, step: dict, looped: bool, slot: Any = None) -> None:
         self.children.append((child_id, step, looped))
+        self.step_of[child_id] = step
         self.pending += 1
         ex.wait_for(child_id, self, slot)
 
