@@ -53,6 +53,7 @@ __all__ = ["main", "Options", "parse_args", "ControllerProcess", "own_namespace"
 _log = logging.getLogger("tiphys.main")
 SA_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 EXIT_LOST_LEADERSHIP = 1
+EXIT_FATAL = 1
 
 
 class Options(msgspec.Struct, frozen=True, kw_only=True):
@@ -356,11 +357,15 @@ def _make_api(options: Options, clock: Clock) -> base.Api:
 
 async def _amain(options: Options, counter: logs.LevelCounter) -> int:
     clock = RealClock()
-    proc = ControllerProcess(options, api=_make_api(options, clock), clock=clock, log_counter=counter)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, proc.stop)
-    return await proc.run()
+    try:
+        proc = ControllerProcess(options, api=_make_api(options, clock), clock=clock, log_counter=counter)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, proc.stop)
+        return await proc.run()
+    except Exception as exc:  # a port in use, an unreadable kubeconfig, a locked store: say it and exit 1
+        _log.critical("controller failed: %s", exc, exc_info=True)
+        return EXIT_FATAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -152,3 +152,18 @@ def test_process_serves_and_stops_on_sigterm():
     messages = [r["msg"] for r in records]
     assert "successfully acquired lease" in messages and "released leader lease" in messages
     assert messages.index("stop requested; draining") < messages.index("released leader lease")
+
+
+def test_port_in_use_is_a_logged_fatal_error():
+    """A health port already taken: one critical JSON log line naming the failure, exit 1."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "tiphys.controller.main", "--embedded", "--health-port",
+                               str(port), "--metrics-port", "0", "--bind-address", "127.0.0.1"],
+                              capture_output=True, timeout=30, env=dict(os.environ))
+    assert done.returncode == 1
+    records = [json.loads(line) for line in done.stderr.decode().splitlines() if line.startswith("{")]
+    fatal = [r for r in records if r["level"] == "critical"]
+    assert len(fatal) == 1 and "controller failed" in fatal[0]["msg"] and "error" in fatal[0]

@@ -212,3 +212,24 @@ async def test_configmap_settings_are_hot_reloaded_into_the_reconciler():
     finally:
         proc.stop()
         assert await run == 0
+
+
+async def test_running_workflow_shows_in_gauges_and_status_size():
+    """Without a kubelet the pods stay Pending: the workflow counts as Running, its pods as Pending,
+    and the held status has a size."""
+    proc = ControllerProcess(Options(**FAST), api=EmbeddedApi(), clock=RealClock())
+    run = asyncio.ensure_future(proc.run())
+    try:
+        await _until(lambda: proc.elector is not None and proc.elector.is_leader)
+        await proc.api.create(WORKFLOWS, WF, namespace="default")
+        await _until(lambda: proc.engine.reconciler.applier.pods_created == 2)
+        await _until(lambda: b'argo_workflows_gauge{phase="Running"} 1.0' in proc.metrics.exposition())
+        samples = exposed(proc.metrics.exposition().decode())
+    finally:
+        proc.stop()
+        assert await run == 0
+    assert ('{phase="Pending"}', 2.0) in samples["argo_workflows_pods_gauge"]
+    assert ('{phase="Pending",namespace="default"}', 2.0) in samples["argo_workflows_pods_total_count"]
+    sizes = dict(samples["tiphys_status_bytes"])
+    assert sizes['{stat="sum"}'] >= sizes['{stat="max"}'] > 100
+    assert samples["argo_workflows_workers_busy_count"] == [('{worker_type="workflow"}', 0.0)]
