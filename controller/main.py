@@ -41,6 +41,7 @@ from tiphys.controller.clock import Clock, RealClock
 from tiphys.controller.config import ConfigWatcher, ControllerConfig
 from tiphys.controller.engine import Engine
 from tiphys.controller.health import HttpEndpoint, health_routes, metrics_routes
+from tiphys.controller.informer import FuncHandler
 from tiphys.controller.leader import LeaderElectionConfig, LeaderElector, default_identity
 from tiphys.controller.metrics import ControllerMetrics, InstrumentedQueue
 from tiphys.controller.podlimit import PodCreateLimiter
@@ -178,8 +179,11 @@ class _Engine(Engine):
     """The engine with the instrumented work queue in place before the handlers are wired."""
 
     def _wire(self) -> None:
-        self.queue = InstrumentedQueue(clock=self.clock)
+        queue = self.queue = InstrumentedQueue(clock=self.clock)
         super()._wire()
+        # registered after the engine's handler, which has already queued the key's last run
+        self.workflows.add_handler(FuncHandler(delete=lambda obj, final_state_unknown: queue.forget_seen(
+            base.object_key(obj))))
 
 
 class ControllerProcess:
@@ -237,6 +241,7 @@ class ControllerProcess:
         self.pod_limiter.configure(*((rrl.limit, rrl.burst) if rrl is not None else (None,)))
         if self.engine is None:
             return
+        self.engine.queue.initial_delay = config.initial_delay
         self.engine.reconciler.settings = config.pod_settings(PodSettings(), executor_image=self.options.executor_image)
         if (self.options.instance_id is None and config.instance_id != self._instance_id):
             _log.warning("instanceID changed in the ConfigMap; it takes effect after a restart",

@@ -61,6 +61,10 @@ class InstrumentedQueue(RateLimitingQueue[str]):
     def __init__(self, *, clock: Clock, name: str = WORKFLOW_QUEUE) -> None:
         super().__init__(clock=clock)
         self.name = name
+        # ConfigMap `initialDelay`: a key the queue has not seen before (a new workflow, or every
+        # workflow after a restart, as Argo's informer AddFunc) waits this long before its first run.
+        self.initial_delay = 0.0
+        self._seen: set[str] = set()
         self.adds = 0
         self.retries = 0
         self._clock = clock
@@ -70,11 +74,20 @@ class InstrumentedQueue(RateLimitingQueue[str]):
         self.on_work: Callable[[float], None] = lambda seconds: None
 
     def add(self, key: str, /) -> None:
+        if key not in self._seen and not self.shutting_down:
+            self._seen.add(key)
+            if self.initial_delay > 0:
+                self.add_after(key, self.initial_delay)
+                return
         # client-go counts an add only when it makes the key dirty (a repeat collapses into one)
         if not self.shutting_down and key not in self._dirty:
             self.adds += 1
             self._added_at.setdefault(key, self._clock.now())
         super().add(key)
+
+    def forget_seen(self, key: str, /) -> None:
+        """The workflow is gone: a new one under the same name gets the initial delay again."""
+        self._seen.discard(key)
 
     def add_rate_limited(self, key: str, /) -> None:
         self.retries += 1

@@ -192,14 +192,14 @@ async def test_configmap_settings_are_hot_reloaded_into_the_reconciler():
     cm = {"apiVersion": "v1", "kind": "ConfigMap",
           "metadata": {"name": "workflow-controller-configmap", "namespace": "default"},
           "data": {"executor": "image: first:1\n", "persistence": "archive: true\n",
-                   "resourceRateLimit": "limit: 5\nburst: 2\n"}}
+                   "resourceRateLimit": "limit: 5\nburst: 2\n", "initialDelay": "30s"}}
     await store.create(base.CONFIG_MAPS, cm, namespace="default")
     proc = ControllerProcess(Options(**FAST, leader_elect=False), api=store, clock=RealClock())
     run = asyncio.ensure_future(proc.run())
     try:
         await _until(lambda: proc.readiness() == (True, "ready"))
         assert proc.engine.reconciler.settings.executor_image == "first:1"
-        assert proc.pod_limiter.limit == (5.0, 2)
+        assert proc.pod_limiter.limit == (5.0, 2) and proc.engine.queue.initial_delay == 30.0
         live = await store.get(base.CONFIG_MAPS, "workflow-controller-configmap", namespace="default")
         live["data"]["executor"] = "image: second:2\n"
         del live["data"]["resourceRateLimit"]
