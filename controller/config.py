@@ -11,6 +11,14 @@ not implement, and keys nobody knows, are not errors: they land in
 `ControllerConfig.unsupported` so the process can log them once and export them as the
 `tiphys_config_unsupported_keys` gauge.
 
+What happens to each supported key: `executor`, `mainContainer`, `images` and
+`podGCDeleteDelayDuration` become `PodSettings` (hot: new workflows get them), `resourceRateLimit`
+throttles pod creation and `initialDelay` delays new workflows' first reconcile (both hot),
+`instanceID` and `metricsConfig` are read at start-up. `parallelism`, `namespaceParallelism`,
+`artifactRepository`, `workflowDefaults` and `podGCGracePeriodSeconds` are parsed and checked
+but not yet acted on by the engine: they are listed in `ControllerConfig.inert`, logged once and
+exported beside the unsupported keys, so an operator is never silently ignored.
+
 `ConfigWatcher` follows that one ConfigMap with an informer (field selector on its name) and
 hot-reloads: each change is parsed, a good one replaces `current` and is handed to the
 callbacks, a bad one is logged with its key and line and the last good config stays.
@@ -33,7 +41,7 @@ from tiphys.core.plan.meta import KNOWN_IMAGES, PodSettings
 from tiphys.core.plan.timeouts import DurationError, parse_duration
 
 __all__ = ["ConfigError", "ControllerConfig", "MetricsConfig", "ResourceRateLimit", "ConfigWatcher",
-           "parse_configmap", "SUPPORTED_KEYS"]
+           "parse_configmap", "SUPPORTED_KEYS", "NOT_ENFORCED"]
 
 _log = logging.getLogger("tiphys.config")
 
@@ -101,8 +109,10 @@ class ControllerConfig(msgspec.Struct, frozen=True, kw_only=True):
     images: dict[str, dict[str, list[str]]] = {}
     metrics: MetricsConfig = MetricsConfig()
     initial_delay: float = 0.0
-    # Keys present in the ConfigMap that tiphys does not act on, sorted.
+    # Keys present in the ConfigMap that tiphys does not know or support, sorted.
     unsupported: tuple[str, ...] = ()
+    # Supported keys present in the ConfigMap that are parsed but not acted on yet, sorted.
+    inert: tuple[str, ...] = ()
 
     def pod_settings(self, base_settings: PodSettings, /, *, executor_image: str | None = None) -> PodSettings:
         """`base_settings` with the ConfigMap's executor/mainContainer/images/podGC values over it.
@@ -140,6 +150,9 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "initialDelay": ("initial_delay", str),
 }
 SUPPORTED_KEYS = frozenset(_FIELDS)
+# Parsed and validated, but the engine has no hook for them yet (see the module docstring).
+NOT_ENFORCED = frozenset({"parallelism", "namespaceParallelism", "artifactRepository", "workflowDefaults",
+                          "podGCGracePeriodSeconds"})
 _PATH = re.compile(r"at `\$([^`]*)`")
 
 
@@ -248,7 +261,8 @@ def parse_configmap(configmap: dict, /) -> ControllerConfig:
             if origin == "config":  # name the outer key too: the line counts from `config`'s start
                 raise ConfigError(f"{key}: {exc.detail}", key="config", line=exc.line) from None
             raise
-    return ControllerConfig(**fields, unsupported=tuple(sorted(unsupported)))
+    inert = tuple(sorted(k for k, (v, *_) in found.items() if k in NOT_ENFORCED and v is not None))
+    return ControllerConfig(**fields, unsupported=tuple(sorted(unsupported)), inert=inert)
 
 
 class ConfigWatcher:
@@ -287,6 +301,11 @@ class ConfigWatcher:
             if key not in self._reported:
                 self._reported.add(key)
                 _log.warning("controller ConfigMap key %r is not supported by tiphys and is ignored", key,
+                             extra={"configmap": f"{self.namespace}/{self.name}", "key": key})
+        for key in config.inert:
+            if key not in self._reported:
+                self._reported.add(key)
+                _log.warning("controller ConfigMap key %r is read but not yet applied by tiphys", key,
                              extra={"configmap": f"{self.namespace}/{self.name}", "key": key})
         self.current = config
         self.loads += 1

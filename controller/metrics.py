@@ -359,9 +359,11 @@ class _Collector:
             yield _family("tiphys_api_writes_total", "API writes made by the applier", "counter",
                           [({}, rec.applier.api_writes)])
             yield from _status_sizes(engine)
-        unsupported = m.config.current.unsupported if m.config is not None else ()
+        current = m.config.current if m.config is not None else None
+        ignored = ([({"key": k, "reason": "unsupported"}, 1) for k in current.unsupported]
+                   + [({"key": k, "reason": "not_enforced"}, 1) for k in current.inert]) if current else []
         yield _family("tiphys_config_unsupported_keys", "Controller ConfigMap keys tiphys ignores (1 each)",
-                      "gauge", [({"key": k}, 1) for k in unsupported])
+                      "gauge", ignored)
         if m.config is not None:
             yield _family("tiphys_config_valid", "1 when the last ConfigMap seen was accepted", "gauge",
                           [({}, 0 if m.config.last_error is not None else 1)])

@@ -59,6 +59,8 @@ def test_config_key_holds_the_whole_document():
     assert c.artifact_repository == {"s3": {"bucket": "b", "endpoint": "minio:9000"}}
     assert c.workflow_defaults == {"spec": {"ttlStrategy": {"secondsAfterCompletion": 60}}}
     assert c.unsupported == ()
+    assert c.inert == ("artifactRepository", "namespaceParallelism", "parallelism", "podGCGracePeriodSeconds",
+                       "workflowDefaults")
 
 
 def test_settings_reach_pod_settings_and_the_flag_wins():
@@ -88,6 +90,7 @@ def test_unknown_and_unsupported_keys_are_listed_not_fatal():
     c = parse_configmap(_cm({"config": "persistence:\n  archive: true\nparallelism: 2\n", "sso": "x: 1",
                              "noSuchKey": "1"}))
     assert c.unsupported == ("noSuchKey", "persistence", "sso") and c.parallelism == 2
+    assert c.inert == ("parallelism",)
 
 
 def test_empty_configmap_gives_argo_defaults():

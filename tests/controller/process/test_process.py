@@ -207,7 +207,7 @@ async def test_configmap_settings_are_hot_reloaded_into_the_reconciler():
         await _until(lambda: proc.engine.reconciler.settings.executor_image == "second:2")
         assert proc.pod_limiter.limit is None
         text = proc.metrics.exposition().decode()
-        assert 'tiphys_config_unsupported_keys{key="persistence"} 1.0' in text
+        assert 'tiphys_config_unsupported_keys{key="persistence",reason="unsupported"} 1.0' in text
         assert "argo_workflows_is_leader 1.0" in text  # no election: this replica is the leader
     finally:
         proc.stop()
