@@ -43,7 +43,8 @@ from tiphys.controller.engine import Engine
 from tiphys.controller.health import HttpEndpoint, health_routes, metrics_routes
 from tiphys.controller.informer import FuncHandler
 from tiphys.controller.leader import LeaderElectionConfig, LeaderElector, default_identity
-from tiphys.controller.metrics import ControllerMetrics, InstrumentedQueue
+from tiphys.controller.instrument import InstrumentedQueue
+from tiphys.controller.metrics import ControllerMetrics
 from tiphys.controller.podlimit import PodCreateLimiter
 from tiphys.controller.workqueue import run_workers
 from tiphys.core.plan.meta import PodSettings

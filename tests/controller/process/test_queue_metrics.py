@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tiphys.controller.metrics import InstrumentedQueue
+from tiphys.controller.instrument import InstrumentedQueue
 
 
 async def test_adds_count_once_per_dirtying_and_latency_is_measured(clock, settle):
