@@ -162,6 +162,7 @@ def bind_inputs(template: dict, arguments: dict | None, /, *, configmaps: Any = 
         if arg is not None:
             merged.update({k: v for k, v in arg.items() if k != "name"})
         artifacts_out.append(merged)
+        scope[f"inputs.artifacts.{name}"] = merged  # for `from: "{{inputs.artifacts.<n>}}"` in steps/dag calls
         if merged.get("path"):
             scope[f"inputs.artifacts.{name}.path"] = merged["path"]
     import json
