@@ -313,9 +313,12 @@ class ControllerProcess:
             await asyncio.gather(workers, return_exceptions=True)
             return EXIT_LOST_LEADERSHIP
         self.engine.queue.shut_down()  # drain: in-flight and queued keys finish, nothing new is taken
-        done, _ = await asyncio.wait({workers}, timeout=opts.drain_timeout)
-        if not done:
-            _log.warning("queue not drained within %ss; cancelling the workers", opts.drain_timeout)
+        # the Lease is still renewed while draining; losing it stops the drain (another may lead)
+        await asyncio.wait({workers} | ({hold} if hold is not None else set()), timeout=opts.drain_timeout,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not workers.done():
+            _log.warning("queue not drained (timeout %ss, or leadership lost); cancelling the workers",
+                         opts.drain_timeout)
             workers.cancel()
         await asyncio.gather(workers, return_exceptions=True)
         if hold is not None:
