@@ -9,6 +9,7 @@ stand in for missing requests, as Kubernetes does. Each container contributes
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -30,13 +31,22 @@ _UNIT_MILLI = {"cpu": 1000, "memory": 100 * 2**20 * 1000, "storage": 10 * 2**30 
 
 def parse_quantity_milli(text: object, /, *, where: str = "quantity") -> int:
     """A Kubernetes quantity in thousandths, rounded up like `Quantity.MilliValue()`."""
-    m = _QUANTITY.match(str(text).strip())
-    if m is None:
+    milli = _milli(str(text).strip())
+    if milli is None:
         raise PodStatusError(where, f"not a Kubernetes quantity: {text!r}")
+    return milli
+
+
+@functools.lru_cache(maxsize=4096)
+def _milli(text: str) -> int | None:
+    """Cached: every pod of a template repeats the same few quantities (Decimal parsing is slow)."""
+    m = _QUANTITY.match(text)
+    if m is None:
+        return None
     try:
         value = Decimal(m.group(1) + (m.group(2) or "")) * _SUFFIX[m.group(3) or ""]
     except InvalidOperation:
-        raise PodStatusError(where, f"not a Kubernetes quantity: {text!r}") from None
+        return None
     return math.ceil(value * 1000)
 
 
