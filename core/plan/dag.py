@@ -14,7 +14,7 @@ from typing import Any
 from tiphys.core.dag import Outcome, Scheduler, compile_dag, from_phase
 from tiphys.core.lang.errors import LangError, UnresolvedVariable
 from tiphys.core.lang.tags import substitute_object
-from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution
+from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution, continues_on
 from tiphys.core.plan.hooks import exit_hook_of, start_exit_hook
 from tiphys.core.plan.loops import LoopError, expand
 from tiphys.core.plan.outputs import composite_outputs
@@ -126,7 +126,7 @@ class DagFrame:
             self.scope.update(aggregate_scope(prefix, [(ex.nodes[c], ex.outputs_of(c)) for c in kids]))
         else:
             self.scope.update(node_scope(prefix, node, ex.outputs_of(node_id), self._declared(ex, task)))
-        if node.phase in FAILED_OR_ERROR and self.first_failure is None and not _continues(task, node.phase):
+        if node.phase in FAILED_OR_ERROR and self.first_failure is None and not continues_on(task, node.phase):
             self.first_failure = (node.phase, node_id)
 
     def _declared(self, ex: Execution, task: dict) -> dict | None:
@@ -232,7 +232,7 @@ class DagFrame:
         memo: dict[int, str] = {}
         for t in self._targets():
             phase = self._branch_phase(ex, t, memo)
-            if phase in FAILED_OR_ERROR and not _continues(self.tasks[t], phase):
+            if phase in FAILED_OR_ERROR and not continues_on(self.tasks[t], phase):
                 self._finish(ex, phase, None)
                 return
             if not phase and self.first_failure is not None:
@@ -275,7 +275,3 @@ class TaskGroupFrame:
         failed = [ex.nodes[c].phase for c in self.children if ex.nodes[c].phase in FAILED_OR_ERROR]
         ex.update(self.node_id, phase=failed[-1] if failed else "Succeeded")
 
-
-def _continues(task: dict, phase: str) -> bool:
-    cont = task.get("continueOn") or {}
-    return bool(cont.get("failed") if phase == "Failed" else cont.get("error"))

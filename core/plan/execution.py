@@ -24,7 +24,7 @@ from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.spec import NodeFlag, NodeStatus, Outputs
 from tiphys.core.status import ids
 
-__all__ = ["Execution", "Frame", "FULFILLED", "COMPLETED", "FAILED_OR_ERROR"]
+__all__ = ["Execution", "Frame", "FULFILLED", "COMPLETED", "FAILED_OR_ERROR", "continues_on"]
 
 COMPLETED = frozenset({"Succeeded", "Failed", "Error"})
 FULFILLED = COMPLETED | {"Skipped", "Omitted"}
@@ -302,6 +302,12 @@ class Execution:
         if node.outbound_nodes:
             return list(node.outbound_nodes)
         return [node_id]
+
+
+def continues_on(step: dict, phase: str) -> bool:
+    """`continueOn.failed` covers a Failed step or task, `continueOn.error` an Errored one."""
+    cont = step.get("continueOn") or {}
+    return bool(cont.get("failed") if phase == "Failed" else cont.get("error"))
 
 
 def _hooked(node: NodeStatus | None) -> bool:

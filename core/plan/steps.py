@@ -9,7 +9,7 @@ from typing import Any
 
 from tiphys.core.lang.tags import substitute_object
 from tiphys.core.lang.errors import LangError, UnresolvedVariable
-from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution
+from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution, continues_on
 from tiphys.core.plan.hooks import exit_hook_of, start_exit_hook
 from tiphys.core.plan.loops import LoopError, expand
 from tiphys.core.plan.outputs import composite_outputs
@@ -190,7 +190,7 @@ class StepsFrame:
         failed = None
         for child_id, step, _ in self.children:
             child = ex.nodes[child_id]
-            if child.phase in FAILED_OR_ERROR and not _continues(step, child.phase):
+            if child.phase in FAILED_OR_ERROR and not continues_on(step, child.phase):
                 failed = child
                 break
         by_step: dict[str, list[str]] = {}
@@ -229,7 +229,3 @@ class StepsFrame:
         ex.update(self.node_id, outbound_nodes=self.prev_outbound or None)
         ex.update(self.node_id, phase=phase, message=message)
 
-
-def _continues(step: dict, phase: str) -> bool:
-    cont = step.get("continueOn") or {}
-    return bool(cont.get("failed") if phase == "Failed" else cont.get("error"))

@@ -4,66 +4,28 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from tiphys.core.dag import DependsSyntaxError, parse_depends
+from tiphys.core.dag.depends import Not, Ref
 from tiphys.core.spec import SpecError
 from tiphys.core.validate.context import SpecContext, _dict, _list
 
 __all__ = ["check_dags", "task_dependencies"]
 
-RESULTS = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "AnySucceeded", "AllFailed"}
-_TOKEN = re.compile(r"\s*(?:(?P<op>&&|\|\||!|\(|\))|(?P<name>[a-zA-Z0-9][-a-zA-Z0-9_]*)(?:\.(?P<result>[A-Za-z]+))?)")
-
-
-class DependsSyntaxError(ValueError):
-    def __init__(self, column: int, message: str) -> None:
-        super().__init__(f"column {column}: {message}")
-        self.column = column
-        self.message = message
-
-
 def depends_names(text: str) -> list[tuple[str, str | None, int]]:
-    """The (task, result, column) atoms of a depends expression; raises DependsSyntaxError.
-
-    A full parser lives with the scheduler (`tiphys.core.dag`); lint needs only the atoms and
-    a check that operators and operands alternate and parentheses balance.
-    """
-    atoms, pos, depth, expect_operand = [], 0, 0, True
-    text_len = len(text.rstrip())
-    while pos < text_len:
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise DependsSyntaxError(pos + 1, f"unexpected {text[pos:pos + 10]!r}")
-        col = m.start("op") if m.group("op") else m.start("name")
-        op = m.group("op")
-        if op in ("&&", "||"):
-            if expect_operand:
-                raise DependsSyntaxError(col + 1, f"{op!r} needs an operand before it")
-            expect_operand = True
-        elif op == "!":
-            if not expect_operand:
-                raise DependsSyntaxError(col + 1, "'!' cannot follow an operand")
-        elif op == "(":
-            if not expect_operand:
-                raise DependsSyntaxError(col + 1, "'(' cannot follow an operand")
-            depth += 1
-        elif op == ")":
-            if expect_operand or depth == 0:
-                raise DependsSyntaxError(col + 1, "unbalanced ')'")
-            depth -= 1
+    """The (task, result, column) atoms of a depends expression, parsed by the scheduler's own
+    parser (`tiphys.core.dag.parse_depends`); raises its DependsSyntaxError (with `.column`)."""
+    atoms: list[tuple[str, str | None, int]] = []
+    stack = [parse_depends(text)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref):
+            match = re.search(rf"(?<![-\w]){re.escape(node.task)}(?![-\w])", text)
+            atoms.append((node.task, node.result, match.start() + 1 if match else 1))
+        elif isinstance(node, Not):
+            stack.append(node.operand)
         else:
-            if not expect_operand:
-                raise DependsSyntaxError(col + 1, f"missing '&&' or '||' before {m.group('name')!r}")
-            result = m.group("result")
-            if result is not None and result not in RESULTS:
-                raise DependsSyntaxError(m.start("result") + 1, f"unknown task result {result!r} "
-                                         f"(one of {', '.join(sorted(RESULTS))})")
-            atoms.append((m.group("name"), result, col + 1))
-            expect_operand = False
-        pos = m.end()
-    if expect_operand:
-        raise DependsSyntaxError(text_len + 1, "expression ends where an operand is expected")
-    if depth:
-        raise DependsSyntaxError(text_len + 1, "unclosed '('")
-    return atoms
+            stack.extend((node.right, node.left))
+    return sorted(atoms, key=lambda a: a[2])
 
 
 def task_dependencies(task: dict) -> list[str]:
@@ -103,7 +65,7 @@ def check_dags(ctx: SpecContext) -> Iterator[SpecError]:
                 try:
                     deps = [(n, col) for n, _, col in depends_names(t["depends"])]
                 except DependsSyntaxError as exc:
-                    yield ctx.error(path + ("depends",), f"task {name!r}: invalid depends at {exc}", "depends-syntax")
+                    yield ctx.error(path + ("depends",), f"task {name!r}: invalid {exc}", "depends-syntax")
             for j, d in enumerate(_list(t.get("dependencies"))):
                 deps.append((d, None))
             for dep, col in deps:
