@@ -27,7 +27,7 @@ def test_expand_vars(text, expected):
 
 
 def test_mounts_ordered_shallow_to_deep_with_private_tmp(tmp_path):
-    """Private /tmp first, then mounts by depth; subPath/subPathExpr resolve inside the volume."""
+    """Private /tmp and /mnt first, then mounts by depth; subPath/subPathExpr resolve inside the volume."""
     vols = {"a": tmp_path / "a", "b": tmp_path / "b"}
     for p in vols.values():
         p.mkdir()
@@ -35,9 +35,10 @@ def test_mounts_ordered_shallow_to_deep_with_private_tmp(tmp_path):
                             {"name": "b", "mountPath": "/x/", "readOnly": True},
                             {"name": "a", "mountPath": "/tmp/in", "subPath": "input"}]}
     mounts = container_mounts(ctr, vols, env={"POD": "p1"}, tmp_dir=tmp_path / "tmp", where="c")
-    assert [m.target for m in mounts] == ["/tmp", "/x", "/tmp/in", "/x/y/z"]
-    assert mounts[1] == Mount(str(tmp_path / "b"), "/x", True)
-    assert mounts[3].source == str(tmp_path / "a" / "p1" / "logs") and (tmp_path / "a" / "p1" / "logs").is_dir()
+    assert [m.target for m in mounts] == ["/tmp", "/mnt", "/x", "/tmp/in", "/x/y/z"]
+    assert mounts[1] == Mount(str(tmp_path / "tmp-mnt"), "/mnt")
+    assert mounts[2] == Mount(str(tmp_path / "b"), "/x", True)
+    assert mounts[4].source == str(tmp_path / "a" / "p1" / "logs") and (tmp_path / "a" / "p1" / "logs").is_dir()
     assert oct((tmp_path / "tmp").stat().st_mode & 0o7777) == "0o1777"
 
 
@@ -45,7 +46,7 @@ def test_keep_visible_rebinds_hidden_agent_paths(tmp_path):
     """A host path under a mount target is bound back onto itself (after the mount hiding it)."""
     mounts = container_mounts({}, {}, env={}, tmp_dir=tmp_path / "t", where="c",
                               keep_visible=[Path("/tmp/agent-root"), Path("/opt/python")])
-    assert [(m.source, m.target) for m in mounts] == [(str(tmp_path / "t"), "/tmp"),
+    assert [(m.source, m.target) for m in mounts] == [(str(tmp_path / "t"), "/tmp"), (str(tmp_path / "t-mnt"), "/mnt"),
                                                       ("/tmp/agent-root", "/tmp/agent-root")]
 
 
