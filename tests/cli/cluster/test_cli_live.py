@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import time
 
 import pytest
 import yaml
+
+from tiphys.core.status import ids
 
 pytestmark = pytest.mark.cluster
 
@@ -288,3 +292,41 @@ spec:
     ok(tiphys("cron", "delete", "nightly", ns=ns), 1)
     assert "WorkflowTemplate 'greet' deleted" in ok(tiphys("template", "delete", "--all", ns=ns)).stdout
     assert ok(tiphys("template", "list", ns=ns)).stdout.strip() == "No WorkflowTemplates found"
+
+
+def test_submit_log_and_logs_follow_of_live_pods(live, tiphys, tmp_path) -> None:
+    ns = live.namespace
+    r = ok(tiphys("submit", write(tmp_path, STEPS, name="logged", second="ok"), "--wait", "--log", "-o", "name",
+                  ns=ns))
+    name = r.stdout.splitlines()[0]
+    wf = as_json(tiphys, "get", name, ns=ns)
+    pods = sorted(f"{name}-ok-{ids.hash_suffix(n['name'])}" for n in wf["status"]["nodes"].values()
+                  if n["type"] == "Pod")
+    assert len(pods) == 2
+    # each pod's log, fetched through the apiserver from the node's (fake) kubelet, prefixed by the pod
+    assert sorted(line for line in r.stdout.splitlines() if line.startswith(f"{name}-ok-")) == \
+        [f"{p}: log of {p}/main" for p in pods]
+    followed = ok(tiphys("logs", name, "-f", ns=ns)).stdout.splitlines()
+    assert sorted(followed) == [f"{p}: log of {p}/main" for p in pods]
+    assert ok(tiphys("logs", name, "a", "-c", "wait", ns=ns)).stdout.startswith(f"{name}-ok-")
+
+
+def test_context_namespace_and_kubectl_plugin(live, cluster, tiphys, tmp_path) -> None:
+    ns = live.namespace
+    name = ok(tiphys("submit", write(tmp_path, STEPS, name="ctx", second="ok"), "--wait", "-o", "name",
+                     ns=ns)).stdout.splitlines()[0]
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    base_ctx = config["contexts"][0]
+    config["contexts"].append({"name": "in-live", "context": {**base_ctx["context"], "namespace": ns}})
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    # no -n: the context's namespace is used
+    assert name in ok(tiphys("list", "--context", "in-live", "-o", "name", kubeconfig=str(path))).stdout.split()
+    r = ok(tiphys("list", "--context", "no-such-context", kubeconfig=str(path)), 1)
+    assert "no-such-context" in r.stderr
+    plugin = shutil.which("kubectl-tiphys")
+    if plugin is None:
+        pytest.skip("kubectl-tiphys is not installed (pip install -e . provides it)")
+    r = subprocess.run([plugin, "get", name, "-o", "name", "--kubeconfig", str(path), "--context", "in-live"],
+                       capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout.strip()) == (0, name), r.stderr

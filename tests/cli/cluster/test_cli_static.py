@@ -6,16 +6,11 @@ Every `python -m tiphys.cli` call asserts its exit status (0 ok, 1 failure, 2 us
 """
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import ssl
-import threading
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.cluster._pki import make_pki
 from tiphys.core.spec import NodeStatus
 from tiphys.core.status import ids
 from tiphys.core.status.codec import NodeCodec
@@ -207,60 +202,6 @@ def test_errors_and_usage(cluster, static_ns, tiphys, tmp_path) -> None:
     ok(tiphys("logs", "x", "--grep", "(", ns=static_ns), 2)
 
 
-class _FakeKubelet(http.server.BaseHTTPRequestHandler):
-    """Serves `/containerLogs/{ns}/{pod}/{container}` as a kubelet does, from `logs`."""
-
-    logs: dict[tuple[str, str], str] = {}
-
-    def do_GET(self) -> None:  # noqa: N802
-        url = urlparse(self.path)
-        parts = url.path.split("/")
-        if len(parts) != 5 or parts[1] != "containerLogs":
-            self.send_error(404)
-            return
-        text = self.logs.get((parts[3], parts[4]))
-        if text is None:
-            self.send_error(404, "no such container")
-            return
-        lines = text.splitlines(keepends=True)
-        tail = parse_qs(url.query).get("tailLines")
-        if tail:
-            lines = lines[-int(tail[0]):]
-        body = "".join(lines).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def fake_kubelet(cluster, static_ns, tmp_path):
-    """A Node named after the namespace whose kubelet endpoint is a local HTTPS server."""
-    pki = make_pki(tmp_path / "kubelet-pki")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeKubelet)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki.serving_cert, pki.serving_key)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    rest = cluster.rest()
-    name = f"{static_ns}-node"
-    status = {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
-              "daemonEndpoints": {"kubeletEndpoint": {"Port": server.server_address[1]}}}
-    created = rest.post("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-                                          "status": status})
-    rest.request("PUT", f"/api/v1/nodes/{name}/status", body={**created, "status": status})
-    try:
-        yield name
-    finally:
-        server.shutdown()
-        rest.delete(f"/api/v1/nodes/{name}")
-
-
 def _pod_on(cluster, ns: str, wf: str, pod: str, node_name: str) -> None:
     rest = cluster.rest()
     rest.post(f"/api/v1/namespaces/{ns}/pods", {"metadata": {
@@ -271,14 +212,14 @@ def _pod_on(cluster, ns: str, wf: str, pod: str, node_name: str) -> None:
         "target": {"apiVersion": "v1", "kind": "Node", "name": node_name}})
 
 
-def test_logs_through_the_apiserver_proxy(cluster, static_ns, tiphys, fake_kubelet) -> None:
+def test_logs_through_the_apiserver_proxy(cluster, static_ns, tiphys, fake_kubelet_node, kubelet_logs) -> None:
     nodes = steps_nodes("talky")
     make_wf(cluster, static_ns, "talky", nodes, phase="Succeeded")
     pods = {n["displayName"]: ids.pod_name("talky", n["name"], "echo") for n in nodes.values() if n["type"] == "Pod"}
     for step, pod in pods.items():
-        _pod_on(cluster, static_ns, "talky", pod, fake_kubelet)
-        _FakeKubelet.logs[(pod, "main")] = f"{step} starts\n{step} says hello\n{step} ends\n"
-        _FakeKubelet.logs[(pod, "wait")] = f"{step} outputs saved\n"
+        _pod_on(cluster, static_ns, "talky", pod, fake_kubelet_node)
+        kubelet_logs[(pod, "main")] = f"{step} starts\n{step} says hello\n{step} ends\n"
+        kubelet_logs[(pod, "wait")] = f"{step} outputs saved\n"
     out = ok(tiphys("logs", "talky", ns=static_ns)).stdout.splitlines()
     assert sorted(out) == sorted(f"{pods[s]}: {s} {w}" for s in ("a", "b") for w in ("starts", "says hello", "ends"))
     grep = ok(tiphys("logs", "talky", "--grep", "hel+o", ns=static_ns)).stdout.splitlines()

@@ -1,0 +1,119 @@
+"""The cluster commands' pure parts without a cluster: status words, durations, node selectors, retry/resubmit."""
+from __future__ import annotations
+
+import click
+import pytest
+
+from tiphys.cli._client import CliError
+from tiphys.cli._nodes import NodeSelector
+from tiphys.cli._output import short_duration, table, workflow_sort_key, workflow_status
+from tiphys.cli.list import parse_duration
+from tiphys.cli.resubmit import formulate_resubmit
+from tiphys.cli.retry import formulate_retry
+from tiphys.cli.submit import apply_parameters
+from tiphys.core.status import ids
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59, "59s"), (60, "1m"), (3599, "59m"), (3600, "1h"),
+                                               (86399, "23h"), (86400, "1d"), (-5, "0s")])
+def test_short_duration(seconds: float, text: str) -> None:
+    assert short_duration(seconds) == text
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("1h30m", flag="--older") == 5400
+    assert parse_duration("2d", flag="--older") == 172800
+    for bad in ("", "1x", "h", "5m junk"):
+        with pytest.raises(click.BadParameter, match="--older|duration"):
+            parse_duration(bad, flag="--older")
+
+
+@pytest.mark.parametrize(("wf", "word"), [
+    ({"status": {}}, "Pending"),
+    ({"status": {"phase": "Running"}, "spec": {"suspend": True}}, "Running (Suspended)"),
+    ({"status": {"phase": "Running", "nodes": {"x": {"id": "x", "type": "Suspend", "phase": "Running"}}}},
+     "Running (Suspended)"),
+    ({"status": {"phase": "Running", "nodes": {"x": {"id": "x", "type": "Pod", "phase": "Running"}}}}, "Running"),
+    ({"status": {"phase": "Failed"}, "spec": {"shutdown": "Stop"}}, "Failed (Terminated)"),
+    ({"status": {"phase": "Failed"}}, "Failed"),
+])
+def test_workflow_status_words(wf: dict, word: str) -> None:
+    assert workflow_status(wf) == word
+
+
+def test_sort_puts_unfinished_first_then_latest_finished() -> None:
+    wfs = [{"metadata": {"name": "old", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"finishedAt": "2026-01-01T01:00:00Z"}},
+           {"metadata": {"name": "new", "creationTimestamp": "2026-01-02T00:00:00Z"},
+            "status": {"finishedAt": "2026-01-02T01:00:00Z"}},
+           {"metadata": {"name": "run", "creationTimestamp": "2025-01-01T00:00:00Z"}, "status": {}}]
+    assert [w["metadata"]["name"] for w in sorted(wfs, key=workflow_sort_key)] == ["run", "new", "old"]
+
+
+def test_table_pads_like_tabwriter() -> None:
+    assert table(["A", "BB"], [["xxx", "y"]]) == "A     BB\nxxx   y"
+
+
+def test_node_selector() -> None:
+    node = {"displayName": "b", "phase": "Failed", "templateRef": {"name": "lib", "template": "t"},
+            "inputs": {"parameters": [{"name": "p", "value": "1"}]}}
+    assert NodeSelector("displayName=b,phase!=Succeeded").matches(node)
+    assert NodeSelector("templateRef.name==lib,inputs.parameters.p.value=1").matches(node)
+    assert not NodeSelector("inputs.parameters.p.value=2").matches(node)
+    with pytest.raises(CliError, match="unknown field 'colour'"):
+        NodeSelector("colour=blue")
+    with pytest.raises(CliError, match="not FIELD=VALUE"):
+        NodeSelector("displayName~b")
+
+
+def _dag(wf: str) -> dict:
+    def n(name: str, type_: str, phase: str, children=(), boundary: bool = True) -> dict:
+        full = wf if name == wf else f"{wf}.{name}"
+        return {"id": ids.node_id(wf, full), "name": full, "displayName": name, "type": type_, "phase": phase,
+                "templateName": "t", "children": [ids.node_id(wf, f"{wf}.{c}") for c in children],
+                **({"boundaryID": ids.node_id(wf, wf)} if boundary and name != wf else {}),
+                "finishedAt": "2026-01-01T00:00:05Z", "message": "m"}
+    nodes = [n(wf, "DAG", "Failed", ["A", "S"], boundary=False), n("A", "Pod", "Succeeded", ["B", "C"]),
+             n("B", "Pod", "Failed", ["D"]), n("C", "Pod", "Succeeded"), n("D", "Pod", "Omitted"),
+             n("S", "Pod", "Skipped")]
+    exit_node = n(f"{wf}.onExit", "Pod", "Succeeded", boundary=False)
+    exit_node.update(name=f"{wf}.onExit", id=ids.node_id(wf, f"{wf}.onExit"))
+    nodes.append(exit_node)
+    return {"metadata": {"name": wf, "labels": {"workflows.argoproj.io/completed": "true", "keep": "me"}},
+            "spec": {"shutdown": "Stop"},
+            "status": {"phase": "Failed", "finishedAt": "x", "message": "m", "nodes": {x["id"]: x for x in nodes}}}
+
+
+def test_retry_of_a_dag_deletes_the_failed_task_and_its_dependants() -> None:
+    new, dropped = formulate_retry(_dag("w"))
+    assert sorted(d["displayName"] for d in dropped) == ["B", "D", "w.onExit"]
+    kept = {n["displayName"]: n for n in new["status"]["nodes"].values()}
+    assert set(kept) == {"w", "A", "C", "S"}
+    assert kept["w"]["phase"] == "Running" and "message" not in kept["w"] and "finishedAt" not in kept["w"]
+    assert kept["A"]["phase"] == "Succeeded" and kept["A"]["children"] == [ids.node_id("w", "w.C")]
+    assert kept["S"]["phase"] == "Skipped"
+    assert new["status"]["phase"] == "" and "finishedAt" not in new["status"]
+    assert new["metadata"]["labels"] == {"keep": "me"} and "shutdown" not in new["spec"]
+
+
+def test_retry_refuses_running_and_plain_succeeded() -> None:
+    wf = _dag("w")
+    wf["status"]["phase"] = "Running"
+    with pytest.raises(CliError, match="must be Failed or Error"):
+        formulate_retry(wf)
+    wf["status"]["phase"] = "Succeeded"
+    with pytest.raises(CliError, match="--restart-successful and --node-field-selector"):
+        formulate_retry(wf, restart_successful=True)
+
+
+def test_resubmit_and_parameters() -> None:
+    wf = {"metadata": {"name": "w", "labels": {"workflows.argoproj.io/completed": "true", "team": "a"},
+                       "annotations": {"note": "x"}},
+          "spec": {"shutdown": "Terminate", "arguments": {"parameters": [
+              {"name": "p", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}]}}}
+    new = formulate_resubmit(wf, parameters={"p": "1", "q": "2"}, priority=3)
+    assert new["metadata"] == {"generateName": "w-", "annotations": {"note": "x"},
+                               "labels": {"team": "a", "workflows.argoproj.io/resubmitted-from-workflow": "w"}}
+    assert new["spec"] == {"priority": 3, "arguments": {"parameters": [{"name": "p", "value": "1"},
+                                                                         {"name": "q", "value": "2"}]}}
+    assert apply_parameters({"x": 1}, {}) == {"x": 1}
