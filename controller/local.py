@@ -60,7 +60,9 @@ class LocalSession:
                  workers: int = 8, settings: PodSettings = PodSettings(), behaviour: Any = None,
                  state_path: str | None = None, root_dir: str | None = None) -> None:
         self.clock = RealClock()
-        self.api = api or EmbeddedApi(path=state_path, clock=self.clock)
+        # deep enough history and watch buffers that a burst of pod events (a 50k fan-out) does not
+        # push the informers into relists
+        self.api = api or EmbeddedApi(path=state_path, clock=self.clock, history_size=200_000, watch_buffer=200_000)
         self.namespace = namespace
         self._owned_root: str | None = None
         if kubelet == "agent":

@@ -54,6 +54,7 @@ class Timing:
     def __init__(self) -> None:
         self.created: dict[str, float] = {}
         self.finished: dict[str, float] = {}
+        self.observed: dict[str, float] = {}  # when the controller's informer delivered the finished pod
 
     def behaviour(self, pod: dict, template: dict) -> SimOutcome:
         return SimOutcome()
@@ -71,6 +72,16 @@ def run(wf: dict, timing: Timing, *, timeout: float, pods_per_second: float | No
                 await original(namespace, action)
 
             applier._create_pod = create
+            reconciler = session.engine.reconciler
+            on_pod = reconciler.on_pod
+
+            def observe(pod, deleted=False):
+                if (pod.get("status") or {}).get("phase") == "Succeeded":
+                    name = pod["metadata"]["annotations"]["workflows.argoproj.io/node-name"]
+                    timing.observed.setdefault(name, time.perf_counter())
+                return on_pod(pod, deleted)
+
+            reconciler.on_pod = observe
             kubelet = session.kubelet
             run_pod = kubelet._run
 
@@ -113,8 +124,13 @@ def test_fan_out_fan_in(n, record):
     record(f"engine fan-out/fan-in {n}: controller CPU per node", f"{rec.cpu_seconds / nodes * 1e3:.3f} ms")
     record(f"engine fan-out/fan-in {n}: status writes", f"{rec.status_writes} ({rec.status_writes / wall:.2f}/s)")
     assert rec.status_writes <= wall * 1.0 + 3, "more than one status write per second"
-    latency = timing.created[f"fan-{n}[2].join"] - max(timing.finished[k] for k in timing.finished if "fan(" in k)
-    record(f"engine fan-out/fan-in {n}: last fan pod finished -> join pod created", f"{latency * 1e3:.0f} ms")
+    join = timing.created[f"fan-{n}[2].join"]
+    latency = join - max(timing.finished[k] for k in timing.finished if "fan(" in k)
+    seen = join - max(timing.observed[k] for k in timing.observed if "fan(" in k)
+    record(f"engine fan-out/fan-in {n}: last fan pod finished -> join pod created", f"{latency * 1e3:.0f} ms "
+           f"(of which {seen * 1e3:.0f} ms after the controller's informer delivered it: the rest is the "
+           f"backlog of {n} completions arriving at once)")
+
 
 
 @pytest.mark.parametrize("n, rate", [(5_000, None), (1_000, 50.0)], ids=["5000-flat-out", "1000-at-3000-per-min"])
