@@ -83,8 +83,10 @@ def cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, kubeconfig: str | None, kube_context: str | None, namespace: str | None,
                 **kwargs: Any) -> Any:
-        return func(*args, target=Target(kubeconfig=kubeconfig, context=kube_context, namespace=namespace),
-                    **kwargs)
+        root = click.get_current_context().find_root().params  # flags given before the command
+        target = Target(kubeconfig=kubeconfig or root.get("kubeconfig"), context=kube_context or root.get("kube_context"),
+                        namespace=namespace or root.get("namespace"))
+        return func(*args, target=target, **kwargs)
 
     return wrapper
 

@@ -4,12 +4,19 @@
 `argo` does without `ARGO_SERVER` (kubeconfig, `--context`, `-n`). Exit status: 0 ok, 1 a
 failure (API error, missing object, a Failed/Error workflow under `--wait`), 2 bad usage.
 """
+from __future__ import annotations
+
 import click
 
 
 @click.group()
 @click.version_option(package_name="tiphys")
-def main() -> None:
+# kubectl's global flags may also come before the command (`kubectl tiphys -n ns list`);
+# a command's own flags win (`_client.cluster_options` reads these as defaults).
+@click.option("--kubeconfig", default=None, help="Path to the kubeconfig file for cluster commands.")
+@click.option("--context", "kube_context", default=None, help="The kubeconfig context for cluster commands.")
+@click.option("-n", "--namespace", default=None, help="The namespace for cluster commands.")
+def main(kubeconfig: str | None, kube_context: str | None, namespace: str | None) -> None:
     """tiphys: a drop-in, Kubernetes-native Argo Workflows controller."""
 
 
