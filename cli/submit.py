@@ -20,7 +20,7 @@ from tiphys.controller.api import base
 from tiphys.controller.api.errors import NotFound
 from tiphys.core.spec import load_text
 
-__all__ = ["submit", "apply_parameters", "parse_parameters", "workflow_from"]
+__all__ = ["submit", "apply_parameters", "parse_parameters", "load_parameter_file", "workflow_from"]
 
 _FROM_KINDS = {"workflowtemplate": "WorkflowTemplate", "wftmpl": "WorkflowTemplate",
                "clusterworkflowtemplate": "ClusterWorkflowTemplate", "cwftmpl": "ClusterWorkflowTemplate",
@@ -35,6 +35,22 @@ def parse_parameters(values: tuple[str, ...], /, *, flag: str = "-p") -> dict[st
             raise click.BadParameter(f"{p!r} is not name=value", param_hint=flag)
         given[name] = value
     return given
+
+
+def load_parameter_file(path: str, /) -> dict[str, str]:
+    """`-f`: a mapping of parameter names to values; non-string values are written as JSON, as Argo does."""
+    import json
+
+    import yaml
+
+    try:
+        data = yaml.safe_load(open(path, "rb"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--parameter-file") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path}: expected a mapping of parameter names to values",
+                                 param_hint="--parameter-file")
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
 
 
 def apply_parameters(spec: dict, given: dict[str, str], /) -> dict:
@@ -136,6 +152,8 @@ def customise(wf: dict, /, *, params: dict[str, str], entrypoint: str | None, na
 @click.option("--from", "from_", default=None, metavar="KIND/NAME",
               help="Submit from workflowtemplate/NAME, clusterworkflowtemplate/NAME or cronwf/NAME.")
 @click.option("-p", "--parameter", "parameters", multiple=True, help="Input parameter name=value (repeatable).")
+@click.option("-f", "--parameter-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A YAML/JSON mapping of input parameters (-p wins).")
 @click.option("--entrypoint", default=None, help="Override the entrypoint.")
 @click.option("--name", default=None, help="Override metadata.name.")
 @click.option("--generate-name", default=None, help="Override metadata.generateName.")
@@ -150,14 +168,15 @@ def customise(wf: dict, /, *, params: dict[str, str], entrypoint: str | None, na
 @click.option("--no-color", is_flag=True, help="No ANSI colours.")
 @click.option("--no-utf8", is_flag=True, help="Words and ASCII instead of glyphs.")
 @cluster_options
-def submit(files: tuple[str, ...], from_: str | None, parameters: tuple[str, ...], entrypoint: str | None,
+def submit(files: tuple[str, ...], from_: str | None, parameters: tuple[str, ...], parameter_file: str | None,
+           entrypoint: str | None,
            name: str | None, generate_name: str | None, labels: str | None, serviceaccount: str | None,
            priority: int | None, dry_run: bool, wait_: bool, watch_: bool, log_: bool, output: str,
            no_color: bool, no_utf8: bool, *, target) -> None:
     """Submit workflows from files or from a template."""
     if bool(files) == bool(from_):
         raise click.UsageError("give workflow FILES or --from KIND/NAME (one of them)")
-    params = parse_parameters(parameters)
+    params = {**(load_parameter_file(parameter_file) if parameter_file else {}), **parse_parameters(parameters)}
     extra = _labels(labels)
     if name and len(files) > 1:
         raise click.UsageError("--name needs exactly one workflow")

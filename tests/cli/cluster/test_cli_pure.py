@@ -117,3 +117,14 @@ def test_resubmit_and_parameters() -> None:
     assert new["spec"] == {"priority": 3, "arguments": {"parameters": [{"name": "p", "value": "1"},
                                                                          {"name": "q", "value": "2"}]}}
     assert apply_parameters({"x": 1}, {}) == {"x": 1}
+
+
+def test_parameter_file(tmp_path) -> None:
+    from tiphys.cli.submit import load_parameter_file
+
+    f = tmp_path / "p.yaml"
+    f.write_text("a: x\nb: 3\nc: [1, 2]\n")
+    assert load_parameter_file(str(f)) == {"a": "x", "b": "3", "c": "[1, 2]"}
+    f.write_text("- just a list\n")
+    with pytest.raises(click.BadParameter, match="expected a mapping"):
+        load_parameter_file(str(f))

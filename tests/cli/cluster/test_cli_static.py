@@ -194,8 +194,13 @@ def test_errors_and_usage(cluster, static_ns, tiphys, tmp_path) -> None:
     dry = tmp_path / "dry.yaml"
     dry.write_text("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: d-}\n"
                    "spec: {entrypoint: main, templates: [{name: main, container: {image: busybox}}]}\n")
-    r = ok(tiphys("submit", str(dry), "--dry-run", "-l", "team=x", "--serviceaccount", "robot", ns=static_ns))
-    assert "team: x" in r.stdout and "serviceAccountName: robot" in r.stdout
+    params = tmp_path / "params.yaml"
+    params.write_text("who: file\nn: 2\n")
+    r = ok(tiphys("submit", str(dry), "--dry-run", "-l", "team=x", "--serviceaccount", "robot", "-f", str(params),
+                  "-p", "n=3", "-o", "json", ns=static_ns))
+    sent = json.loads(r.stdout)
+    assert sent["metadata"]["labels"] == {"team": "x"} and sent["spec"]["serviceAccountName"] == "robot"
+    assert sent["spec"]["arguments"]["parameters"] == [{"name": "who", "value": "file"}, {"name": "n", "value": "3"}]
     assert ok(tiphys("list", ns=static_ns)).stdout.strip() == "No workflows found"
     ok(tiphys("suspend", "nope", ns=static_ns), 1)
     ok(tiphys("logs", "nope", ns=static_ns), 1)
