@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import click
 
-from tiphys.cli._client import cluster_options, run_command
+from tiphys.cli._client import CliError, cluster_options, run_command
 from tiphys.cli._output import (COMPLETED_LABEL, age, dump, read_nodes, table, workflow_duration, workflow_sort_key,
                                 workflow_status)
 from tiphys.controller.api import base
@@ -82,7 +82,11 @@ async def select_workflows(api: base.Api, namespace: str | None, /, *, labels: s
 
 def _prc(wf: dict) -> str:
     counts = {"P": 0, "R": 0, "C": 0}
-    for n in read_nodes(wf).values():
+    try:
+        nodes = read_nodes(wf)
+    except CliError:
+        return "?"  # one unreadable status must not hide the other workflows
+    for n in nodes.values():
         if n.type_ != "Pod":
             continue
         key = "P" if n.phase in (None, "", "Pending") else "R" if n.phase == "Running" else "C"

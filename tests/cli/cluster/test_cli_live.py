@@ -163,6 +163,17 @@ def test_retry_then_wait(live, tiphys, tmp_path) -> None:
     r = ok(tiphys("retry", name, ns=ns), 1)
     assert "retry needs --restart-successful and --node-field-selector" in r.stderr
 
+    # a Succeeded workflow: re-run the selected step only (its pod is deleted and made again)
+    rest = live.cluster.rest()
+    pod_b = f"{name}-flaky-{ids.hash_suffix(after['b']['name'])}"
+    uid_before = rest.get(f"/api/v1/namespaces/{ns}/pods/{pod_b}")["metadata"]["uid"]
+    ok(tiphys("retry", name, "--restart-successful", "--node-field-selector", "displayName=b", ns=ns))
+    assert ok(tiphys("wait", name, ns=ns)).stdout.startswith(f"{name} Succeeded at ")
+    uid_after = rest.get(f"/api/v1/namespaces/{ns}/pods/{pod_b}")["metadata"]["uid"]
+    assert uid_after != uid_before
+    final = {n["displayName"]: n for n in as_json(tiphys, "get", name, ns=ns)["status"]["nodes"].values()}
+    assert final["a"]["startedAt"] == before["a"]["startedAt"] and final["b"]["phase"] == "Succeeded"
+
 
 def test_resubmit_creates_a_labelled_copy(live, tiphys, tmp_path) -> None:
     ns = live.namespace
