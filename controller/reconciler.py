@@ -23,7 +23,7 @@ from tiphys.controller.apply import Applier
 from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.workqueue import Result
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
-from tiphys.core.plan.planner import Observed, new_execution, plan
+from tiphys.core.plan.planner import Observed, apply_client_resume, new_execution, plan
 from tiphys.core.spec import NodeStatus, SpecErrors, load_text, decode_document
 from tiphys.core.status.codec import NodeCodec
 
@@ -139,6 +139,13 @@ class WorkflowReconciler:
                 return Result()
         ex = held.execution
         _refresh_spec(ex, wf)
+        if ex.active_suspends and held.last_rv and str(meta.get("resourceVersion")) != held.last_rv:
+            # someone else wrote the workflow since our last write: a client may have resumed a node
+            try:
+                ex.now = _now_text(self.clock.now())
+                apply_client_resume(ex, held.writer.read_nodes(wf.get("status") or {}))
+            except ValueError:
+                pass  # an unreadable status written by someone else: keep ours
         observed = self._changes(key).take()
         if first:
             # after a restart every existing pod and task result of the workflow is news

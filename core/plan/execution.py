@@ -78,6 +78,8 @@ class Execution:
         self.deadline_text: str | None = None
         self.adopted: list[Any] = []
         self.suspends: dict[str, float] = {}  # suspend node id -> resume time
+        self.active_suspends: set[str] = set()  # Running Suspend nodes, timed or not (resumed by clients)
+        self.was_suspended = False
         self.awaiting_outputs: dict[str, float] = {}  # succeeded pod node id -> give-up time
         self._compiled: dict[Any, Any] = {}
         self._child_sets: dict[str, set[str]] = {}

@@ -20,7 +20,7 @@ from tiphys.core.plan.timeouts import DurationError, parse_duration
 from tiphys.core.plan.walk import Call, execute
 from tiphys.core.spec import NodeStatus, Outputs, as_text
 
-__all__ = ["Observed", "PlanResult", "Workflow", "plan", "new_execution"]
+__all__ = ["Observed", "PlanResult", "Workflow", "plan", "new_execution", "apply_client_resume"]
 
 
 class Observed(msgspec.Struct, kw_only=True):
@@ -29,6 +29,22 @@ class Observed(msgspec.Struct, kw_only=True):
     pods: list[dict] = []
     deleted_pods: list[dict] = []
     task_results: list[dict] = []
+
+
+def apply_client_resume(ex: Execution, live_nodes: dict[str, NodeStatus], /) -> None:
+    """Suspend nodes a client finished in the stored status (`argo resume`, `argo stop --node...`).
+
+    Clients write those phases (and supplied outputs) into status.nodes themselves (§5.12); the
+    controller takes them over instead of overwriting them with its own copy.
+    """
+    for node_id in list(ex.active_suspends):
+        live = live_nodes.get(node_id)
+        if live is None or live.phase in (None, "Running", "Pending"):
+            continue
+        ex.active_suspends.discard(node_id)
+        ex.suspends.pop(node_id, None)
+        ex.update(node_id, phase=live.phase, message=live.message, outputs=live.outputs,
+                  finished_at=live.finished_at or ex.now)
 
 
 class PlanResult(msgspec.Struct, kw_only=True):
@@ -107,6 +123,10 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         wf.set(phase="Running", started_at=wf.started_at or ex.now)
         ex.actions.append(EmitEvent("WorkflowRunning", "Workflow Running"))
     ex.suspended = bool(ex.spec.get("suspend"))
+    if ex.was_suspended and not ex.suspended:  # resumed: every frame may start what it held back
+        for frame in list(ex.frames.values()):
+            ex.schedule(frame)
+    ex.was_suspended = ex.suspended
     shutdown = ex.spec.get("shutdown") or ""
     ex.shutting_down = shutdown in ("Stop", "Terminate")
     _deadline(ex, wf, now)
@@ -137,6 +157,7 @@ def _timers(ex: Execution, now: float) -> None:
     for node_id, at in list(ex.suspends.items()):
         if now >= at:
             del ex.suspends[node_id]
+            ex.active_suspends.discard(node_id)
             ex.update(node_id, phase="Succeeded")
         else:
             ex.requeue(at)
@@ -175,9 +196,11 @@ def _stop_running(ex: Execution, shutdown: str) -> None:
         pod = next((p for p, n in ex.leaf_of_pod.items() if n == node_id), None)
         if pod:
             ex.actions.append(DeletePod(pod))
-    for node_id in list(ex.suspends):
-        ex.suspends.pop(node_id)
-        ex.update(node_id, phase="Failed", message=message)
+    for node_id in list(ex.active_suspends):  # timed or not: a stopped workflow resumes nothing
+        ex.suspends.pop(node_id, None)
+        ex.active_suspends.discard(node_id)
+        if not _in_exit_handler(ex, ex.nodes[node_id]):
+            ex.update(node_id, phase="Failed", message=message)
     for frame in list(ex.frames.values()):
         ex.schedule(frame)
 

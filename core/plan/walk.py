@@ -187,6 +187,8 @@ def _adopt_leaf(ex: Execution, call: Call, node_id: str) -> None:
 
 def _start_suspend(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
     node = ex.init_node(call.name, "Suspend", phase="Running", inputs=inputs, **node_kwargs(call, resolved))
+    if node.phase == "Running":
+        ex.active_suspends.add(node.id_)
     duration = (resolved.template.get("suspend") or {}).get("duration")
     if duration is not None:
         from tiphys.core.plan.timeouts import parse_duration
