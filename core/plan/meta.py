@@ -42,6 +42,11 @@ class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
     main_container: dict = {}
     # ConfigMap `images`: image -> {"entrypoint": [...], "cmd": [...]} for containers without a command
     images: dict[str, dict[str, list[str]]] = msgspec.field(default_factory=lambda: dict(KNOWN_IMAGES))
+    # tiphys: give the user's containers (main, sidecars, init) the `restricted` Pod Security
+    # Standard's settings where the template sets none, so workflow pods run in namespaces that
+    # enforce it (runAsNonRoot as UID 8737, no privilege escalation, no capabilities, RuntimeDefault
+    # seccomp). Off by default, as in Argo: images that expect root would break.
+    restricted_pods: bool = False
     # extra environment of the executor's containers (init, wait): e.g. TIPHYS_ARTIFACT_DIR, the
     # embedded default's local artifact repository
     executor_env: dict[str, str] = {}

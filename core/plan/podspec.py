@@ -197,6 +197,8 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
 
     metadata = {"name": pod_name, "namespace": meta.namespace, "labels": labels, "annotations": annotations,
                 "ownerReferences": [owner]}
+    if settings.restricted_pods:  # last: after sidecars, user init containers and podSpecPatch
+        _restrict(pod_spec)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
 
 
@@ -280,6 +282,25 @@ def _pick(key: str, *sources: dict) -> Any:
         if s.get(key):
             return clone(s[key])
     return None
+
+
+_USER_RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
+                    "runAsUser": 8737, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _restrict(pod_spec: dict) -> None:
+    """`PodSettings.restricted_pods`: the restricted PSS fields a template left unset, on every
+    container (the executor's already have them) and on the pod."""
+    pod_sc = pod_spec.setdefault("securityContext", {})
+    pod_sc.setdefault("seccompProfile", {"type": "RuntimeDefault"})
+    if "runAsUser" not in pod_sc:
+        pod_sc.setdefault("runAsNonRoot", True)
+    for ctr in [*pod_spec.get("initContainers", ()), *pod_spec.get("containers", ())]:
+        sc = ctr.setdefault("securityContext", {})
+        for key, value in _USER_RESTRICTED.items():
+            if key in ("runAsUser", "runAsNonRoot") and ("runAsUser" in pod_sc or "runAsUser" in sc):
+                continue  # the template chose a user: keep it (a root one is then refused, visibly)
+            sc.setdefault(key, clone(value))
 
 
 def _scheduling(pod_spec: dict, tmpl: dict, spec: dict, boundary: dict, pod_security: dict | None,
