@@ -35,6 +35,7 @@ from tiphys.controller.clock import RealClock
 from tiphys.controller.engine import Engine
 from tiphys.controller.api._http_config import static_token
 from tiphys.controller.nodeagent.agent import BINDINGS
+from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.simkubelet import SimKubelet, SimOutcome
 
 from ._control_plane import ControlPlane
@@ -66,21 +67,30 @@ class FaultProxy:
 
     cut_watch_after: (lo, hi) seconds; each watch stream is cut after a uniform time in it.
     p_drop: probability that a non-watch request's connection is dropped (half before
-        forwarding, half after the upstream answered).
+        forwarding, half after the upstream answered); only requests whose method is in
+        `drop_methods` and whose path contains `drop_path`.
     storm: (period, length) seconds; within the first `length` of every `period`, every
         request is answered 429 with `Retry-After: 1`.
-    p_gone: probability that a watch from a resourceVersion is expired (410).
+    p_gone: probability that a watch from a resourceVersion is expired (410), for the first
+        `max_gone` such watches (real expiries are rare: one per etcd compaction window; and
+        like client-go, informers back off before each relist).
     """
 
     def __init__(self, cluster: ControlPlane, /, *, seed: int = 0, cut_watch_after: tuple[float, float] | None = None,
-                 p_drop: float = 0.0, storm: tuple[float, float] | None = None, p_gone: float = 0.0) -> None:
+                 p_drop: float = 0.0, drop_methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH",
+                                                                                "DELETE"}),
+                 drop_path: str = "", storm: tuple[float, float] | None = None, p_gone: float = 0.0,
+                 max_gone: int = 1_000_000) -> None:
         self.upstream = cluster.server.rstrip("/")
         self._ssl = ssl.create_default_context(cafile=str(cluster.ca_cert))
         self.rng = random.Random(seed)
         self.cut_watch_after = cut_watch_after
         self.p_drop = p_drop
         self.storm = storm
+        self.drop_methods = drop_methods
+        self.drop_path = drop_path
         self.p_gone = p_gone
+        self.max_gone = max_gone
         self.enabled = True
         self.stats: Counter[str] = Counter()
         self.url = ""
@@ -128,9 +138,11 @@ class FaultProxy:
                                       "reason": "TooManyRequests", "message": "injected 429 storm"},
                                      status=429, headers={"Retry-After": "1"})
         rv = request.query.get("resourceVersion", "")
-        if self.enabled and watch and rv not in ("", "0") and self.rng.random() < self.p_gone:
+        gone = self.stats["410_http"] + self.stats["410_event"]
+        if self.enabled and watch and rv not in ("", "0") and gone < self.max_gone and self.rng.random() < self.p_gone:
             return await self._gone(request)
-        drop = self.enabled and not watch and self.rng.random() < self.p_drop
+        drop = (self.enabled and not watch and request.method in self.drop_methods and self.drop_path in request.path
+                and self.rng.random() < self.p_drop)
         if drop and self.rng.random() < 0.5:
             self.stats["dropped_before"] += 1
             return self._drop(request)
@@ -344,7 +356,12 @@ def check_fan_run(final: dict, kubelet: RecordingKubelet, pods: list[dict], pod_
                   n: int, /) -> None:
     """The run is whole: Succeeded, every pod made and run once, every output reached collect."""
     status = final.get("status") or {}
-    assert status.get("phase") == "Succeeded", (status.get("phase"), status.get("message"))
+    if status.get("phase") != "Succeeded":
+        nodes = StatusWriter().read_nodes(status)
+        bad = [(i, n.display_name, n.type_, n.phase, n.message) for i, n in nodes.items()
+               if n.phase != "Succeeded"][:8]
+        raise AssertionError(f"workflow {status.get('phase')}: {status.get('message')}; nodes not "
+                             f"Succeeded: {bad}")
     names = Counter(p["metadata"]["name"] for p in pods)
     assert len(names) == n + 2, f"expected {n + 2} pods, found {len(names)}"
     twice = {k: v for k, v in pod_creates.items() if v > 1}
@@ -356,7 +373,10 @@ def check_fan_run(final: dict, kubelet: RecordingKubelet, pods: list[dict], pod_
     collect = [t for t in kubelet.templates.values() if t.get("name") == "collect"]
     assert len(collect) == 1
     got = json.loads(_command(collect[0])[1])
-    assert sorted(got) == sorted(f"{i}-seed!" for i in range(n)), "an output was lost on its way to collect"
+    want = [f"{i}-seed!" for i in range(n)]
+    assert sorted(got) == sorted(want), (f"outputs lost on the way to collect: {len(got)} values, "
+                                         f"missing {sorted(set(want) - set(got))[:5]}, "
+                                         f"unexpected {sorted(set(got) - set(want))[:5]}")
     fans = [_work_input(t) for t in kubelet.templates.values() if t.get("name") == "work"]
     assert sorted(fans) == sorted(f"{i}-seed" for i in range(n)), "gen's output did not reach every fan pod"
 

@@ -1,0 +1,157 @@
+"""Faults between the controller and the real kube-apiserver, with nothing lost.
+
+The controller (`Engine` over `HttpApi`) talks to the apiserver through `FaultProxy`; the
+simulated kubelet talks to it directly, as a node would. Each test injects one kind of fault,
+asserts the fault really happened (so the test can fail), and then that the run is whole
+(`check_fan_run`): the workflow Succeeded, no pod was created or ran twice, no pod is missing,
+and every output reached, by value, the steps that consume it:
+
+(a) watch streams cut mid-body, and connections dropped (before forwarding, or after the
+    apiserver acted and before the answer arrived) - of reads, and of pod creates (xfail: a
+    product bug, see the test);
+(b) watches expired with 410 Gone, as an HTTP 410 and as an ERROR event in a 200 stream;
+(c) 429 storms with `Retry-After`;
+(d) a concurrent writer bumping the Workflow's resourceVersion, so status writes meet 409;
+(e) the controller killed right after a random write, ten runs of a 500-step workflow, each
+    restarted in-process on the same apiserver (tests/controller/engine/test_restart.py does
+    this on the embedded store).
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from tiphys.controller.api import NotFound, base
+
+from ._control_plane import ControlPlane
+from ._faults import FaultProxy, FanRun, direct_api, proxied_api, run_fan
+
+pytestmark = pytest.mark.cluster
+
+STEPS = 150
+
+
+async def _through(proxy: FaultProxy, cluster: ControlPlane, ns: str, n: int = STEPS, *, timeout: float = 180,
+                   status_interval: float = 1.0) -> FanRun:
+    await proxy.start()
+    try:
+        return await run_fan(cluster, ns, n, make_api=lambda: proxied_api(proxy, cluster.admin_token),
+                             timeout=timeout, status_interval=status_interval)
+    finally:
+        await proxy.stop()
+
+
+def test_watch_cuts(cluster: ControlPlane, cluster_namespace: str) -> None:
+    # a cut mid-body is a clean end (client-go's StreamWatcher): re-watch from the last
+    # resourceVersion at once; no relist, no backoff
+    proxy = FaultProxy(cluster, seed=1, cut_watch_after=(0.3, 2.0))
+    run = asyncio.run(_through(proxy, cluster, cluster_namespace))
+    print(f"faults: {dict(proxy.stats)}; {run.seconds:.1f} s")
+    assert proxy.stats["watch_cut"] >= 5, dict(proxy.stats)
+    run.check(STEPS)
+
+
+def test_dropped_reads(cluster: ControlPlane, cluster_namespace: str) -> None:
+    # connections of GETs (lists, gets) dropped before or after the apiserver answered: retried
+    # the controller reads little besides its informers' lists: expire watches so they relist
+    proxy = FaultProxy(cluster, seed=5, cut_watch_after=(0.5, 2.0), p_gone=0.5, max_gone=6, p_drop=0.6,
+                       drop_methods=frozenset({"GET"}))
+    run = asyncio.run(_through(proxy, cluster, cluster_namespace))
+    print(f"faults: {dict(proxy.stats)}; {run.seconds:.1f} s")
+    assert proxy.stats["dropped_before"] + proxy.stats["dropped_after"] >= 3, dict(proxy.stats)
+    run.check(STEPS)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "controller/reconciler.py WorkflowReconciler.reconcile: plan() has already marked the node's pod "
+    "as created in the held execution when applier.apply() raises (a pod POST whose connection "
+    "dropped: ApiError 503), so the requeued reconcile never issues the CreatePod again and the "
+    "node stays Pending for ever; see the cluster-test report"))
+def test_dropped_pod_creates(cluster: ControlPlane, cluster_namespace: str) -> None:
+    # pod POSTs dropped: half never reached the apiserver, half were made and their answer lost
+    proxy = FaultProxy(cluster, seed=6, p_drop=0.05, drop_methods=frozenset({"POST"}), drop_path="/pods")
+    run = asyncio.run(_through(proxy, cluster, cluster_namespace, timeout=60))
+    print(f"faults: {dict(proxy.stats)}; {run.seconds:.1f} s")
+    assert proxy.stats["dropped_before"] >= 1 and proxy.stats["dropped_after"] >= 1, dict(proxy.stats)
+    run.check(STEPS)
+
+
+def test_watches_expired_with_410(cluster: ControlPlane, cluster_namespace: str) -> None:
+    # watches cut often so that they are reopened from a resourceVersion, which then expires
+    proxy = FaultProxy(cluster, seed=2, cut_watch_after=(0.5, 2.0), p_gone=0.5, max_gone=8)
+    run = asyncio.run(_through(proxy, cluster, cluster_namespace))
+    print(f"faults: {dict(proxy.stats)}; {run.seconds:.1f} s")
+    assert proxy.stats["410_http"] >= 1 and proxy.stats["410_event"] >= 1, dict(proxy.stats)
+    assert proxy.stats["410_http"] + proxy.stats["410_event"] >= 4, dict(proxy.stats)
+    run.check(STEPS)
+
+
+def test_429_storms(cluster: ControlPlane, cluster_namespace: str) -> None:
+    # 0.5 s of every 1.5 s the apiserver "is overloaded": every request, watches included, gets 429
+    proxy = FaultProxy(cluster, seed=3, storm=(1.5, 0.5))
+    run = asyncio.run(_through(proxy, cluster, cluster_namespace))
+    print(f"faults: {dict(proxy.stats)}; {run.seconds:.1f} s")
+    assert proxy.stats["429"] >= 10, dict(proxy.stats)
+    run.check(STEPS)
+
+
+def test_concurrent_writer_causes_409s(cluster: ControlPlane, cluster_namespace: str) -> None:
+    ns = cluster_namespace
+    proxy = FaultProxy(cluster, seed=4)  # no faults of its own: it counts the 409s
+    written: list[int] = []
+
+    async def main() -> tuple[FanRun, dict]:
+        other = direct_api(cluster)
+
+        async def writer() -> None:
+            i = 0
+            while True:
+                try:
+                    await other.patch(base.WORKFLOWS, "fan", {"metadata": {"annotations": {
+                        "example.com/touched": str(i)}}}, namespace=ns)
+                    written.append(i)
+                    i += 1
+                except NotFound:
+                    pass  # not submitted yet
+                await asyncio.sleep(0.03)
+
+        task = asyncio.ensure_future(writer())
+        try:
+            run = await _through(proxy, cluster, ns, status_interval=0.1)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        try:
+            return run, await other.get(base.WORKFLOWS, "fan", namespace=ns)
+        finally:
+            await other.close()
+
+    run, final = asyncio.run(main())
+    # the other writer's last annotation survived the controller's status writes (the patch in
+    # flight when the writer was cancelled may have landed too)
+    assert final["metadata"]["annotations"]["example.com/touched"] in (str(written[-1]), str(written[-1] + 1))
+    print(f"409s: {dict(proxy.stats)}; {len(written)} foreign writes; {run.status_writes} status writes")
+    assert proxy.stats["409 workflows"] >= 3, dict(proxy.stats)
+    run.check(STEPS)
+
+
+KILL_STEPS = 500
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_killed_at_random_points(cluster: ControlPlane, cluster_namespace: str, seed: int) -> None:
+    """Killed after a random write (one to three times), restarted on the same apiserver."""
+    rng = random.Random(seed)
+    # a clean 500-step run makes about 1,010 controller writes (pods, task-result deletes,
+    # status, events); kill points fall anywhere in the first life's share of them
+    kills = tuple(rng.randint(1, 700) for _ in range(rng.randint(1, 3)))
+    run = asyncio.run(run_fan(cluster, cluster_namespace, KILL_STEPS, make_api=lambda: direct_api(cluster),
+                              kills=kills, timeout=300, status_interval=0.5))
+    print(f"seed {seed}: kills after writes {kills}, {run.lives} lives, {run.seconds:.1f} s, "
+          f"writes {dict(run.writes)}")
+    # the first kill point always falls inside the run; later ones may come after the end
+    assert run.lives >= 2, "the controller was never killed"
+    assert run.lives <= len(kills) + 1
+    run.check(KILL_STEPS)
