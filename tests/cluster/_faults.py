@@ -71,16 +71,21 @@ class FaultProxy:
         `drop_methods` and whose path contains `drop_path`.
     storm: (period, length) seconds; within the first `length` of every `period`, every
         request is answered 429 with `Retry-After: 1`.
+    watch_delay: seconds to hold every watch whose path contains `watch_delay_path` before
+        forwarding it: the events it would have carried arrive that much later (a lagging
+        informer).
     p_gone: probability that a watch from a resourceVersion is expired (410), for the first
-        `max_gone` such watches (real expiries are rare: one per etcd compaction window; and
-        like client-go, informers back off before each relist).
+        `max_gone` such watches on paths containing one of `gone_paths` (real expiries are
+        rare: one per etcd compaction window; and like client-go, informers back off before
+        each relist).
     """
 
     def __init__(self, cluster: ControlPlane, /, *, seed: int = 0, cut_watch_after: tuple[float, float] | None = None,
                  p_drop: float = 0.0, drop_methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH",
                                                                                 "DELETE"}),
                  drop_path: str = "", storm: tuple[float, float] | None = None, p_gone: float = 0.0,
-                 max_gone: int = 1_000_000) -> None:
+                 max_gone: int = 1_000_000, gone_paths: tuple[str, ...] = ("",), watch_delay: float = 0.0,
+                 watch_delay_path: str = "") -> None:
         self.upstream = cluster.server.rstrip("/")
         self._ssl = ssl.create_default_context(cafile=str(cluster.ca_cert))
         self.rng = random.Random(seed)
@@ -91,6 +96,9 @@ class FaultProxy:
         self.drop_path = drop_path
         self.p_gone = p_gone
         self.max_gone = max_gone
+        self.gone_paths = gone_paths
+        self.watch_delay = watch_delay
+        self.watch_delay_path = watch_delay_path
         self.enabled = True
         self.stats: Counter[str] = Counter()
         self.url = ""
@@ -139,8 +147,13 @@ class FaultProxy:
                                      status=429, headers={"Retry-After": "1"})
         rv = request.query.get("resourceVersion", "")
         gone = self.stats["410_http"] + self.stats["410_event"]
-        if self.enabled and watch and rv not in ("", "0") and gone < self.max_gone and self.rng.random() < self.p_gone:
+        if (self.enabled and watch and rv not in ("", "0") and gone < self.max_gone
+                and any(p in request.path for p in self.gone_paths)
+                and self.rng.random() < self.p_gone):
             return await self._gone(request)
+        if self.enabled and watch and self.watch_delay and self.watch_delay_path in request.path:
+            self.stats["watch_delayed"] += 1
+            await asyncio.sleep(self.watch_delay)
         drop = (self.enabled and not watch and request.method in self.drop_methods and self.drop_path in request.path
                 and self.rng.random() < self.p_drop)
         if drop and self.rng.random() < 0.5:

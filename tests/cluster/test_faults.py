@@ -56,8 +56,9 @@ def test_watch_cuts(cluster: ControlPlane, cluster_namespace: str) -> None:
 def test_dropped_reads(cluster: ControlPlane, cluster_namespace: str) -> None:
     # connections of GETs (lists, gets) dropped before or after the apiserver answered: retried
     # the controller reads little besides its informers' lists: expire watches so they relist
-    proxy = FaultProxy(cluster, seed=5, cut_watch_after=(0.5, 2.0), p_gone=0.5, max_gone=6, p_drop=0.6,
-                       drop_methods=frozenset({"GET"}))
+    # (pods' only: a lagging task-result informer is test_task_results_lagging_behind_pods)
+    proxy = FaultProxy(cluster, seed=5, cut_watch_after=(0.5, 2.0), p_gone=0.5, max_gone=6,
+                       gone_paths=("/pods",), p_drop=0.6, drop_methods=frozenset({"GET"}))
     run = asyncio.run(_through(proxy, cluster, cluster_namespace))
     print(f"faults: {dict(proxy.stats)}; {run.seconds:.1f} s")
     assert proxy.stats["dropped_before"] + proxy.stats["dropped_after"] >= 3, dict(proxy.stats)
@@ -80,12 +81,30 @@ def test_dropped_pod_creates(cluster: ControlPlane, cluster_namespace: str) -> N
 
 def test_watches_expired_with_410(cluster: ControlPlane, cluster_namespace: str) -> None:
     # watches cut often so that they are reopened from a resourceVersion, which then expires
-    proxy = FaultProxy(cluster, seed=2, cut_watch_after=(0.5, 2.0), p_gone=0.5, max_gone=8)
+    # Pods' and Workflows' watches only: a relisting task-result informer (backing off first, as
+    # client-go's does) lags behind the pods, which loses outputs today; that is
+    # test_task_results_lagging_behind_pods, an expected failure until the product is fixed.
+    proxy = FaultProxy(cluster, seed=2, cut_watch_after=(0.5, 2.0), p_gone=0.5, max_gone=8, 
+                       gone_paths=("/pods", "/workflows"))
     run = asyncio.run(_through(proxy, cluster, cluster_namespace))
     print(f"faults: {dict(proxy.stats)}; {run.seconds:.1f} s")
     assert proxy.stats["410_http"] >= 1 and proxy.stats["410_event"] >= 1, dict(proxy.stats)
     assert proxy.stats["410_http"] + proxy.stats["410_event"] >= 4, dict(proxy.stats)
     run.check(STEPS)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "core/plan/observe.py apply_pod: a pod seen Succeeded before its WorkflowTaskResult fulfils the node "
+    "with no outputs (task_result_synced starts True, execution.py:129); argo-semantics.md's outputs gate "
+    "('a Succeeded node whose template declares output parameters ... keeps its old phase') is missing, so "
+    "a lagging task-result informer loses outputs; see the cluster-test report"))
+def test_task_results_lagging_behind_pods(cluster: ControlPlane, cluster_namespace: str) -> None:
+    # every task-result watch opens 3 s late: results reach the controller after their pods
+    proxy = FaultProxy(cluster, seed=7, watch_delay=3.0, watch_delay_path="/workflowtaskresults")
+    run = asyncio.run(_through(proxy, cluster, cluster_namespace, n=20, timeout=60))
+    print(f"faults: {dict(proxy.stats)}; {run.seconds:.1f} s")
+    assert proxy.stats["watch_delayed"] >= 1, dict(proxy.stats)
+    run.check(20)
 
 
 def test_429_storms(cluster: ControlPlane, cluster_namespace: str) -> None:
