@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any
 
 from tiphys.core.spec import NodeStatus
 from tiphys.core.status import ids

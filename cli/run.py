@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from tiphys.core.spec import as_text
 from tiphys.core.validate import lint_texts
 
 __all__ = ["run"]

@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from tiphys.controller.api import base
-from tiphys.controller.informer import (DEFAULT_INDEXERS, FuncHandler, Informer, index_by_namespace,
+from tiphys.controller.informer import (FuncHandler, Informer, index_by_namespace,
                                         index_by_owner, strip_managed_fields)
 from tiphys.controller.reconciler import WorkflowReconciler
 from tiphys.controller.workqueue import RateLimitingQueue, WorkerStats, run_workers

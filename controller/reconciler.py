@@ -15,8 +15,6 @@ import logging
 import time
 from typing import Any
 
-import msgspec
-
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import Conflict, NotFound
 from tiphys.controller.apply import Applier
@@ -24,8 +22,7 @@ from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.workqueue import Result
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.plan.planner import Observed, apply_client_resume, new_execution, plan
-from tiphys.core.spec import NodeStatus, SpecErrors, load_text, decode_document
-from tiphys.core.status.codec import NodeCodec
+from tiphys.core.spec import SpecErrors, decode_document
 
 __all__ = ["WorkflowReconciler", "PendingChanges"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from tiphys.core.lang.errors import LangError
-from tiphys.core.lang.govaluate import evaluate_when
 from tiphys.core.lang.tags import substitute, substitute_object
 from tiphys.core.plan.execution import COMPLETED, Execution
 from tiphys.core.plan.scope import node_scope

@@ -16,7 +16,6 @@ from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.plan.observe import apply_parked, apply_pod, apply_task_result, pod_deleted
 from tiphys.core.plan.scope import global_scope, parse_time
-from tiphys.core.plan.timeouts import DurationError, parse_duration
 from tiphys.core.plan.walk import Call, execute
 from tiphys.core.spec import NodeStatus, Outputs, as_text
 
