@@ -27,17 +27,24 @@ class Applier:
         self.pods_created = 0
         self.api_writes = 0
 
-    async def apply(self, wf: dict, actions: Sequence[Any]) -> None:
+    async def apply(self, wf: dict, actions: Sequence[Any]) -> list[CreatePod]:
+        """Apply the actions; returns the pod creates that failed (to be issued again), never raising
+        for them: one lost create must not undo the others (AlreadyExists is success)."""
         if not actions:
-            return
+            return []
         namespace = wf["metadata"].get("namespace")
         creates = [a for a in actions if isinstance(a, CreatePod)]
+        failed: list[CreatePod] = []
         if creates:
             sem = asyncio.Semaphore(self.concurrency)
 
             async def one(action: CreatePod) -> None:
                 async with sem:
-                    await self._create_pod(namespace, action)
+                    try:
+                        await self._create_pod(namespace, action)
+                    except ApiError as exc:
+                        _log.warning("creating pod %s failed, will retry: %r", action.pod["metadata"]["name"], exc)
+                        failed.append(action)
 
             await asyncio.gather(*(one(a) for a in creates))
         for action in actions:
@@ -49,6 +56,7 @@ class Applier:
                 pass  # already gone: what we wanted
             except ApiError as exc:
                 _log.warning("action %r on %s failed: %r", type(action).__name__, wf["metadata"]["name"], exc)
+        return failed
 
     async def _create_pod(self, namespace: str, action: CreatePod) -> None:
         try:

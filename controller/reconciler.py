@@ -19,7 +19,7 @@ from tiphys.controller.api import base
 from tiphys.controller.api.errors import Conflict, NotFound
 from tiphys.controller.apply import Applier
 from tiphys.controller.status_writer import StatusWriter
-from tiphys.controller.workqueue import Result
+from tiphys.controller.workqueue import Result, RetryableError
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.plan.planner import Observed, apply_client_resume, new_execution, plan
 from tiphys.core.spec import SpecErrors, decode_document
@@ -152,7 +152,15 @@ class WorkflowReconciler:
         cpu = time.process_time()
         result = plan(ex, observed, now)
         self.cpu_seconds += time.process_time() - cpu
-        await self.applier.apply(wf, result.actions)
+        try:
+            failed = await self.applier.apply(wf, result.actions)
+        except Exception:
+            # Something unexpected broke the apply: forget this execution; the retry re-adopts from
+            # status, pods and task results, as after a restart (creates again: AlreadyExists = done).
+            self.held.pop(key, None)
+            raise
+        # Pod creates lost to a 5xx or a cut connection are issued again by the next plan, with backoff.
+        ex.retry_creates = failed
         held.unwritten = held.unwritten or result.status_changed
         requeue = result.requeue_after
         if held.unwritten:
@@ -164,6 +172,8 @@ class WorkflowReconciler:
                 held.last_write = now
             else:
                 requeue = wait if requeue is None else min(requeue, wait)
+        if failed:
+            raise RetryableError(f"{len(failed)} pod creates of {key} failed; retrying")
         return Result(requeue_after=requeue)
 
     def _adopt(self, key: str, wf: dict) -> _Held | None:

@@ -84,7 +84,8 @@ class Execution:
         self._compiled: dict[Any, Any] = {}
         self._child_sets: dict[str, set[str]] = {}
         self.stored_workflow_template_spec: dict | None = None
-        self.parked: dict[str, tuple[str, dict]] = {}  # observations for nodes not (re)created yet
+        self.parked: dict[str, tuple[str, dict]] = {}
+        self.retry_creates: list[Action] = []  # pod creates the applier could not make: issue again  # observations for nodes not (re)created yet
         self.signalled: dict[str, tuple[str, ...]] = {}  # pod name -> containers already told to stop
         self.leaves_total = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES)
         self.leaves_done = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES and n.phase in _DONE)

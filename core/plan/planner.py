@@ -106,7 +106,9 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
     wf: Workflow = ex.workflow
     ex.now_ts = now
     ex.now = _rfc3339(now)
-    ex.actions = []
+    ex.actions = [a for a in ex.retry_creates if ex.nodes.get(a.node_id) is not None
+                  and ex.nodes[a.node_id].phase == "Pending"]  # lost creates, for nodes still waiting
+    ex.retry_creates = []
     ex.requeue_at = None
     ex.changed_since_write = set()
     if wf.phase in ("Succeeded", "Failed", "Error"):

@@ -126,7 +126,12 @@ def _start_leaf(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: d
             return _error_node(ex, call, str(exc))
     if inputs:
         template = {**template, "inputs": inputs}
+    existed = ex.node_id(call.name) in ex.nodes
     node = ex.init_node(call.name, "Pod", inputs=inputs, **node_kwargs(call, resolved))
+    if not existed and any(template.get(k) is not None for k in ("container", "script", "containerSet")):
+        # the outputs gate (§5.7): its `wait` container reports through a WorkflowTaskResult; until
+        # that arrives a Succeeded pod does not fulfil the node (dependents would miss its outputs)
+        node = ex.update(node.id_, task_result_synced=False)
     if ex.spec_parallelism_reached():
         ex.deferred.append(lambda: _create_pod(ex, call, node.id_, pod_name, template))
         return node.id_
