@@ -179,7 +179,10 @@ def test_informer_over_http_survives_watch_timeouts(cluster: ControlPlane, clust
             task = asyncio.ensure_future(informer.run())
             try:
                 await asyncio.wait_for(informer.wait_synced(), 20)
-                assert sorted(informer.store.keys()) == [f"{cluster_namespace}/a", f"{cluster_namespace}/b"]
+                # the first list is at resourceVersion "0" (the watch cache, maybe a moment stale, as
+                # client-go's); the watch that follows brings what it missed
+                await wait_for(lambda: sorted(informer.store.keys()) == [
+                    f"{cluster_namespace}/a", f"{cluster_namespace}/b"], "store did not list a and b")
                 await asyncio.sleep(3.5)  # past the first watch's timeout: now on a re-watch
                 await api.create(WORKFLOWS, workflow("c"), namespace=cluster_namespace)
                 await api.delete(WORKFLOWS, "a", namespace=cluster_namespace)

@@ -191,8 +191,13 @@ async def test_deleted_pod_directories_are_collected_logs_kept(harness):
 async def test_deletion_grace_period_escalates_to_sigkill(harness):
     """A process ignoring SIGTERM is SIGKILLed after the deletion's grace period, then the pod goes."""
     async with harness() as h:
-        await h.create(pod("stubborn", sh("main", "trap '' TERM; while true; do sleep 0.05; done")))
+        await h.create(pod("stubborn", sh("main", "trap '' TERM; echo trapped; while true; do sleep 0.05; done")))
         await h.wait_for("stubborn", lambda p: p["status"].get("phase") == "Running")
+        log = h.agent.log_path("default", "stubborn", "main")
+        for _ in range(400):  # Running means started, not that the shell has set its trap yet
+            if log.exists() and "trapped" in log.read_text():
+                break
+            await asyncio.sleep(0.025)
         started = time.monotonic()
         await h.api.delete(PODS, "stubborn", namespace="default", grace_period_seconds=1)
         await _gone(h, "stubborn")
