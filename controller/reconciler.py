@@ -73,6 +73,8 @@ class WorkflowReconciler:
         self.applier = applier or Applier(api)
         self.metrics = metrics
         self.pending: dict[str, PendingChanges] = {}
+        # key -> (uid, resourceVersion of our final write): stale cached copies are ignored
+        self.completed: dict[str, tuple[str, int]] = {}
         self.held: dict[str, _Held] = {}
         self.status_writes = 0
         self.cpu_seconds = 0.0  # the controller's own CPU: planning and status encoding
@@ -117,6 +119,7 @@ class WorkflowReconciler:
         if wf is None:
             self.held.pop(key, None)
             self.pending.pop(key, None)
+            self.completed.pop(key, None)
             return Result()
         meta = wf.get("metadata") or {}
         if (meta.get("labels") or {}).get(COMPLETED_LABEL) == "true":
@@ -125,6 +128,9 @@ class WorkflowReconciler:
             return Result()
         held = self.held.get(key)
         uid = meta.get("uid", "")
+        done = self.completed.get(key)
+        if done is not None and done[0] == uid and int(meta.get("resourceVersion") or 0) <= done[1]:
+            return Result()  # a cached copy from before our final write: never re-run a finished workflow
         if held is not None and held.uid != uid:
             held = None  # deleted and re-created under the same name
         if held is not None and held.last_rv and int(meta.get("resourceVersion") or 0) < int(held.last_rv):
@@ -272,6 +278,7 @@ class WorkflowReconciler:
             if ex.workflow.phase in ("Succeeded", "Failed", "Error"):
                 self.held.pop(key, None)
                 self.pending.pop(key, None)
+                self.completed[key] = (held.uid, int(held.last_rv or 0))
             return
         raise RuntimeError(f"status of {key} could not be written after 5 conflicts")
 
