@@ -45,7 +45,7 @@ import operator
 from collections.abc import Iterable, Mapping, Sequence
 
 from .compile import FLAG_CONTINUE_ERROR, FLAG_CONTINUE_FAILED, FLAG_GROUP, CompiledDAG
-from .depends import OP_AND, OP_NOT
+from .depends import evaluate
 from .errors import RestoreError, SchedulerError, UnknownDependencyError
 from .outcome import Outcome, check_outcome
 
@@ -149,22 +149,8 @@ class ReferenceScheduler:
         self._omitted_read = 0
 
     def _evaluate(self, t: int) -> bool:
-        prog, outcome = self._prog, self._outcome
-        stack: list[bool] = []
-        i, end = self._prog_off[t], self._prog_off[t + 1]
-        while i < end:
-            w = prog[i]
-            if w >= 0:
-                stack.append(outcome[w] & prog[i + 1] != 0)
-                i += 2
-                continue
-            if w == OP_NOT:
-                stack[-1] = not stack[-1]
-            else:
-                right = stack.pop()
-                stack[-1] = (stack[-1] and right) if w == OP_AND else (stack[-1] or right)
-            i += 1
-        return stack[-1] if stack else True
+        # one evaluator for the reference: the program runner of `depends` (the Cython one is its twin)
+        return evaluate(self._prog[self._prog_off[t]:self._prog_off[t + 1]], self._outcome)
 
     def _fulfil(self, t: int, outcome: int) -> None:
         """Record an outcome; a task that did not complete inherits its dependencies' branch phase."""
