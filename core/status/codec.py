@@ -25,6 +25,7 @@ import binascii
 import bisect
 import gc
 import itertools
+import operator
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
@@ -89,20 +90,34 @@ class NodeCodec(Generic[N]):
         are copied from the last output as whole runs of bytes, changed and new ones encoded.
         """
         prev = self._nodes
-        changed = [k for k, v in nodes.items() if prev.get(k) is not v]
-        added = sum(1 for k in changed if k not in prev)
-        removed = [k for k in prev if k not in nodes] if len(prev) + added != len(nodes) else []
+        if not prev:
+            # Cold (first write, or after `forget`): nothing to splice against, so no scan either.
+            return self._encode_full(nodes)
+        keys = list(nodes)
+        if keys == self._keys:
+            # Same IDs in the same order (most writes): compare node objects pairwise in C.
+            changed = list(itertools.compress(keys, map(operator.is_not, nodes.values(), prev.values())))
+            removed: list[str] = []
+        else:
+            changed = [k for k, v in nodes.items() if prev.get(k) is not v]
+            added = sum(1 for k in changed if k not in prev)
+            removed = [k for k in prev if k not in nodes] if len(prev) + added != len(nodes) else []
         if not changed and not removed:
             return self._last
-        if (len(changed) + len(removed)) * 4 > len(nodes) or not prev:
-            # Mostly new: one C-level pass beats any splicing.
-            out = self._encoder.encode(nodes)
-            self._nodes, self._last, self._order, self._klen, self._vlen = dict(nodes), out, [], [], []
-            return out
+        if (len(changed) + len(removed)) * 4 > len(nodes):
+            return self._encode_full(nodes)  # mostly new: one C-level pass beats any splicing
         if not self._klen:
             self._index_last()
         out = self._splice(nodes, changed, removed)
+        self._nodes, self._keys = dict(nodes), keys
+        return out
+
+    def _encode_full(self, nodes: Mapping[str, N]) -> bytes:
+        """One msgspec pass over the whole map; entry lengths are indexed lazily if a splice follows."""
+        out = self._encoder.encode(nodes)
         self._nodes = dict(nodes)
+        self._keys = list(self._nodes)
+        self._last, self._order, self._klen, self._vlen = out, [], [], []
         return out
 
     def _index_last(self) -> None:
@@ -167,6 +182,7 @@ class NodeCodec(Generic[N]):
     def forget(self) -> None:
         """Drop the cached encoding (e.g. when the workflow leaves the informer's cache)."""
         self._nodes: dict[str, Any] = {}
+        self._keys: list[str] = []  # the keys of `_nodes`, in its order
         self._last = b""
         self._order: list[str] = []
         self._klen: list[int] = []

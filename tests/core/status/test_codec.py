@@ -111,6 +111,41 @@ def test_unchanged_map_reuses_the_last_output(nodes200):
     assert codec.encode_json(nodes200) == first
 
 
+
+def test_empty_map_is_an_empty_object():
+    """A fresh codec given no nodes writes `{}` (not an empty string), and it reads back."""
+    codec = NodeCodec(NodeStatus)
+    assert codec.encode_json({}) == b"{}"
+    assert codec.encode_json({}) == b"{}"
+    assert NodeCodec(NodeStatus).decompress(codec.compress({})) == {}
+
+
+def test_changes_at_both_ends_in_the_same_key_order(nodes200):
+    """Same IDs in the same order (the pairwise identity scan): first and last node replaced."""
+    codec = NodeCodec(NodeStatus)
+    codec.encode_json(nodes200)
+    current = dict(nodes200)
+    first, last = next(iter(current)), next(reversed(current))
+    for key in (first, last):
+        current[key] = msgspec.structs.replace(current[key], phase="Error", message="edge")
+    assert codec.encode_json(current) == full(current)
+    again = codec.encode_json(dict(current))
+    assert again == full(current)
+    assert codec.encode_json(current) is again
+
+
+def test_same_ids_in_another_order(nodes200):
+    """The same IDs inserted in another order, one node replaced: still sorted, still one change."""
+    codec = NodeCodec(NodeStatus)
+    codec.encode_json(nodes200)
+    shuffled = dict(reversed(list(nodes200.items())))
+    key = list(shuffled)[7]
+    shuffled[key] = msgspec.structs.replace(shuffled[key], phase="Failed")
+    assert codec.encode_json(shuffled) == full(shuffled)
+    assert codec.encode_json(dict(reversed(list(shuffled.items())))) == full(shuffled)
+    assert codec.encode_json(nodes200) == full(nodes200)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 199), st.sampled_from(["Failed", "Error", "Running"])), max_size=30),
        st.integers(0, 5), st.lists(st.text(alphabet="ab-0123456789z", min_size=1, max_size=12), max_size=8))
