@@ -1,7 +1,11 @@
 """The applier: makes a plan's actions so. It decides nothing.
 
-Pod creates run concurrently (bounded); AlreadyExists means a create we made before a crash and
-is success (pod names are deterministic). Deletes tolerate NotFound. Events are best effort.
+PVC creates go first (a pod must not wait on a claim that does not exist; if one fails, the pod
+creates are held back and reported as failed). Pod creates run concurrently (bounded);
+AlreadyExists means a create we made before a crash and is success (pod names are
+deterministic); for a PVC it is success only when the workflow owns the claim. Deletes
+tolerate NotFound. Events are best effort. What failed comes back in `Applied`, for the
+reconciler to hand to the planner: nothing is retried here.
 """
 from __future__ import annotations
 
@@ -11,13 +15,31 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from tiphys.controller.api import base
-from tiphys.controller.api.errors import AlreadyExists, ApiError, NotFound
-from tiphys.core.plan.actions import (CreatePod, CreatePVC, DeletePod, DeletePVC, DeleteTaskResults, EmitEvent,
-                                      SignalPod)
+from tiphys.controller.api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Invalid, NotFound
+from tiphys.core.plan.actions import (CreatePod, CreatePVC, DeletePod, DeletePVC, DeleteTaskResults, DeleteWorkflow,
+                                      EmitEvent, SignalPod)
 
-__all__ = ["Applier"]
+__all__ = ["Applier", "Applied", "PVCRefused"]
 
 _log = logging.getLogger("tiphys.apply")
+
+
+class PVCRefused(ApiError):
+    """A PVC of the workflow's name exists but belongs to someone else (Argo: `pvc already exists
+    with different ownerreference`)."""
+
+
+class Applied:
+    """What an `apply` could not do, by kind; empty lists when everything worked."""
+
+    __slots__ = ("failed_creates", "failed", "claims_made", "claims_failed", "claims_refused")
+
+    def __init__(self) -> None:
+        self.failed_creates: list[CreatePod] = []  # to be issued again by the next plan
+        self.failed: list[Any] = []  # other actions the API refused (NotFound is success for deletes)
+        self.claims_made: list[str] = []  # claim names whose PVC exists and is ours
+        self.claims_failed: list[tuple[str, str]] = []  # (claim, error) that may pass: try again
+        self.claims_refused: list[tuple[str, str]] = []  # (claim, error) that will not pass
 
 
 class Applier:
@@ -27,14 +49,21 @@ class Applier:
         self.pods_created = 0
         self.api_writes = 0
 
-    async def apply(self, wf: dict, actions: Sequence[Any]) -> list[CreatePod]:
-        """Apply the actions; returns the pod creates that failed (to be issued again), never raising
-        for them: one lost create must not undo the others (AlreadyExists is success)."""
+    async def apply(self, wf: dict, actions: Sequence[Any]) -> Applied:
+        """Apply the actions; never raises for a refused one (one lost create must not undo the
+        others): the `Applied` result says what failed."""
+        out = Applied()
         if not actions:
-            return []
+            return out
         namespace = wf["metadata"].get("namespace")
+        for action in actions:
+            if isinstance(action, CreatePVC):
+                await self._create_pvc(namespace, action, out)
         creates = [a for a in actions if isinstance(a, CreatePod)]
-        failed: list[CreatePod] = []
+        failed = out.failed_creates
+        if creates and (out.claims_failed or out.claims_refused):
+            failed.extend(creates)  # a pod must not start before its claims exist
+            creates = []
         if creates:
             sem = asyncio.Semaphore(self.concurrency)
 
@@ -48,15 +77,43 @@ class Applier:
 
             await asyncio.gather(*(one(a) for a in creates))
         for action in actions:
-            if isinstance(action, CreatePod):
+            if isinstance(action, (CreatePod, CreatePVC)):
                 continue
             try:
                 await self._apply_one(wf, namespace, action)
             except NotFound:
                 pass  # already gone: what we wanted
+            except Conflict as exc:
+                if isinstance(action, (DeletePod, DeleteWorkflow)):
+                    continue  # the UID precondition failed: ours is gone, one of the same name is not ours
+                _log.warning("action %r on %s failed: %r", type(action).__name__, wf["metadata"]["name"], exc)
+                out.failed.append(action)
             except ApiError as exc:
                 _log.warning("action %r on %s failed: %r", type(action).__name__, wf["metadata"]["name"], exc)
-        return failed
+                out.failed.append(action)
+        return out
+
+    async def _create_pvc(self, namespace: str, action: CreatePVC, out: Applied) -> None:
+        name = action.pvc["metadata"]["name"]
+        self.api_writes += 1
+        try:
+            try:
+                await self.api.create(base.PERSISTENT_VOLUME_CLAIMS, action.pvc, namespace=namespace)
+            except AlreadyExists:
+                live = await self.api.get(base.PERSISTENT_VOLUME_CLAIMS, name, namespace=namespace)
+                owners = {r.get("uid") for r in (live.get("metadata") or {}).get("ownerReferences") or ()}
+                if action.owner_uid not in owners:
+                    raise PVCRefused(f"{name} pvc already exists with different ownerreference") from None
+        except (PVCRefused, BadRequest, Invalid) as exc:
+            out.claims_refused.append((action.claim, _text(exc)))
+        except ApiError as exc:
+            # quota, 429, 5xx, a cut connection, RBAC: the workflow waits Pending and the create is
+            # tried again (Argo waits only on transient errors; a wait that shows the error is
+            # kinder than failing a workflow for a Forbidden that an admin may fix)
+            _log.warning("creating pvc %s failed, will retry: %r", name, exc)
+            out.claims_failed.append((action.claim, _text(exc)))
+        else:
+            out.claims_made.append(action.claim)
 
     async def _create_pod(self, namespace: str, action: CreatePod) -> None:
         try:
@@ -70,18 +127,19 @@ class Applier:
         if isinstance(action, DeletePod):
             self.api_writes += 1
             pre = base.Preconditions(uid=action.uid) if action.uid else None
-            await self.api.delete(base.PODS, action.name, namespace=namespace, preconditions=pre)
+            await self.api.delete(base.PODS, action.name, namespace=namespace, preconditions=pre,
+                                  grace_period_seconds=action.grace_period_seconds)
         elif isinstance(action, SignalPod):
             # the node agent and the kubelet act on this annotation: SIGTERM the named containers
             self.api_writes += 1
             await self.api.patch(base.PODS, action.name, {"metadata": {"annotations": {
                 "workflows.argoproj.io/terminate-containers": ",".join(action.containers)}}}, namespace=namespace)
-        elif isinstance(action, CreatePVC):
+        elif isinstance(action, DeleteWorkflow):
             self.api_writes += 1
-            try:
-                await self.api.create(base.PERSISTENT_VOLUME_CLAIMS, action.pvc, namespace=namespace)
-            except AlreadyExists:
-                pass
+            pre = base.Preconditions(uid=action.uid) if action.uid else None
+            # Background, as Argo's TTL controller: pods, PVCs and task results follow by owner reference
+            await self.api.delete(base.WORKFLOWS, action.name, namespace=namespace, preconditions=pre,
+                                  propagation=base.Propagation.BACKGROUND)
         elif isinstance(action, DeletePVC):
             self.api_writes += 1
             await self.api.delete(base.PERSISTENT_VOLUME_CLAIMS, action.name, namespace=namespace)
@@ -109,3 +167,7 @@ class Applier:
                  "source": {"component": "workflow-controller"}, "reportingComponent": "workflow-controller"}
         self.api_writes += 1
         await self.api.create(base.EVENTS, event, namespace=namespace)
+
+
+def _text(exc: ApiError) -> str:
+    return str(exc.args[0]) if exc.args else type(exc).__name__

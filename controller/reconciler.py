@@ -7,7 +7,12 @@ and writes status once. Executions are kept per (uid, generation) and rebuilt fr
 a restart, so one pod event costs work proportional to what it changes.
 
 Invariants: cached objects are never mutated (`plan` works on its own state); one status write
-per reconcile; a cached Workflow older than our own last write is not acted on.
+per reconcile; a cached Workflow older than our own last write is not acted on; a pod is
+deleted by pod GC only after the status recording its node's outcome was written.
+
+A completed workflow has no execution: what is left (pod GC, `ttlStrategy`, PVCs whose delete
+failed) is worked out from the stored object and the pods that exist (`core.plan.completed`),
+so a restart in the middle of it finishes it.
 """
 from __future__ import annotations
 
@@ -17,9 +22,12 @@ from typing import Any
 
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import Conflict, NotFound
-from tiphys.controller.apply import Applier
+from tiphys.controller.apply import Applied, Applier
 from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.workqueue import Result, RetryableError
+from tiphys.core.plan import claims
+from tiphys.core.plan.actions import DeletePod, DeletePVC
+from tiphys.core.plan.completed import after_completion
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.plan.planner import Observed, apply_client_resume, new_execution, plan
 from tiphys.core.spec import SpecErrors, decode_document
@@ -125,7 +133,7 @@ class WorkflowReconciler:
         if (meta.get("labels") or {}).get(COMPLETED_LABEL) == "true":
             self.held.pop(key, None)
             self.pending.pop(key, None)
-            return Result()
+            return await self._finished(wf)
         held = self.held.get(key)
         uid = meta.get("uid", "")
         done = self.completed.get(key)
@@ -159,16 +167,18 @@ class WorkflowReconciler:
         result = plan(ex, observed, now)
         self.cpu_seconds += time.process_time() - cpu
         try:
-            failed = await self.applier.apply(wf, result.actions)
+            applied = await self.applier.apply(wf, result.actions)
         except Exception:
             # Something unexpected broke the apply: forget this execution; the retry re-adopts from
             # status, pods and task results, as after a restart (creates again: AlreadyExists = done).
             self.held.pop(key, None)
             raise
         # Pod creates lost to a 5xx or a cut connection are issued again by the next plan, with backoff.
-        ex.retry_creates = failed
-        held.unwritten = held.unwritten or result.status_changed
+        ex.retry_creates = applied.failed_creates
         requeue = result.requeue_after
+        if _take_claims(ex, applied):
+            requeue = 0.0  # every PVC exists now: the entry template may start
+        held.unwritten = held.unwritten or result.status_changed or ex.workflow.changed
         if held.unwritten:
             # At most one status write per workflow per `status_interval` (the object is written whole);
             # pods are created at once regardless, and the final status is written without delay.
@@ -178,9 +188,46 @@ class WorkflowReconciler:
                 held.last_write = now
             else:
                 requeue = wait if requeue is None else min(requeue, wait)
-        if failed:
-            raise RetryableError(f"{len(failed)} pod creates of {key} failed; retrying")
+        gc_at = await self._collect_pods(wf, ex, now)
+        if gc_at is not None:
+            requeue = max(0.0, gc_at - now) if requeue is None else min(requeue, max(0.0, gc_at - now))
+        if applied.failed_creates or applied.claims_failed:
+            raise RetryableError(f"{len(applied.failed_creates)} pod and {len(applied.claims_failed)} PVC creates "
+                                 f"of {key} failed; retrying")
         return Result(requeue_after=requeue)
+
+    async def _collect_pods(self, wf: dict, ex: Any, now: float) -> float | None:
+        """Pod GC while the workflow runs: deletes whose node outcome is written and whose delay
+        passed (core.plan.podgc); returns when the next one is due."""
+        gc = ex.pod_gc
+        if gc is None:
+            return None
+        deletes, next_at = gc.due(now)
+        if deletes:
+            applied = await self.applier.apply(wf, deletes)
+            failed = [a for a in applied.failed if isinstance(a, DeletePod)]
+            if failed:
+                gc.failed(failed, now)
+                next_at = min(t for t, _, _ in gc.heap)
+        return next_at
+
+    async def _finished(self, wf: dict) -> Result:
+        """A completed workflow: pod GC, ttlStrategy and leftover PVCs, from the object alone."""
+        spec = wf.get("spec") or {}
+        status = wf.get("status") or {}
+        stored = status.get("storedWorkflowTemplateSpec")
+        if isinstance(stored, dict):
+            spec = _merge_specs(stored, {k: v for k, v in spec.items() if k != "workflowTemplateRef"})
+        if not (spec.get("podGC") or spec.get("ttlStrategy") or status.get("persistentVolumeClaims")):
+            return Result()
+        key = base.object_key(wf)
+        now = self.clock.now()
+        pods = self.pods.store.by_index("workflow", key) if spec.get("podGC") else ()
+        cleanup = after_completion(wf, spec, pods, now, settings=self.settings)
+        applied = await self.applier.apply(wf, cleanup.actions)
+        if applied.failed:
+            raise RetryableError(f"{len(applied.failed)} clean-up actions of {key} failed; retrying")
+        return Result(requeue_after=None if cleanup.requeue_at is None else max(0.0, cleanup.requeue_at - now))
 
     def _adopt(self, key: str, wf: dict) -> _Held | None:
         meta = wf["metadata"]
@@ -253,7 +300,7 @@ class WorkflowReconciler:
         """One status write; on 409 re-read and re-apply our status (we own it), never regressing."""
         ex = held.execution
         cpu = time.process_time()
-        body = held.writer.workflow_body(wf, ex)
+        body = _with_claims(held.writer.workflow_body(wf, ex), ex)
         self.cpu_seconds += time.process_time() - cpu
         namespace, _, name = key.partition("/")
         for attempt in range(5):
@@ -267,7 +314,7 @@ class WorkflowReconciler:
                 if (live.get("metadata") or {}).get("uid") != held.uid:
                     return
                 _refresh_spec(ex, live)
-                body = held.writer.workflow_body(live, ex)
+                body = _with_claims(held.writer.workflow_body(live, ex), ex)
                 continue
             except NotFound:
                 return
@@ -275,12 +322,38 @@ class WorkflowReconciler:
             held.unwritten = False
             self.status_writes += 1
             ex.workflow.changed = False
+            if ex.pod_gc is not None:
+                ex.pod_gc.persisted(self.clock.now())  # the outcomes of the decided pods are on record
             if ex.workflow.phase in ("Succeeded", "Failed", "Error"):
                 self.held.pop(key, None)
                 self.pending.pop(key, None)
                 self.completed[key] = (held.uid, int(held.last_rv or 0))
             return
         raise RuntimeError(f"status of {key} could not be written after 5 conflicts")
+
+
+def _take_claims(ex: Any, applied: Applied) -> bool:
+    """Hand the applier's PVC outcomes to the planner; True when the last missing PVC was just made."""
+    failed_deletes = [a.name for a in applied.failed if isinstance(a, DeletePVC)]
+    if failed_deletes:
+        claims.release_failed(ex, failed_deletes)
+    if not (applied.claims_made or applied.claims_failed or applied.claims_refused):
+        return False
+    all_made = claims.created(ex, applied.claims_made)
+    if applied.claims_refused:
+        claims.refused(ex, applied.claims_refused[0][1])
+    elif applied.claims_failed:
+        claims.waiting(ex, applied.claims_failed[0][1])
+    return all_made and not applied.claims_failed and not applied.claims_refused
+
+
+def _with_claims(body: dict, ex: Any) -> dict:
+    """`status.persistentVolumeClaims` (the volumes of the PVCs made from volumeClaimTemplates)."""
+    volumes = ex.workflow.persistent_volume_claims
+    status = body.get("status")
+    if volumes and isinstance(status, dict):
+        body = {**body, "status": {**status, "persistentVolumeClaims": list(volumes)}}
+    return body
 
 
 def _decode_spec(wf: dict) -> tuple[dict | None, str | None]:

@@ -6,7 +6,7 @@ from typing import Any, Union
 import msgspec
 
 __all__ = ["CreatePod", "DeletePod", "SignalPod", "CreatePVC", "DeletePVC", "EmitEvent", "DeleteTaskResults",
-           "Action"]
+           "DeleteWorkflow", "Action"]
 
 
 class CreatePod(msgspec.Struct, frozen=True, tag=True):
@@ -19,6 +19,7 @@ class CreatePod(msgspec.Struct, frozen=True, tag=True):
 class DeletePod(msgspec.Struct, frozen=True, tag=True):
     name: str
     uid: str = ""  # precondition, so a re-created pod of the same name survives
+    grace_period_seconds: int | None = None  # None: the pod's own terminationGracePeriodSeconds
 
 
 class SignalPod(msgspec.Struct, frozen=True, tag=True):
@@ -29,11 +30,22 @@ class SignalPod(msgspec.Struct, frozen=True, tag=True):
 
 
 class CreatePVC(msgspec.Struct, frozen=True, tag=True):
+    """Create a `volumeClaimTemplates` PVC; AlreadyExists is success only if the workflow owns it."""
+
     pvc: dict[str, Any]
+    claim: str = ""  # the claim template's name (the volume name pods mount)
+    owner_uid: str = ""
 
 
 class DeletePVC(msgspec.Struct, frozen=True, tag=True):
     name: str
+
+
+class DeleteWorkflow(msgspec.Struct, frozen=True, tag=True):
+    """Delete the workflow (ttlStrategy); its pods, PVCs and task results follow by owner reference."""
+
+    name: str
+    uid: str = ""
 
 
 class EmitEvent(msgspec.Struct, frozen=True, tag=True):
@@ -46,4 +58,4 @@ class DeleteTaskResults(msgspec.Struct, frozen=True, tag=True):
     """Delete every WorkflowTaskResult of the workflow (after completion, as Argo does)."""
 
 
-Action = Union[CreatePod, DeletePod, SignalPod, CreatePVC, DeletePVC, EmitEvent, DeleteTaskResults]
+Action = Union[CreatePod, DeletePod, SignalPod, CreatePVC, DeletePVC, EmitEvent, DeleteTaskResults, DeleteWorkflow]

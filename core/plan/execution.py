@@ -87,6 +87,10 @@ class Execution:
         self.parked: dict[str, tuple[str, dict]] = {}
         self.retry_creates: list[Action] = []  # pod creates the applier could not make: issue again  # observations for nodes not (re)created yet
         self.signalled: dict[str, tuple[str, ...]] = {}  # pod name -> containers already told to stop
+        self.pod_of_node: dict[str, tuple[str, str, str, dict]] = {}  # node id -> (pod, uid, pod phase, labels)
+        self.timeouts: list[tuple[float, str]] = []  # heap of (template deadline, Pending node id)
+        self.pod_gc: Any = None  # podgc.PodGCQueue when the workflow has a podGC strategy
+        self.claims_waiting = False  # volumeClaimTemplates PVCs not all made yet: nothing starts
         self.leaves_total = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES)
         self.leaves_done = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES and n.phase in _DONE)
 

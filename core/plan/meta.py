@@ -52,3 +52,5 @@ class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
     executor_env: dict[str, str] = {}
     # ConfigMap `podGCDeleteDelayDuration`, used in the pod-gc-strategy annotation when podGC has none
     pod_gc_delete_delay: str = "5s"
+    # ConfigMap `podGCGracePeriodSeconds`: the grace period of pod GC deletes (None: the pod's own)
+    pod_gc_grace_period_seconds: int | None = None

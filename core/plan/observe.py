@@ -37,7 +37,12 @@ def apply_pod(ex: Execution, pod: dict) -> None:
         _park(ex, pod, "pod")
         return
     node = ex.nodes[node_id]
+    meta = pod.get("metadata") or {}
+    ex.pod_of_node[node_id] = (meta.get("name", ""), meta.get("uid", ""), (pod.get("status") or {}).get("phase", ""),
+                               meta.get("labels") or {})
     if node.phase in FULFILLED and node.task_result_synced is not False:
+        if ex.pod_gc is not None:
+            ex.pod_gc.consider(ex, node_id)  # e.g. the pod of a node failed by a timeout, seen only now
         return
     template = ex.pod_templates.get(node_id) or {}
     daemon = bool(template.get("daemon"))

@@ -11,7 +11,9 @@ from typing import Any
 
 import msgspec
 
+from tiphys.core.plan import claims, podgc
 from tiphys.core.plan.actions import Action, DeletePod, DeleteTaskResults, EmitEvent
+from tiphys.core.plan.deadlines import expire_pending
 from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.plan.observe import apply_parked, apply_pod, apply_task_result, pod_deleted
@@ -64,6 +66,7 @@ class Workflow:
         self.progress: str = status.get("progress") or ""
         self.outputs: dict | None = status.get("outputs")
         self.conditions: list[dict] = list(status.get("conditions") or [])
+        self.persistent_volume_claims: list[dict] = list(status.get("persistentVolumeClaims") or [])
         self.changed = False
 
     def set(self, **fields: Any) -> None:
@@ -95,6 +98,9 @@ def new_execution(meta: WorkflowMeta, spec: dict, status: dict, nodes: dict[str,
         ex.global_scope[f"workflow.outputs.parameters.{k}"] = as_text(v)
     ex.root_id = ex.node_id(meta.name)
     ex.exit_id = ex.node_id(f"{meta.name}.onExit")
+    policy = podgc.policy_of(ex.spec, settings)
+    if policy is not None and policy.per_pod:  # workflow-level strategies act after completion only
+        ex.pod_gc = podgc.PodGCQueue(policy)
     return ex
 
 
@@ -121,8 +127,9 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         pod_deleted(ex, pod)
     _timers(ex, now)
     if not wf.phase or wf.phase == "Pending":
+        if not wf.phase:
+            ex.actions.append(EmitEvent("WorkflowRunning", "Workflow Running"))
         wf.set(phase="Running", started_at=wf.started_at or ex.now)
-        ex.actions.append(EmitEvent("WorkflowRunning", "Workflow Running"))
     ex.suspended = bool(ex.spec.get("suspend"))
     if ex.was_suspended and not ex.suspended:  # resumed: every frame may start what it held back
         for frame in list(ex.frames.values()):
@@ -135,6 +142,25 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         _stop_running(ex, shutdown)
     ex.global_scope["workflow.status"] = wf.phase
     ex.global_scope["workflow.duration"] = f"{max(0.0, now - parse_time(wf.started_at).timestamp()):f}"
+    # Argo creates the volumeClaimTemplates PVCs before it executes the entry template: until the
+    # reconciler reports them made, nothing starts (claims.py)
+    ex.claims_waiting = claims.request(ex)
+    if not ex.claims_waiting:
+        _run(ex, wf, shutdown)
+    wf.set(progress=ex.progress)
+    changed = set(ex.changed)
+    ex.changed.clear()
+    if ex.pod_gc is not None:
+        for node_id in changed:
+            if ex.nodes[node_id].type_ == "Pod":
+                ex.pod_gc.consider(ex, node_id)
+    requeue = None if ex.requeue_at is None else max(0.0, ex.requeue_at - now)
+    return PlanResult(actions=ex.actions, changed_nodes=changed, status_changed=bool(changed) or wf.changed,
+                      requeue_after=requeue)
+
+
+def _run(ex: Execution, wf: Workflow, shutdown: str) -> None:
+    """The entry template (only woken frames work), then the exit handler and the workflow phase."""
     if ex.root_id not in ex.nodes or ex.root_id not in ex.frames and not ex.fulfilled(ex.root_id):
         entry = ex.spec.get("entrypoint", "")
         execute(ex, Call(name=ex.meta.name, holder={"template": entry}, arguments=ex.spec.get("arguments") or {}))
@@ -146,15 +172,10 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         ex.run_frames()
     if ex.fulfilled(ex.root_id):
         _exit_handler(ex, wf, shutdown)
-    wf.set(progress=ex.progress)
-    changed = set(ex.changed)
-    ex.changed.clear()
-    requeue = None if ex.requeue_at is None else max(0.0, ex.requeue_at - now)
-    return PlanResult(actions=ex.actions, changed_nodes=changed, status_changed=bool(changed) or wf.changed,
-                      requeue_after=requeue)
 
 
 def _timers(ex: Execution, now: float) -> None:
+    expire_pending(ex, now)  # template `timeout`s of nodes still Pending (deadlines.py)
     for node_id, at in list(ex.suspends.items()):
         if now >= at:
             del ex.suspends[node_id]
@@ -265,6 +286,7 @@ def _exit_handler(ex: Execution, wf: Workflow, shutdown: str) -> None:
     ex.actions.append(EmitEvent(f"Workflow{phase}", message or f"Workflow {phase.lower()}",
                                 event_type="Normal" if phase == "Succeeded" else "Warning"))
     ex.actions.append(DeleteTaskResults())
+    claims.release(ex)  # volumeClaimGC
 
 
 def _failures(ex: Execution) -> str:

@@ -146,8 +146,14 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
         ex.update(node_id, phase="Failed", message=f"workflow shutdown with strategy:  {ex.spec.get('shutdown')}")
         return True
     from tiphys.core.plan._poderrors import PodSpecError
+    from tiphys.core.plan.deadlines import TimeoutFormatError, pod_deadline, template_deadline, watch_pending
     from tiphys.core.plan.podspec import build_pod
 
+    try:
+        timeout_at = template_deadline(ex, call.name, template, retry_attempt=call.retry_attempt)
+    except TimeoutFormatError as exc:
+        ex.update(node_id, phase="Error", message=str(exc), task_result_synced=True)
+        return True
     spec = ex.spec
     if isinstance(spec.get("podSpecPatch"), str) and "{{" in spec["podSpecPatch"]:
         # the workflow-level patch is templated with globals and pod.name (§5.6)
@@ -155,7 +161,8 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
         spec = {**spec, "podSpecPatch": patch}
     try:
         pod = build_pod(template, meta=ex.meta, spec=spec, node_id=node_id, node_name=call.name,
-                        pod_name=pod_name, settings=ex.settings, deadline=ex.deadline_text, on_exit=call.on_exit,
+                        pod_name=pod_name, settings=ex.settings, on_exit=call.on_exit,
+                        deadline=pod_deadline(ex, timeout_at, on_exit=call.on_exit),
                         template_name=template.get("name", ""), now=ex.now_ts,
                         # Argo captures stdout only where `outputs.result` may be read; we always do, so a
                         # reference added by a later step never finds it missing
@@ -167,6 +174,8 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
     ex.pod_templates[node_id] = template
     ex.leaf_of_pod[pod_name] = node_id
     ex.pods_active += 1
+    if timeout_at is not None and ex.nodes[node_id].phase == "Pending":
+        watch_pending(ex, node_id, timeout_at)
     return True
 
 
