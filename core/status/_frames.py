@@ -34,6 +34,11 @@ class Algorithm(enum.StrEnum):
 
 # Level 1 is both smaller than gzip-6 and ~10x faster on node JSON (performance.md §5.2); a
 # 256 KiB window loses <0.5% against the default and is measurably faster on 1-50 MiB inputs.
+# Swept on the 5,000-node benchmark status (benchmarks/codec/README.md): hash/chain logs 12-16,
+# min match 4-7, windows 2^17-2^20 and the dfast strategy all land within noise of this or
+# slower; negative levels save at most ~20% of the time but stop Huffman-coding literals (even
+# -1 is 23% larger than gzip-6); splitting into frames or streaming costs time. Level 1 runs at the
+# library's own speed here (zstd -b1: ~870 MB/s), so this is the floor of the default form.
 _ZSTD_LEVEL = 1
 _zstd_compressors: dict[int, zstandard.ZstdCompressor] = {}
 _zstd_decompressor = zstandard.ZstdDecompressor()
