@@ -170,6 +170,9 @@ def _run(ex: Execution, wf: Workflow, shutdown: str) -> None:
         if not ex.parked or not apply_parked(ex):
             break
         ex.run_frames()
+    if ex.adopted:  # leaves the walk just re-found: their pods (and template deadlines) now, not next event
+        _resume_adopted(ex)
+        ex.run_frames()
     if ex.fulfilled(ex.root_id):
         _exit_handler(ex, wf, shutdown)
 
