@@ -165,3 +165,39 @@ async def test_a_failing_pvc_create_leaves_the_workflow_pending_then_it_runs():
         assert final["status"]["phase"] == "Succeeded"
         assert final["status"].get("message", "") == ""
         assert api.n == 0
+
+
+class FlakyPVCDeleteApi(EmbeddedApi):
+    """PVC deletes fail with a 500 the first `n` times."""
+
+    def __init__(self, n: int, **kw) -> None:
+        super().__init__(**kw)
+        self.n = n
+
+    async def delete(self, resource, name, /, **kw):
+        if resource == base.PERSISTENT_VOLUME_CLAIMS and self.n > 0:
+            self.n -= 1
+            raise InternalError("etcdserver: leader changed")
+        return await super().delete(resource, name, **kw)
+
+
+async def test_a_failed_pvc_delete_stays_listed_and_is_tried_again():
+    """Argo keeps a PVC whose delete failed in status.persistentVolumeClaims; tiphys also tries
+    again after completion until it is gone."""
+    from tiphys.controller.clock import FakeClock
+
+    clock = FakeClock()
+    api = FlakyPVCDeleteApi(2, clock=clock)
+    async with FakeCluster(api=api, clock=clock) as c:
+        await c.submit(workflow())
+        await c.until(lambda: c.completed("vols"))
+        final = await c.workflow("vols")
+        assert final["status"]["phase"] == "Succeeded"
+        assert final["status"]["persistentVolumeClaims"] == [
+            {"name": "workdir", "persistentVolumeClaim": {"claimName": PVC_NAME}}]
+        await c.until(lambda: _no_pvcs(c))
+        assert api.n == 0
+
+
+async def _no_pvcs(c: FakeCluster) -> bool:
+    return not await c.names(base.PERSISTENT_VOLUME_CLAIMS)
