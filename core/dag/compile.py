@@ -31,8 +31,8 @@ import msgspec
 
 from . import _link
 from . import depends as _dep
-from .errors import (DagError, DuplicateTaskError, InvalidTaskNameError, MixedDependsError,
-                     SelfDependencyError, UnknownDependencyError)
+from .errors import (DagError, DependsSyntaxError, DuplicateTaskError, InvalidTaskNameError,
+                     MixedDependsError, SelfDependencyError, UnknownDependencyError)
 from .outcome import Outcome
 
 __all__ = ["TaskSpec", "CompiledDAG", "compile_dag", "compile_steps",
@@ -164,23 +164,6 @@ def _index_names(specs: Sequence[TaskSpec], path: str) -> dict[str, int]:
     return index
 
 
-def _conjunction(words: list[int], ndeps: int) -> list[int] | None:
-    """Masks per predicate when `words` is `p1 && p2 && ...` over `ndeps` distinct tasks, else None.
-    The masks come in program order, which is first-appearance order, the order of `ids`."""
-    masks = []
-    i, n = 0, len(words)
-    while i < n:
-        w = words[i]
-        if w >= 0:
-            masks.append(words[i + 1])
-            i += 2
-        elif w == _dep.OP_AND:
-            i += 1
-        else:
-            return None
-    return masks if len(masks) == ndeps else None
-
-
 class _Flat:
     """Flat accumulators for the int32 arrays, filled task by task in index order."""
 
@@ -237,57 +220,38 @@ def compile_dag(tasks: Iterable[Any], /, *, path: str = "tasks") -> CompiledDAG:
         i = max(uses_depends, uses_list)
         raise MixedDependsError(specs[i].name, path=f"{path}[{i}]")
     flat = _Flat(flags, bare)
-    and_op = _dep.OP_AND
-    get = index.get
+    # One call per task turns its dependencies into program words, without a tree: `depends`
+    # text through the parser's `compile`, `dependencies: [a, b]` (which is `a && b`) through
+    # `compile_names`. Error paths go back to the names (from a tree for text) to report the
+    # first bad one — unknown, the task itself, not a string — in the order written.
+    compile_text, compile_names = _dep.PARSER.compile, _dep.PARSER.compile_names
     for i, spec in enumerate(specs):
-        if spec.depends is None:
-            names = spec.dependencies
-            if not names:
+        text = spec.depends
+        try:
+            if text is not None:
+                words, depth, ids, conj = compile_text(text, index, bare)
+            elif spec.dependencies:
+                words, depth, ids, conj = compile_names(spec.dependencies, index, bare)
+            else:
                 flat.add(i, [], [], None, 0)
                 continue
-            try:
-                ids = [get(name, -1) for name in names]
-            except TypeError:  # an unhashable entry
-                ids = [-1]
-            if -1 in ids or i in ids:
-                _reject(spec, i, names, index, f"{path}[{i}].dependencies")
-            if len(ids) > 1 and len(set(ids)) != len(ids):
-                ids = list(dict.fromkeys(ids))
-            # `dependencies: [a, b, ...]` is `a && b && ...` of bare names: emitted directly,
-            # without a tree (the common shape of very large generated DAGs).
-            dmask = [bare[j] for j in ids]
-            words = [ids[0], dmask[0]]
-            for k in range(1, len(ids)):
-                words += (ids[k], dmask[k], and_op)
-            flat.add(i, ids, words, dmask, min(len(ids), 2))
-            continue
-        where = f"{path}[{i}].depends"
-        tree = _dep.parse_depends(spec.depends, task=spec.name, path=where)
-        try:
-            words, depth = _dep.compile_program(tree, index=index, bare_mask=lambda n: bare[index[n]])
+        except DependsSyntaxError as err:
+            raise _dep.placed(err, task=spec.name, path=f"{path}[{i}].depends") from None
         except KeyError:
-            _reject(spec, i, _dep.references(tree), index, where)
-            raise  # unreachable: _reject raises
-        # The dependencies, each once, in order of first appearance: read off the program.
-        ids = list(dict.fromkeys(words[k] for k in _pred_positions(words)))
+            _reject_any(spec, i, index, path)
         if i in ids:
-            _reject(spec, i, _dep.references(tree), index, where)
-        flat.add(i, ids, words, _conjunction(words, len(ids)), depth)
+            _reject_any(spec, i, index, path)
+        flat.add(i, ids, words, conj, depth)
     sources = tuple(s.depends if s.depends is not None else s.dependencies for s in specs)
     return flat.build(specs, index, False, sources, path)
 
 
-def _pred_positions(words: list[int]) -> list[int]:
-    """Indices of the task words of a program (each is followed by its mask word)."""
-    out = []
-    k, n = 0, len(words)
-    while k < n:
-        if words[k] >= 0:
-            out.append(k)
-            k += 2
-        else:
-            k += 1
-    return out
+def _reject_any(spec: TaskSpec, i: int, index: dict[str, int], path: str) -> None:
+    """Raise the error of the first bad dependency of task `i`, from `depends` or `dependencies`."""
+    if spec.depends is not None:
+        _reject(spec, i, _dep.references(_dep.parse_depends(spec.depends)), index, f"{path}[{i}].depends")
+    _reject(spec, i, spec.dependencies or (), index, f"{path}[{i}].dependencies")
+    raise AssertionError(f"task {spec.name!r}: no bad dependency found")  # unreachable
 
 
 def _reject(spec: TaskSpec, i: int, names: Iterable[str], index: dict[str, int], where: str) -> None:

@@ -5,13 +5,20 @@ names, and running expr-lang against a map of results on every reconcile (argo-s
 STYLE anti-pattern 4). Here it is parsed once, when the template is compiled:
 
     text ──parse_depends──► Ref/Not/And/Or tree ──compile_program──► [task, mask, task, mask, AND]
+    text ──PARSER.compile─────────────────────────────────────────► the same words (compile_dag)
+
+The parser comes twice, with one grammar, one set of messages and one output (postfix):
+`_parse` in pure Python is the reference and the fallback, `tiphys.core._fast._depends` its Cython
+twin; `PARSERS` holds both when built and `PARSER` is the one in use. `compile_dag` goes straight
+from text to program words through `PARSER.compile` — at 100,000 tasks the tree and a Python
+tokenizer were two thirds of compile time.
 
 Grammar (Argo's, §3.7): an atom is `task` or `task.Result`, task names match
 `[a-zA-Z0-9][-a-zA-Z0-9]*`, `Result` is one of `Succeeded Failed Errored Skipped Omitted Daemoned
 AnySucceeded AllFailed`; atoms combine with `!`, `&&`, `||` and parentheses, with expr-lang's
 precedence (`!` binds tightest, then `&&`, then `||`). Only these operators: Argo extracts
 dependency names with a regex, so expr-lang's `and`/`or`/`not` words would be read as task names
-and rejected as unknown dependencies there; we reject them as unknown dependencies too.
+and rejected as unknown dependencies there; here they make two names in a row, a syntax error.
 
 A bare `task` means `task.Succeeded || task.Skipped || task.Daemoned`, plus `|| task.Errored` /
 `|| task.Failed` when *that dependency* has `continueOn.error` / `continueOn.failed`; it becomes a
@@ -24,22 +31,26 @@ and `OP_NOT` (negative) pop operands. An empty program is true (a task without d
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import msgspec
 
+from . import _parse
+from ._parse import OP_AND, OP_NOT, OP_OR, Program
 from .errors import DependsSyntaxError
 from .outcome import RESULT_NAMES, Outcome
 
-__all__ = [
-    "Ref", "Not", "And", "Or", "Expr", "OP_AND", "OP_OR", "OP_NOT", "BARE_MASK",
-    "parse_depends", "from_dependencies", "references", "to_text", "compile_program", "evaluate",
-]
+try:
+    from tiphys.core._fast import _depends as _native
+except ImportError:  # not built: the reference parser is the same grammar, only slower
+    _native = None
 
-OP_AND = -1
-OP_OR = -2
-OP_NOT = -3
+__all__ = [
+    "Ref", "Not", "And", "Or", "Expr", "Program", "OP_AND", "OP_OR", "OP_NOT", "BARE_MASK",
+    "DependsParser", "PARSERS", "PARSER", "parse_depends", "placed", "from_dependencies", "references",
+    "to_text", "compile_program", "evaluate",
+]
 
 #: What a bare `task` accepts before `continueOn` widens it.
 BARE_MASK = int(Outcome.SUCCEEDED | Outcome.SKIPPED | Outcome.DAEMONED)
@@ -69,99 +80,78 @@ class Or(msgspec.Struct, frozen=True):
 Expr = Ref | Not | And | Or
 
 
-# One token per match: an operator, or a name with an optional `.Result` (validated by the parser,
-# so that an earlier syntax error is reported first), or any other single character (an error
-# whose message depends on where the parser meets it).
-_TOKEN = re.compile(r"[ \t\r\n]*(?:(&&|\|\||[!()])|([a-zA-Z0-9][-a-zA-Z0-9]*)(?:\.([A-Za-z]*))?|([^ \t\r\n]))")
-_OP, _NAME, _BAD = 0, 1, 2
+def _tree(items: list[_parse.Item]) -> Expr:
+    """Fold a parser's postfix output into a tree."""
+    stack: list[Expr] = []
+    for item in items:
+        if type(item) is tuple:
+            stack.append(Ref(*item))
+        elif item == OP_NOT:
+            stack[-1] = Not(stack[-1])
+        else:
+            right = stack.pop()
+            stack[-1] = (And if item == OP_AND else Or)(stack[-1], right)
+    return stack[0]
 
 
-class _Parser:
-    """Recursive descent over tokens `(kind, text, pos, result)`; `pos` is 0-based into `text`."""
+class DependsParser:
+    """`depends` text → tree or program through one implementation: the pure-Python `_parse`
+    module or its Cython twin `tiphys.core._fast._depends` (same functions, same faults)."""
 
-    def __init__(self, text: str, task: str, path: str) -> None:
-        self.text = text
-        self.task = task
-        self.path = path
-        tokens = []
-        pos, end, match = 0, len(text), _TOKEN.match
-        while True:
-            m = match(text, pos)
-            if m is None:  # only blanks left
-                break
-            op, name, result, bad = m.groups()
-            if op is not None:
-                tokens.append((_OP, op, m.start(1), None))
-            elif name is not None:
-                tokens.append((_NAME, name, m.start(2), result))
-            else:
-                tokens.append((_BAD, bad, m.start(4), None))
-            pos = m.end()
-            if pos >= end:
-                break
-        self.tokens = tokens
-        self.i = 0
+    __slots__ = ("name", "_postfix", "_compile", "_fault", "compile_names")
 
-    def error(self, message: str, pos: int) -> DependsSyntaxError:
-        return DependsSyntaxError(message, text=self.text, column=pos + 1, task=self.task, path=self.path)
+    def __init__(self, name: str, impl: Any, /) -> None:
+        self.name = name
+        self._postfix = impl.postfix
+        self._compile = impl.compile_text
+        self._fault = impl.ParseFault
+        #: `compile_names(names, index, bare)`: `dependencies: [a, b, ...]`, i.e. `a && b && ...`
+        #: over distinct bare names, as `compile` returns it (no parse, so no syntax errors).
+        self.compile_names: Callable[[Sequence[str], dict[str, int], list[int]], Program] = impl.compile_names
 
-    def at(self, op: str) -> bool:
-        i = self.i
-        return i < len(self.tokens) and self.tokens[i][0] == _OP and self.tokens[i][1] == op
+    def __repr__(self) -> str:
+        return f"<DependsParser {self.name}>"
 
-    def parse(self) -> Expr:
-        if not self.tokens:
-            raise self.error("empty expression", len(self.text))
-        node = self.parse_or()
-        if self.i < len(self.tokens):
-            _, tok, pos, _ = self.tokens[self.i]
-            raise self.error(f"unexpected {tok[0]!r}", pos)
-        return node
+    def postfix(self, text: str, /) -> list[_parse.Item]:
+        """The postfix form: `(name, result or None)` per atom, OP_* per operator."""
+        try:
+            return self._postfix(text)
+        except self._fault as fault:
+            raise _syntax_error(fault, text) from None
 
-    def parse_or(self) -> Expr:
-        node = self.parse_and()
-        while self.at("||"):
-            self.i += 1
-            node = Or(node, self.parse_and())
-        return node
+    def parse(self, text: str, /) -> Expr:
+        """The tree of `text`; raises DependsSyntaxError (without task or path)."""
+        return _tree(self.postfix(text))
 
-    def parse_and(self) -> Expr:
-        node = self.parse_unary()
-        while self.at("&&"):
-            self.i += 1
-            node = And(node, self.parse_unary())
-        return node
+    def compile(self, text: str, index: dict[str, int], bare: list[int], /) -> Program:
+        """Parse and compile `text` to `(words, max_stack, ids, conjunction)` without a tree.
 
-    def parse_unary(self) -> Expr:
-        if self.at("!"):
-            self.i += 1
-            return Not(self.parse_unary())
-        return self.parse_primary()
+        Names resolve through `index`: the first unknown one (in text order) raises KeyError, for
+        the caller to turn into its typed error. A bare reference to task `j` gets mask `bare[j]`.
+        `ids` are the distinct dependencies in order of first appearance; `conjunction` is the
+        list of predicate masks when the program is `p1 && p2 && ...` over distinct tasks, else
+        None. Raises DependsSyntaxError (without task or path)."""
+        try:
+            return self._compile(text, index, bare)
+        except self._fault as fault:
+            raise _syntax_error(fault, text) from None
 
-    def parse_primary(self) -> Expr:
-        if self.i == len(self.tokens):
-            raise self.error("expected a task name, '!' or '(' but the expression ended", len(self.text))
-        kind, tok, pos, result = self.tokens[self.i]
-        self.i += 1
-        if kind == _NAME:
-            if result is not None and result not in RESULT_NAMES:
-                raise self.error(f"unknown result {result!r} (expected one of {', '.join(RESULT_NAMES)})",
-                                 pos + len(tok) + 1)
-            return Ref(tok, result)
-        if kind == _OP and tok == "(":
-            node = self.parse_or()
-            if not self.at(")"):
-                if self.i == len(self.tokens):
-                    raise self.error("unclosed '(' (expression ended)", len(self.text))
-                raise self.error("expected ')'", self.tokens[self.i][2])
-            self.i += 1
-            return node
-        raise self.error(f"expected a task name, '!' or '(' but found {tok[0]!r}", pos)
+
+def _syntax_error(fault: Any, text: str) -> DependsSyntaxError:
+    return DependsSyntaxError(fault.message, text=text, column=fault.pos + 1)
+
+
+#: Every implementation available here, the reference first.
+PARSERS: dict[str, DependsParser] = {"python": DependsParser("python", _parse)}
+if _native is not None:
+    PARSERS["native"] = DependsParser("native", _native)
+#: The one `parse_depends` and `compile_dag` use: the Cython parser when built.
+PARSER: DependsParser = PARSERS.get("native", PARSERS["python"])
 
 
 @functools.lru_cache(maxsize=4096)
 def _parse_cached(text: str) -> Expr:
-    return _Parser(text, "", "").parse()
+    return PARSER.parse(text)
 
 
 def parse_depends(text: str, /, *, task: str = "", path: str = "") -> Expr:
@@ -169,10 +159,15 @@ def parse_depends(text: str, /, *, task: str = "", path: str = "") -> Expr:
     so equal texts (common: fan-outs all depending on `setup`) are parsed once."""
     try:
         return _parse_cached(text)
-    except DependsSyntaxError:
+    except DependsSyntaxError as err:
         if not (task or path):
             raise
-    return _Parser(text, task, path).parse()  # raises again, naming the task and the path
+        raise placed(err, task=task, path=path) from None
+
+
+def placed(err: DependsSyntaxError, /, *, task: str, path: str) -> DependsSyntaxError:
+    """The same syntax error, naming the task and the place of its `depends`."""
+    return DependsSyntaxError(err.message, text=err.text, column=err.column, task=task, path=path)
 
 
 def from_dependencies(names: Sequence[str], /) -> Expr | None:

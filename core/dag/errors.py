@@ -23,11 +23,13 @@ class DagError(ValueError):
 
 
 class DependsSyntaxError(DagError):
-    """A `depends` expression that does not parse; `column` is 1-based into `text`."""
+    """A `depends` expression that does not parse; `column` is 1-based into `text`, `message`
+    says what is wrong there."""
 
     def __init__(self, message: str, /, *, text: str, column: int, task: str = "", path: str = "") -> None:
         where = f"task {task!r} " if task else ""
         super().__init__(f"{where}depends {text!r}, column {column}: {message}", path=path)
+        self.message = message
         self.text = text
         self.column = column
         self.task = task

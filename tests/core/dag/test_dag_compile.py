@@ -1,4 +1,6 @@
-"""compile_dag / compile_steps: dense ints, CSR arrays, programs, and typed errors naming the place."""
+"""compile_dag / compile_steps: dense ints, CSR arrays, programs, and typed errors naming the place.
+
+Tests taking `parser` run with each depends parser (pure Python and Cython) installed."""
 from __future__ import annotations
 
 from array import array
@@ -14,7 +16,7 @@ from tiphys.core.dag.compile import (FLAG_BARE_CONJUNCTION, FLAG_CONJUNCTION, FL
                                      FLAG_CONTINUE_FAILED, FLAG_GROUP)
 
 
-def test_diamond_layout():
+def test_diamond_layout(parser):
     """Names map to indices in order; successors and predecessors are CSR int32 arrays."""
     c = compile_dag([{"name": "A"}, {"name": "B", "dependencies": ["A"]},
                      {"name": "C", "dependencies": ["A"]}, {"name": "D", "dependencies": ["B", "C"]}])
@@ -28,7 +30,7 @@ def test_diamond_layout():
     assert len(c) == 4 and c.task_index("D") == 3
 
 
-def test_conjunctions_get_edge_masks():
+def test_conjunctions_get_edge_masks(parser):
     """Pure `&&` of distinct dependencies is flagged, with each edge carrying its predicate's mask."""
     c = compile_dag([{"name": "a", "continueOn": {"error": True}}, {"name": "b"},
                      {"name": "c", "depends": "a && b.Failed"}, {"name": "d", "depends": "a || b"},
@@ -46,7 +48,7 @@ def test_conjunctions_get_edge_masks():
     assert edges[("a", "d")] == 0
 
 
-def test_duplicate_dependency_counted_once():
+def test_duplicate_dependency_counted_once(parser):
     """`a || a.Failed` has one dependency edge, not two."""
     c = compile_dag([{"name": "a"}, {"name": "b", "depends": "a || a.Failed"}])
     assert c.dependencies(1) == [0] and c.successors(0) == [1]
@@ -64,7 +66,7 @@ def test_flags_from_argo_shape_and_from_structs():
                              FLAG_CONTINUE_FAILED | FLAG_CONTINUE_ERROR | FLAG_GROUP, FLAG_GROUP]
 
 
-def test_attribute_objects_are_accepted():
+def test_attribute_objects_are_accepted(parser):
     """Objects shaped like tiphys.core.spec's DAGTask (snake_case attributes) compile too."""
     class ContinueOn:
         failed, error = True, None
@@ -98,8 +100,18 @@ def test_attribute_objects_are_accepted():
                  "got 3", id="deps-int"),
     pytest.param([{"name": "a"}, {"name": "b", "dependencies": [["a"]]}], DagError, "tasks[1].dependencies",
                  "got ['a']", id="deps-unhashable"),
+    pytest.param([{"name": "a"}, {"name": "b", "dependencies": ["b", "zz"]}], SelfDependencyError,
+                 "tasks[1].dependencies", "'b'", id="self-before-unknown-list"),
+    pytest.param([{"name": "a"}, {"name": "b", "dependencies": ["zz", "b"]}], UnknownDependencyError,
+                 "tasks[1].dependencies", "'zz'", id="unknown-before-self-list"),
+    pytest.param([{"name": "a"}, {"name": "b", "depends": "(b.Failed || a) && zz"}], SelfDependencyError,
+                 "tasks[1].depends", "'b'", id="self-before-unknown"),
+    pytest.param([{"name": "a"}, {"name": "b", "depends": "!zz || b"}], UnknownDependencyError,
+                 "tasks[1].depends", "'zz'", id="unknown-before-self"),
+    pytest.param([{"name": "a"}, {"name": "b", "depends": "a && (a.Bogus || zz)"}], DependsSyntaxError,
+                 "tasks[1].depends", "column 9", id="syntax-before-unknown"),
 ])
-def test_bad_input(tasks, error, path, fragment):
+def test_bad_input(parser, tasks, error, path, fragment):
     """Every bad input is a typed ValueError subclass naming the field and the task."""
     with pytest.raises(error) as info:
         compile_dag(tasks)
@@ -107,7 +119,7 @@ def test_bad_input(tasks, error, path, fragment):
     assert info.value.path == path and fragment in str(info.value)
 
 
-def test_cycle_is_named_like_graphlib():
+def test_cycle_is_named_like_graphlib(parser):
     """CycleError lists the cycle in run order, first task repeated last."""
     with pytest.raises(CycleError) as info:
         compile_dag([{"name": "x"}, {"name": "a", "depends": "c && x"}, {"name": "b", "depends": "a"},
@@ -157,7 +169,7 @@ def _dag_templates():
                     yield path.name, tmpl["name"], "steps", tmpl["steps"]
 
 
-def test_every_argo_example_compiles():
+def test_every_argo_example_compiles(parser):
     """Every DAG and steps template among Argo's examples compiles (they are all valid)."""
     argo_path("examples")
     seen = {"dag": 0, "steps": 0}

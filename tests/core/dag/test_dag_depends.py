@@ -1,4 +1,7 @@
-"""The `depends` parser, Argo's bare-name expansion, and compiled programs against the tree."""
+"""The `depends` parser, Argo's bare-name expansion, and compiled programs against the tree.
+
+Tests taking `parser` run on the pure-Python reference and on the Cython parser, installed as the
+one `parse_depends` uses (see conftest)."""
 from __future__ import annotations
 
 import itertools
@@ -6,8 +9,10 @@ import itertools
 import pytest
 
 from tiphys.core.dag import DependsSyntaxError, Outcome, parse_depends
-from tiphys.core.dag.depends import (BARE_MASK, And, Not, Or, Ref, compile_program, evaluate,
+from tiphys.core.dag.depends import (BARE_MASK, PARSERS, And, Not, Or, Ref, compile_program, evaluate,
                                      from_dependencies, references, to_text)
+
+from .conftest import PARSER_NAMES
 
 S, F, E, SK, O, D = (int(x) for x in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.ERRORED,
                                       Outcome.SKIPPED, Outcome.OMITTED, Outcome.DAEMONED))
@@ -26,8 +31,9 @@ S, F, E, SK, O, D = (int(x) for x in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome
     pytest.param("a && b && c", And(And(Ref("a"), Ref("b")), Ref("c")), id="left-assoc"),
     pytest.param("!!a.Omitted", Not(Not(Ref("a", "Omitted"))), id="double-not"),
 ])
-def test_parse(text, tree):
+def test_parse(parser, text, tree):
     """Argo's grammar parses with expr-lang precedence."""
+    assert parser.parse(text) == tree
     assert parse_depends(text) == tree
 
 
@@ -47,8 +53,11 @@ def test_parse(text, tree):
     pytest.param("a || !", 7, "ended", id="dangling-not"),
     pytest.param("a.Succeeded.Failed", 12, "unexpected '.'", id="double-result"),
 ])
-def test_syntax_errors_name_the_column(text, column, fragment):
+def test_syntax_errors_name_the_column(parser, text, column, fragment):
     """Bad expressions raise DependsSyntaxError with a 1-based column and the task named."""
+    with pytest.raises(DependsSyntaxError) as info:
+        parser.parse(text)
+    assert info.value.column == column and fragment in info.value.message and not info.value.task
     with pytest.raises(DependsSyntaxError) as info:
         parse_depends(text, task="t1", path="tasks[3].depends")
     err = info.value
@@ -73,14 +82,14 @@ def test_bare_expansion_follows_continue_on_of_the_dependency():
         " && (c.Succeeded || c.Skipped || c.Daemoned || c.Errored) && d.Succeeded")
 
 
-def test_to_text_round_trips():
+def test_to_text_round_trips(parser):
     """Rendering and re-parsing gives the same tree (parentheses only where precedence needs them)."""
     for text in ["(a || b) && !c.Failed", "a || b && c", "!(a && b)", "!!a", "(a || b) && (c || d)"]:
         tree = parse_depends(text)
         assert parse_depends(to_text(tree)) == tree
 
 
-def test_references_are_unique_in_order():
+def test_references_are_unique_in_order(parser):
     assert references(parse_depends("b.Failed || (a && b) || !c || a")) == ["b", "a", "c"]
 
 
@@ -102,19 +111,21 @@ def _truth(tree, outcome):
     "a", "a.Succeeded", "a.Failed || b", "!(a && b.Skipped)", "a.Omitted && !b.Omitted || c.Daemoned",
     "(a || b) && (b.Errored || !c)", "!!a && !(!b || c.Failed)",
 ])
-def test_program_matches_tree_on_every_outcome(text):
-    """The postfix program agrees with the tree for every combination of dependency phases."""
+def test_program_matches_tree_on_every_outcome(parser, text):
+    """The postfix program agrees with the tree for every combination of dependency phases, and
+    the parser compiles the text straight to the same program."""
     index = {"a": 0, "b": 1, "c": 2}
     tree = parse_depends(text)
     words, depth = compile_program(tree, index=index, bare_mask=lambda _: BARE_MASK)
     assert depth >= 1
+    assert parser.compile(text, index, [BARE_MASK] * 3)[:2] == (words, depth)
     phases = [S, F, E, SK, O, D, D | S]
     for combo in itertools.product(phases, repeat=3):
         outcome = dict(zip("abc", combo))
         assert evaluate(words, combo) == _truth(tree, outcome), (text, combo)
 
 
-def test_bare_name_semantics():
+def test_bare_name_semantics(parser):
     """Bare accepts Succeeded/Skipped/Daemoned, never Omitted; `.Succeeded` accepts only Succeeded."""
     words, _ = compile_program(parse_depends("a"), index={"a": 0}, bare_mask=lambda _: BARE_MASK)
     assert [evaluate(words, [o]) for o in (S, F, E, SK, O, D)] == [True, False, False, True, False, True]
@@ -122,12 +133,14 @@ def test_bare_name_semantics():
     assert [evaluate(words, [o]) for o in (S, F, E, SK, O, D)] == [True, False, False, False, False, False]
 
 
-def test_deep_expression_does_not_recurse_in_compile():
+def test_deep_expression_does_not_recurse_in_compile(parser):
     """A long chain compiles iteratively (parsing nests only through parentheses)."""
     names = [f"t{i}" for i in range(3000)]
+    index = {n: i for i, n in enumerate(names)}
     tree = parse_depends(" || ".join(names))
-    words, depth = compile_program(tree, index={n: i for i, n in enumerate(names)}, bare_mask=lambda _: 1)
+    words, depth = compile_program(tree, index=index, bare_mask=lambda _: 1)
     assert depth == 2 and len(words) == 3 * 3000 - 1
+    assert parser.compile(" || ".join(names), index, [1] * 3000) == (words, 2, list(range(3000)), None)
     assert evaluate(words, [0] * 2999 + [1]) and not evaluate(words, [0] * 3000)
 
 
@@ -138,15 +151,17 @@ _PIECES = ["a", "b-1", "c", ".Succeeded", ".Failed", ".Omitted", ".Bogus", ".", 
            "!", "(", ")", " ", "\n", "_", "-", "x y"]
 
 
+@pytest.mark.parametrize("name", PARSER_NAMES)
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.sampled_from(_PIECES), max_size=14))
-def test_fuzz_parse_never_crashes(pieces):
+@given(pieces=st.lists(st.sampled_from(_PIECES), max_size=14))
+def test_fuzz_parse_never_crashes(name, pieces):
     """Any text either parses (and re-renders to the same tree) or raises DependsSyntaxError
     with a column inside the text (or just past its end)."""
+    parser = PARSERS[name]
     text = "".join(pieces)
     try:
-        tree = parse_depends(text)
+        tree = parser.parse(text)
     except DependsSyntaxError as err:
         assert 1 <= err.column <= len(text) + 1
     else:
-        assert parse_depends(to_text(tree)) == tree
+        assert parser.parse(to_text(tree)) == tree
