@@ -5,17 +5,19 @@ Argo writes (Go field order, sorted ids). Candidates: the default form (msgspec 
 Argo-readable), cold and with 5 nodes changed since the last write; the compact form.
 
 `test_gate_codec` asserts the targets of the "Native hot paths" issue as ratios:
-default smaller than gzip-6 and >= 8x faster to encode (steady state: 5 nodes changed since the
-last write; a cold encode is gated at 5x, see below); compact <= 1/20 of the plain JSON and
->= 25,000 nodes per MiB. Absolute µs/node figures are recorded, not gated (the machine is shared).
+default smaller than gzip-6 and faster to encode, cold and with 5 nodes changed since the last
+write (gated at about half the measured ratios; the 8x target is in README.md); compact <= 1/20 of
+the plain JSON and >= 25,000 nodes per MiB. Absolute µs/node figures are recorded, not gated.
 """
 from __future__ import annotations
+
+import base64
 
 import msgspec
 import pytest
 
 from tiphys.core.spec import NodeStatus
-from tiphys.core.status import CompactCodec, NodeCodec
+from tiphys.core.status import CompactCodec, NodeCodec, _frames
 
 from .conftest import COUNT, argo_decode, argo_encode
 
@@ -144,11 +146,28 @@ def test_gate_codec(nodes, argo_nodes, measure, gate, record):
     assert len(default_text) < len(argo_text), "default form must be smaller than gzip-6"
     assert len(compact_text) * 20 <= len(plain), "compact form must be <= 1/20 of the plain JSON"
     assert MIB / per >= 25_000, "compact form must fit >= 25,000 such nodes in 1 MiB"
-    # Steady state (a write after a reconcile changed a few nodes: only those are re-encoded) is
-    # gated at the 8x target. A cold encode of all 5,000 nodes (msgspec ~45%, zstd-1 ~45%)
-    # measured 6.7-8.0x on the shared machine: gated at 5x so that noise does not fail it.
-    # gates at about half the measured ratio (conftest): 8.7-10.1x warm and 6.7-8.0x cold are measured
-    # here; the 8x target itself is recorded in README.md, not asserted (CI load moved cold to 4.7x)
+    # Gates at about half the measured ratios (benchmarks/conftest.py): 9.6-10.4x with 5 nodes
+    # changed, 7.9-9.0x cold (msgspec ~42%, zstd-1 ~52%, base64 ~5%: the libraries' own speed, see
+    # README.md). The 8x target itself is recorded in README.md, not asserted: a loaded CI run
+    # once measured 4.7x cold, when the quiet machine measured 6.7-8.0x.
     gate("codec default encode, 5 changed, vs json+gzip-6", argo_enc, default_warm, minimum=4.5)
-    gate("codec default encode, cold, vs json+gzip-6", argo_enc, default_enc, minimum=3.5)
+    gate("codec default encode, cold, vs json+gzip-6", argo_enc, default_enc, minimum=4.0)
     gate("codec default decode vs json+gunzip", argo_dec, default_dec, minimum=1.5)
+
+
+def test_default_cold_breakdown(nodes, measure, record):
+    """Where a cold default encode goes: msgspec, zstd-1, base64, and the codec's own bookkeeping
+    (the whole minus the parts). Recorded for README.md, not gated."""
+    encoder = msgspec.json.Encoder(order="deterministic")
+    plain = encoder.encode(nodes)
+    frame = _frames.compress(plain)
+    whole, json_s, zstd_s, b64_s = measure(
+        lambda codec: codec.compress(nodes),
+        lambda _: encoder.encode(nodes),
+        lambda _: _frames.compress(plain),
+        lambda _: base64.b64encode(frame).decode("ascii"),
+        setups=(lambda: NodeCodec(NodeStatus), None, None, None), repeat=9)
+    assert NodeCodec(NodeStatus).compress(nodes) == base64.b64encode(frame).decode("ascii")
+    parts = {"msgspec": json_s, "zstd-1": zstd_s, "base64": b64_s, "bookkeeping": whole - json_s - zstd_s - b64_s}
+    record("codec default cold breakdown", f"{whole * 1e3:.2f} ms = " + ", ".join(
+        f"{name} {sec * 1e3:.2f} ms ({sec / whole:.0%})" for name, sec in parts.items()))
