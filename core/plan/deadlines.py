@@ -6,7 +6,9 @@ deadline to each attempt's pod). The deadline reaches the pod twice: as `ARGO_DE
 `activeDeadlineSeconds` (the earlier of it and the workflow deadline, which exit-handler pods
 ignore), so the kubelet kills a pod that runs too long. What the kubelet cannot see is a pod that
 never starts: a node still Pending past its deadline is failed here with Argo's `ErrTimeout`
-text and its pod deleted by UID.
+text and its pod deleted by UID. `pendingTimeout` (v4.1) bounds only the time in Pending, from
+the node's own start, and is checked the same way (Argo runs both in one check; its message for
+it is not in our reference, so tiphys uses the same `timeout` text).
 
 The Pending nodes that carry a deadline sit in a heap (`Execution.timeouts`), so a plan looks
 at the earliest deadline only; entries of nodes that started meanwhile drop out when they come
@@ -23,8 +25,8 @@ from tiphys.core.plan.execution import Execution
 from tiphys.core.plan.scope import parse_time
 from tiphys.core.plan.timeouts import DurationError, parse_duration
 
-__all__ = ["TIMEOUT_MESSAGE", "TimeoutFormatError", "template_deadline", "pod_deadline", "watch_pending",
-           "expire_pending"]
+__all__ = ["TIMEOUT_MESSAGE", "TimeoutFormatError", "template_deadline", "pending_deadline", "pod_deadline",
+           "watch_pending", "expire_pending"]
 
 TIMEOUT_MESSAGE = "timeout"  # Argo's ErrTimeout (errors.New(CodeTimeout, "timeout"))
 
@@ -39,16 +41,24 @@ class TimeoutFormatError(ValueError):
 
 def template_deadline(ex: Execution, node_name: str, template: dict, /, *, retry_attempt: bool = False) -> float | None:
     """Epoch seconds of the template `timeout` deadline of node `node_name`, or None without one."""
-    text = template.get("timeout")
+    anchor = node_name
+    if retry_attempt and node_name.endswith(")") and "(" in node_name:
+        anchor = node_name[:node_name.rindex("(")]  # `X(k)` -> the Retry node `X`
+    return _deadline(ex, template.get("timeout"), anchor, node_name)
+
+
+def pending_deadline(ex: Execution, node_name: str, template: dict, /) -> float | None:
+    """Epoch seconds until which node `node_name` may stay Pending (`pendingTimeout`), or None."""
+    return _deadline(ex, template.get("pendingTimeout"), node_name, node_name)
+
+
+def _deadline(ex: Execution, text: object, anchor: str, node_name: str) -> float | None:
     if text is None or text == "":
         return None
     try:
         seconds = parse_duration(str(text))
     except DurationError as exc:
         raise TimeoutFormatError(text, str(exc)) from None
-    anchor = node_name
-    if retry_attempt and node_name.endswith(")") and "(" in node_name:
-        anchor = node_name[:node_name.rindex("(")]  # `X(k)` -> the Retry node `X`
     node = ex.nodes.get(ex.node_id(anchor)) or ex.nodes.get(ex.node_id(node_name))
     started = node.started_at if node is not None and node.started_at else ex.now
     return int(parse_time(started).timestamp()) + seconds

@@ -146,11 +146,13 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
         ex.update(node_id, phase="Failed", message=f"workflow shutdown with strategy:  {ex.spec.get('shutdown')}")
         return True
     from tiphys.core.plan._poderrors import PodSpecError
-    from tiphys.core.plan.deadlines import TimeoutFormatError, pod_deadline, template_deadline, watch_pending
+    from tiphys.core.plan.deadlines import (TimeoutFormatError, pending_deadline, pod_deadline, template_deadline,
+                                            watch_pending)
     from tiphys.core.plan.podspec import build_pod
 
     try:
         timeout_at = template_deadline(ex, call.name, template, retry_attempt=call.retry_attempt)
+        pending_at = pending_deadline(ex, call.name, template)
     except TimeoutFormatError as exc:
         ex.update(node_id, phase="Error", message=str(exc), task_result_synced=True)
         return True
@@ -174,8 +176,9 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
     ex.pod_templates[node_id] = template
     ex.leaf_of_pod[pod_name] = node_id
     ex.pods_active += 1
-    if timeout_at is not None and ex.nodes[node_id].phase == "Pending":
-        watch_pending(ex, node_id, timeout_at)
+    watch_at = min((t for t in (timeout_at, pending_at) if t is not None), default=None)
+    if watch_at is not None and ex.nodes[node_id].phase == "Pending":
+        watch_pending(ex, node_id, watch_at)
     return True
 
 

@@ -130,3 +130,18 @@ async def test_the_timeout_survives_a_controller_restart():
         assert (node.phase, node.message) == ("Failed", "timeout")
         assert started + 30 <= ts(node.finished_at) <= started + 31
         assert await c.names(base.PODS) == set()
+
+
+async def test_pending_timeout_bounds_only_the_time_in_pending():
+    """`pendingTimeout` (v4.1) fails a node still Pending past it, but does not reach the pod's deadline."""
+    wf = workflow("10m", pendingTimeout="20s")
+    async with FakeCluster(hold=lambda pod: True) as c:
+        await c.submit(wf)
+        await c.until(lambda: _pods(c, 1))
+        [pod] = await c.objects(base.PODS)
+        started = ts((await c.nodes("tmo"))["tmo[0].s"].started_at)
+        assert ts(env_of(pod, "main", "ARGO_DEADLINE")) == started + 600
+        await c.until(lambda: c.completed("tmo"))
+        node = (await c.nodes("tmo"))["tmo[0].s"]
+        assert (node.phase, node.message) == ("Failed", "timeout")
+        assert started + 20 <= ts(node.finished_at) <= started + 21
