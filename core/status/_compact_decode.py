@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from tiphys.core.status import _compact_layout as L
+from tiphys.core.status import _compact_native as _native
 from tiphys.core.status import ids
 
 __all__ = ["rebuild"]
@@ -30,20 +31,19 @@ def _fields(struct_type: type) -> tuple[tuple[str, str], ...]:
     """(attribute, JSON name) of a Struct type; cached, as `structs.fields` re-evaluates hints."""
     return tuple((f.name, f.encode_name) for f in msgspec.structs.fields(struct_type))
 
+_ALL_FLAGS = (L.F_ID | L.F_DISPLAY | L.F_BOUNDARY | L.F_CHILDREN | L.F_OUTBOUND | L.F_STARTED | L.F_FINISHED
+              | L.F_HOST | L.F_RESOURCES | L.F_NAME)
+
 # Columns' JSON names → attribute names are looked up per node type (generic over the type).
 _COLUMN_FIELDS = ("id", "name", "displayName", "boundaryID", "children", "outboundNodes", "startedAt",
                   "finishedAt", "hostNodeName", "resourcesDuration")
 
 
-class _Shape:
-    """One entry of the shape table, ready to stamp out nodes."""
-
-    __slots__ = ("flags", "rkeys", "proto", "frags", "plan", "holes")
-
-    def __init__(self, flags: int, rkeys: list[str], proto: Any, frags: list[str] | None,
-                 plan: list[tuple[str, list[tuple[str, list[int] | None]]]], holes: int) -> None:
-        self.flags, self.rkeys, self.proto, self.frags, self.plan, self.holes = \
-            flags, rkeys, proto, frags, plan, holes
+# One entry of the shape table, ready to stamp out nodes (a plain tuple, so that the Cython
+# loops read it too): flags, resource keys, prototype node (None when the shape holds the node's
+# hash: such nodes decode their own text), text fragments between holes (hashed shapes only),
+# hole plan (see `_hole_plan`), hole count.
+_Shape = tuple[int, list[str], Any, "list[str] | None", list, int]
 
 
 def _hole_plan(proto: Any, holes: int) -> list[tuple[str, list[tuple[str, list[int] | None]]]]:
@@ -93,32 +93,62 @@ def _fill(proto: Any, plan: list, values: list[str]) -> dict[str, Any]:
     return out
 
 
-def rebuild(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any]) -> tuple[list[str], list[Any]]:
+def rebuild(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any], *,
+            native: bool = False) -> tuple[list[str], list[Any]]:
     """IDs and nodes, in stored order. Raises ValueError/IndexError/KeyError/StopIteration on
-    inconsistent columns (the caller turns them into CorruptStatus)."""
-    attr = {json_name: name for name, json_name in _fields(node_type)}
-    a_id, a_name, a_display, a_boundary, a_children, a_outbound, a_started, a_finished, a_host, a_res = (
-        attr.get(k, "") for k in _COLUMN_FIELDS)
-    wf = layout.workflow
-    wf_json = encode_basestring(wf)[1:-1]
-    count = layout.count
-    shape_of = layout.shape
-    if len(shape_of) != count:
+    inconsistent columns (the caller turns them into CorruptStatus). `native` stamps the nodes
+    in `tiphys.core._fast._compact` (the caller checks that it is built)."""
+    attrs = _column_attrs(node_type)
+    if layout.count != len(layout.shape):
         raise ValueError("shape column length")
+    shapes = _shapes(layout, node_type, decode_one)
+    fast = _native.native if native else None
+    if fast is not None:
+        return fast.stamp(layout, shapes, attrs, _replace, decode_one, L.rfc3339, L._text_cache, L.HASH_MARK)
+    return _stamp(layout, shapes, attrs, decode_one)
+
+
+@functools.lru_cache(maxsize=256)
+def _column_attrs(node_type: type) -> tuple[str, ...]:
+    """The node type's attribute names of the column fields ("" for a field it lacks)."""
+    attr = {json_name: name for name, json_name in _fields(node_type)}
+    return tuple(attr.get(k, "") for k in _COLUMN_FIELDS)
+
+
+def _shapes(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any]) -> list[_Shape]:
+    """The shape table, each shape decoded once into a typed prototype (unless it is hashed)."""
+    wf_json = encode_basestring(layout.workflow)[1:-1]
     shapes: list[_Shape] = []
     for flags, rkeys, text, holes in layout.shapes:
+        flags &= _ALL_FLAGS  # unknown bits mean nothing, in either implementation
         text = text.replace(L.WF_MARK, wf_json)
         if L.HASH_MARK in text:
             frags = text.split(L.HOLE_JSON) if holes else [text]
             if len(frags) != holes + 1:
                 raise ValueError(f"shape with {holes} holes has {len(frags) - 1}")
-            shapes.append(_Shape(flags, rkeys, None, frags, [], holes))
+            shapes.append((flags, rkeys, None, frags, [], holes))
         else:
             proto = decode_one(text) if text else node_type()
-            shapes.append(_Shape(flags, rkeys, proto, None, _hole_plan(proto, holes) if holes else [], holes))
+            shapes.append((flags, rkeys, proto, None, _hole_plan(proto, holes) if holes else [], holes))
+    return shapes
+
+
+def _stamp(layout: L.Layout, shapes: list[_Shape], attrs: tuple[str, ...],
+           decode_one: Callable[[str], Any]) -> tuple[list[str], list[Any]]:
+    """The per-node loops (the specification of `_fast._compact.stamp`)."""
+    a_id, a_name, a_display, a_boundary, a_children, a_outbound, a_started, a_finished, a_host, a_res = attrs
+    wf = layout.workflow
+    count = layout.count
+    shape_of = layout.shape
+    if len(shape_of) != count:
+        raise ValueError("shape column length")
+    node_shapes = []
+    for i, s in enumerate(shape_of):
+        if not 0 <= s < len(shapes):
+            raise IndexError(f"node {i}: shape {s}")
+        node_shapes.append(shapes[s])
 
     # Pass 1: names and IDs, which every other field may refer to.
-    node_shapes = [shapes[s] for s in shape_of]
     names: list[str | None] = [None] * count
     ids_: list[str] = [""] * count
     digits: list[str | None] = [None] * count
@@ -129,10 +159,13 @@ def rebuild(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any])
     prev_name = ""
     prefix = wf + "-"
     for i, shape in enumerate(node_shapes):
-        flags = shape.flags
+        flags = shape[0]
         name = None
         if flags & L.F_NAME:
-            name = names[i] = prev_name = prev_name[:next(lcp)] + next(suffix)
+            k = next(lcp)
+            if not 0 <= k <= len(prev_name):
+                raise IndexError(f"node {i}: name prefix {k}")
+            name = names[i] = prev_name = prev_name[:k] + next(suffix)
         if flags & L.F_ID:
             if name == wf:
                 ids_[i] = wf
@@ -155,8 +188,7 @@ def rebuild(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any])
     # Locals, not module attributes, in the hot loop.
     f_boundary, f_display, f_children, f_outbound = L.F_BOUNDARY, L.F_DISPLAY, L.F_CHILDREN, L.F_OUTBOUND
     f_started, f_finished, f_host, f_resources = L.F_STARTED, L.F_FINISHED, L.F_HOST, L.F_RESOURCES
-    for i, shape in enumerate(node_shapes):
-        flags = shape.flags
+    for i, (flags, rkeys, proto, frags, plan, holes) in enumerate(node_shapes):
         name = names[i]
         kw: dict[str, Any] = {a_id: ids_[i]}
         if name is not None:
@@ -164,10 +196,12 @@ def rebuild(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any])
         b = None
         if flags & f_boundary:
             b = prev_boundary = prev_boundary + next(boundary)
-            if b < 0:
+            if not 0 <= b < count:
                 raise IndexError(f"node {i}: boundary index {b}")
             kw[a_boundary] = ids_[b]
         if flags & f_display:
+            if name is None:
+                raise ValueError(f"node {i}: a derived displayName without a name")
             kw[a_display] = display_name(name, names[b] if b is not None else None)
         if flags & f_children:
             kw[a_children] = _refs(kids, i, ids_, prev_lists, 0)
@@ -181,25 +215,30 @@ def rebuild(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any])
             finish = prev_start + next(finished)
             kw[a_finished] = text_cache.get(finish) or rfc3339(finish)
         if flags & f_host:
-            kw[a_host] = hosts[next(host)]
+            h = next(host)
+            if not 0 <= h < len(hosts):
+                raise IndexError(f"node {i}: host {h}")
+            kw[a_host] = hosts[h]
         if flags & f_resources:
             run = finish - start if start is not None and finish is not None else 0
             res = {}
-            for k in shape.rkeys:
+            for k in rkeys:
                 x = next(resources)
                 res[k] = (x >> 1) * run if x & 1 else x >> 1
             kw[a_res] = res
         values: list[str] = []
-        if shape.holes:
-            for _ in range(shape.holes):
-                s = next(strings)
-                values.append(values[s] if type(s) is int else s)
-        if shape.proto is not None:
+        for _ in range(holes):
+            s = next(strings)
+            if type(s) is int:
+                if not 0 <= s < len(values):
+                    raise IndexError(f"node {i}: string back-reference {s}")
+                s = values[s]
+            values.append(s)
+        if proto is not None:
             if values:
-                kw.update(_fill(shape.proto, shape.plan, values))
-            nodes[i] = _replace(shape.proto, **kw)
+                kw.update(_fill(proto, plan, values))
+            nodes[i] = _replace(proto, **kw)
         else:
-            frags = shape.frags
             body = [frags[0]]
             for value, frag in zip(values, frags[1:]):
                 body.append(encode_basestring(value))
@@ -218,10 +257,12 @@ def _refs(kids: Any, i: int, ids_: list[str], prev_lists: list[list[str]], which
     n = next(kids)
     if n == L.SAME_AS_PREVIOUS:
         return list(prev_lists[which])
+    if n < 0:
+        raise IndexError(f"node {i}: {n} references")
     refs, last = [], i
     for _ in range(n):
         last += next(kids)
-        if last < 0:
+        if not 0 <= last < len(ids_):
             raise IndexError(f"node {i}: reference {last}")
         refs.append(ids_[last])
     prev_lists[which] = refs

@@ -11,6 +11,10 @@ node object (`RowCache`): nodes are frozen and replaced on change, so a write re
 the rows of replaced nodes. The *placement* depends on the neighbours: front-coded names,
 deltas, node indices, and the interned shape — a reference that does not resolve to a node
 (or a displayName that is not the derived one) goes back into that node's shape text.
+
+This module is the specification: `tiphys.core._fast._compact` does the same rows (read from
+the Struct's slots rather than from builtins), order and placement in C, asks `_row` here for
+any node it does not handle itself, and writes the same bytes (`layout(..., native=True)`).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from tiphys.core.status import _compact_layout as L
+from tiphys.core.status import _compact_native as _native
 from tiphys.core.status import ids
 from tiphys.core.status._compact_layout import (F_BOUNDARY, F_CHILDREN, F_DISPLAY, F_FINISHED, F_HOST, F_ID,
                                                 F_NAME, F_OUTBOUND, F_RESOURCES, F_STARTED, HASH_MARK, HOLE,
@@ -192,8 +197,8 @@ def _order(keys: list[str], rows: dict[str, _Row]) -> list[str]:
 
     Siblings end up adjacent (names front-code well) and children are mostly `i+1` deltas.
     """
-    children = {k: [c for c in r.refs[2] if type(c) is str] if type(r.refs[2]) is list else []
-                for k, r in rows.items()}
+    children = {k: [c for c in r[5][2] if type(c) is str] if type(r[5][2]) is list else []
+                for k, r in rows.items()}  # r[5]: refs (rows may be plain tuples from the extension)
     referenced = {c for cs in children.values() for c in cs}
     seen: set[str] = set()
     order: list[str] = []
@@ -215,8 +220,13 @@ def _name_of(node: Any) -> Any:
     return getattr(node, "name", None)
 
 
-def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cache: RowCache | None = None) -> bytes:
-    """The uncompressed msgpack columns of `nodes`; `cache` carries rows from call to call."""
+def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cache: RowCache | None = None,
+           native: bool = False) -> bytes:
+    """The uncompressed msgpack columns of `nodes`; `cache` carries rows from call to call.
+
+    `native` runs the per-node loops in `tiphys.core._fast._compact` (same bytes; the caller
+    checks that it is built).
+    """
     if not isinstance(nodes, Mapping):
         raise TypeError("compact layout: nodes must be a mapping of node id to node")
     workflow = workflow_name
@@ -228,7 +238,7 @@ def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cac
     if cache.workflow != workflow:
         cache.workflow, cache.rows = workflow, {}
     old = cache.rows
-    rows: dict[str, _Row] = {}
+    rows: dict[str, Any] = {}
     missing: list[str] = []
     for key, node in nodes.items():
         hit = old.get(key)
@@ -236,11 +246,26 @@ def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cac
             rows[key] = hit[1]
         else:
             missing.append(key)
-    # One C call converts every replaced node (per-node calls cost more than the conversion).
-    for key, d in zip(missing, msgspec.to_builtins([nodes[k] for k in missing])):
-        rows[key] = _row(key, d, workflow, wf_json)
+    fast = _native.native if native else None
+    if fast is not None:
+        def reference_row(key: str, node: Any) -> tuple:
+            return _row(key, msgspec.to_builtins(node), workflow, wf_json)
+        for key, row in zip(missing, fast.rows(missing, [nodes[k] for k in missing], workflow, wf_json, _ABSENT,
+                                               _JSON, reference_row)):
+            rows[key] = row
+    else:
+        # One C call converts every replaced node (per-node calls cost more than the conversion).
+        for key, d in zip(missing, msgspec.to_builtins([nodes[k] for k in missing])):
+            rows[key] = _row(key, d, workflow, wf_json)
     cache.rows = {key: (node, rows[key]) for key, node in nodes.items()}
-    return _place(_order(list(nodes), rows), rows, workflow, wf_json)
+    if fast is not None:
+        order = fast.order(list(nodes), rows)
+        columns = fast.place(order, rows, workflow, _ABSENT,
+                             lambda text, back, digits: _with_fields(text, back, digits, wf_json))
+    else:
+        order = _order(list(nodes), rows)
+        columns = _place(order, rows, workflow, wf_json)
+    return _LAYOUT_ENCODER.encode(L.Layout(L.LAYOUT_VERSION, workflow, len(order), *columns))
 
 
 def _put_refs(value: Any, i: int, index: dict[str, int], kids_col: list[int],
@@ -263,8 +288,8 @@ def _put_refs(value: Any, i: int, index: dict[str, int], kids_col: list[int],
     return True
 
 
-def _place(order: list[str], rows: dict[str, _Row], workflow: str, wf_json: str) -> bytes:
-    """The neighbour-dependent pass: columns in `order`."""
+def _place(order: list[str], rows: dict[str, _Row], workflow: str, wf_json: str) -> tuple:
+    """The neighbour-dependent pass: the Layout's columns from `lcp` on, in `order`."""
     index = {k: i for i, k in enumerate(order)}
     names = [rows[k].name for k in order]
     lcp_col, suffix_col, shape_col, boundary_col, kids_col = [], [], [], [], []
@@ -335,10 +360,6 @@ def _place(order: list[str], rows: dict[str, _Row], workflow: str, wf_json: str)
         if s is None:
             s = shapes[shape_key] = len(shapes)
         shape_col.append(s)
-    columns = L.Layout(
-        version=L.LAYOUT_VERSION, workflow=workflow, count=len(order), lcp=lcp_col, suffix=suffix_col,
-        shape=shape_col, shapes=[(f, list(r), t, h) for (f, r, t, h) in shapes], boundary=boundary_col,
-        kids=kids_col, started=started_col, finished=finished_col, host=host_col, hosts=list(hosts),
-        resources=res_col, strings=strings_col, other_ids=other_col,
-        hashes=struct.pack(f"<{len(hashes)}I", *hashes))
-    return _LAYOUT_ENCODER.encode(columns)
+    return (lcp_col, suffix_col, shape_col, [(f, list(r), t, h) for (f, r, t, h) in shapes], boundary_col,
+            kids_col, started_col, finished_col, host_col, list(hosts), res_col, strings_col, other_col,
+            struct.pack(f"<{len(hashes)}I", *hashes))

@@ -28,7 +28,9 @@ exactly. Decoding stamps each node out of its shape's prototype (decoded once, t
 no per-node strings, an artifact list) — like every Struct from a cache, they are not mutated.
 
 Modules: `_compact_layout` (columns, markers), `_compact_encode` (per-node rows cached by node
-object, then placement), `_compact_decode`.
+object, then placement), `_compact_decode`. Those two are the specification; their per-node
+loops also exist in Cython (`tiphys.core._fast._compact`, byte-identical output), which the
+codec uses when it is built (`native=`; one warning at import when it is not).
 
 Envelope: `COMPACT_PREFIX` + base64(zstd frame with the dictionary's ID in its header) of a
 msgpack array whose first item is the layout version. The prefix is not base64, so Argo's
@@ -45,7 +47,7 @@ from typing import Generic, TypeVar
 import msgspec
 import zstandard
 
-from tiphys.core.status import _compact_decode, _compact_encode
+from tiphys.core.status import _compact_decode, _compact_encode, _compact_native
 from tiphys.core.status._compact_layout import LAYOUT_VERSION, Layout
 from tiphys.core.status.codec import COMPACT_PREFIX, DEFAULT_DECODE_LIMIT, paused_gc
 from tiphys.core.status.errors import CorruptStatus
@@ -77,7 +79,14 @@ class CompactCodec(Generic[N]):
     """Encode and decode the compact form for one node Struct type."""
 
     def __init__(self, node_type: type[N], /, *, decode_limit: int = DEFAULT_DECODE_LIMIT,
-                 level: int = _LEVEL) -> None:
+                 level: int = _LEVEL, native: bool | None = None) -> None:
+        """`native`: run the per-node loops in Cython (None: when the extension is built;
+        True without it is an ImportError)."""
+        if native is None:
+            native = _compact_native.native is not None
+        elif native and _compact_native.native is None:
+            raise ImportError("tiphys.core._fast._compact is not built")
+        self.native = native
         self.node_type = node_type
         self.decode_limit = decode_limit
         self._decoder = msgspec.json.Decoder(node_type)
@@ -88,7 +97,7 @@ class CompactCodec(Generic[N]):
 
     def layout(self, nodes: Mapping[str, N], /, *, workflow_name: str | None = None) -> bytes:
         """The uncompressed msgpack columns (exposed for training the dictionary)."""
-        return _compact_encode.layout(nodes, workflow_name=workflow_name, cache=self._rows)
+        return _compact_encode.layout(nodes, workflow_name=workflow_name, cache=self._rows, native=self.native)
 
     def encode(self, nodes: Mapping[str, N], /, *, workflow_name: str | None = None) -> str:
         """The compact `compressedNodes` string of `nodes`.
@@ -131,10 +140,12 @@ class CompactCodec(Generic[N]):
             raise CorruptStatus("layout", f"unknown compact layout version {layout.version}")
         try:
             with paused_gc():
-                keys, nodes = _compact_decode.rebuild(layout, self.node_type, self._decoder.decode)
+                keys, nodes = _compact_decode.rebuild(layout, self.node_type, self._decoder.decode,
+                                                      native=self.native)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise CorruptStatus("json", f"a node shape: {exc}") from None
-        except (IndexError, KeyError, ValueError, TypeError, StopIteration) as exc:
+        # OverflowError/OSError: a timestamp column past what gmtime can render.
+        except (IndexError, KeyError, ValueError, TypeError, StopIteration, OverflowError, OSError) as exc:
             raise CorruptStatus("layout", f"inconsistent columns: {exc!r}") from None
         if len(set(keys)) != len(keys):
             raise CorruptStatus("layout", "two nodes share an ID")

@@ -1,0 +1,323 @@
+# Per-node rows of `_compact` (included): `tiphys.core.status._compact_encode._row`, read
+# straight from the node Struct's slots instead of from `msgspec.to_builtins` of it.
+#
+# The reference sees the node as builtins; this reads the Struct. The two agree wherever the
+# value has the type the Struct field declares (exact str, list, dict, int). Anything else that
+# the builtins conversion would change — a str or int subclass, a tuple for a list, a dict node,
+# a Struct type this module cannot walk, an unset slot — makes `node_row` return FALLBACK, and
+# the caller asks the reference for that node's row, so both always write the same bytes.
+
+cdef object FALLBACK = object()
+# Values the builtins conversion leaves as they are (and msgspec writes as JSON scalars).
+cdef frozenset _SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+cdef class RowWriter:
+    """One encode's context: workflow name, marker bytes, buffers, the Struct layouts met."""
+
+    cdef str workflow
+    cdef str prefix                 # workflow + "-"
+    cdef bytes wf_json              # the workflow name JSON-escaped, UTF-8
+    cdef object absent              # the reference's marker for a field the node does not have
+    cdef object encoder             # msgspec.json.Encoder(): every value not written here
+    cdef dict infos                 # Struct type -> StructInfo
+    cdef Buf text
+    cdef Buf swap
+    cdef list holes
+
+    def __cinit__(self):
+        self.text.data = NULL
+        self.swap.data = NULL
+
+    def __dealloc__(self):
+        PyMem_Free(self.text.data)
+        PyMem_Free(self.swap.data)
+
+    def __init__(self, str workflow, str wf_json, object absent, object encoder, dict infos):
+        self.workflow = workflow
+        self.prefix = workflow + "-"
+        self.wf_json = wf_json.encode()
+        self.absent = absent
+        self.encoder = encoder
+        self.infos = infos
+        buf_init(&self.text, 1024)
+        buf_init(&self.swap, 1024)
+
+    cdef StructInfo info_of(self, object value):
+        cdef object cls = type(value)
+        cdef StructInfo info = self.infos.get(cls)
+        if info is None:
+            info = self.infos[cls] = StructInfo(cls)
+        return info
+
+    cdef int value(self, object v) except -1:
+        """Append one JSON value: strings here, everything else through msgspec."""
+        if type(v) is str:
+            buf_json_str(&self.text, <str>v)
+        else:
+            buf_bytes(&self.text, self.encoder.encode(v))
+        return 0
+
+    cdef int io(self, object io, bint outputs) except -1:
+        """An `inputs`/`outputs` Struct with its parameter values (and `result`) cut out as holes.
+        Returns 1 when the reference must handle the node."""
+        cdef StructInfo info = self.info_of(io)
+        cdef StructInfo pinfo
+        cdef Py_ssize_t i, j, k
+        cdef PyObject* v
+        cdef PyObject* pv
+        cdef bint first = True, pfirst
+        cdef list params
+        if not info.supported:
+            return 1
+        buf_byte(&self.text, b'{')
+        for i in range(info.n):
+            v = info.get(io, i)
+            if v == NULL:
+                return 1
+            if info.skipped(v, i):
+                continue
+            if not first:
+                buf_byte(&self.text, b',')
+            first = False
+            buf_bytes(&self.text, <bytes>info.keys[i])
+            if i == info.i_parameters and <object>v is not None:
+                if type(<object>v) is not list:
+                    return 1
+                params = <list>v
+                buf_byte(&self.text, b'[')
+                for j in range(len(params)):
+                    if j:
+                        buf_byte(&self.text, b',')
+                    p = params[j]
+                    if not hasattr(type(p), "__struct_fields__"):
+                        if type(p) not in _SCALARS:
+                            return 1  # a dict, or what the builtins conversion makes one
+                        self.value(p)
+                        continue
+                    pinfo = self.info_of(p)
+                    if not pinfo.supported:
+                        return 1
+                    buf_byte(&self.text, b'{')
+                    pfirst = True
+                    for k in range(pinfo.n):
+                        pv = pinfo.get(p, k)
+                        if pv == NULL:
+                            return 1
+                        if pinfo.skipped(pv, k):
+                            continue
+                        if not pfirst:
+                            buf_byte(&self.text, b',')
+                        pfirst = False
+                        buf_bytes(&self.text, <bytes>pinfo.keys[k])
+                        if k == pinfo.i_value and isinstance(<object>pv, str):
+                            if type(<object>pv) is not str:
+                                return 1
+                            self.holes.append(<object>pv)
+                            buf_put(&self.text, HOLE_JSON, HOLE_JSON_LEN)
+                        else:
+                            self.value(<object>pv)
+                    buf_byte(&self.text, b'}')
+                buf_byte(&self.text, b']')
+            elif outputs and i == info.i_result and isinstance(<object>v, str):
+                if type(<object>v) is not str:
+                    return 1
+                self.holes.append(<object>v)
+                buf_put(&self.text, HOLE_JSON, HOLE_JSON_LEN)
+            else:
+                self.value(<object>v)
+        buf_byte(&self.text, b'}')
+        return 0
+
+    cdef object row(self, str key, object node):
+        """The reference's `_row(key, to_builtins(node), ...)`, or FALLBACK."""
+        cdef StructInfo info
+        cdef PyObject* v
+        cdef Py_ssize_t i, k, n, taken_count
+        cdef int flags = 0
+        cdef bint first = True
+        cdef object name = None, node_id, hash_ = None, other = None, digits = None
+        cdef object started = None, finished = None, host = None, rkeys = (), rvals = ()
+        cdef object boundary, shown, children, outbound, res
+        cdef unsigned long long h
+        cdef const char* s
+        cdef const char* src
+        cdef Py_ssize_t slen, start
+        cdef bytes dbytes
+        cdef list packed
+        if not hasattr(type(node), "__struct_fields__"):
+            return FALLBACK
+        info = self.info_of(node)
+        if not info.supported or info.i_id < 0:
+            return FALLBACK
+        for i in range(info.n):
+            if info.get(node, i) == NULL:
+                return FALLBACK
+        # name and id: always out of the text (a name that is not a clean str: the reference).
+        if info.i_name >= 0:
+            v = info.get(node, info.i_name)
+            if <object>v is not None:
+                if type(<object>v) is not str or "\x00" in <str>v:
+                    return FALLBACK
+                name = <object>v
+                flags |= F_NAME
+        node_id = <object>info.get(node, info.i_id)
+        if type(node_id) is not str or node_id != key:
+            return FALLBACK  # the reference raises the caller's error
+        if name is not None and name == self.workflow:
+            if node_id == name:
+                flags |= F_ID
+        elif (<str>node_id).startswith(self.prefix):
+            start = len(self.prefix)
+            digits = (<str>node_id)[start:]
+            s = PyUnicode_AsUTF8AndSize(digits, &slen)
+            if 0 < slen <= 10 and (s[0] != b'0' or slen == 1):
+                h = 0
+                for k in range(slen):
+                    if not (b'0' <= s[k] <= b'9'):
+                        h = 1 << 40
+                        break
+                    h = h * 10 + <unsigned long long>(s[k] - 48)
+                if h <= 0xFFFFFFFF:
+                    flags |= F_ID
+                    hash_ = <unsigned long>h
+            if not flags & F_ID:
+                digits = None
+        if not flags & F_ID:
+            other = node_id
+        boundary = self.ref(info, node, info.i_boundary, False)
+        shown = self.ref(info, node, info.i_display, False)
+        children = self.ref(info, node, info.i_children, True)
+        outbound = self.ref(info, node, info.i_outbound, True)
+        if boundary is FALLBACK or shown is FALLBACK or children is FALLBACK or outbound is FALLBACK:
+            return FALLBACK
+        if info.i_started >= 0:
+            started = epoch_of(<object>info.get(node, info.i_started))
+            if started is FALLBACK:
+                return FALLBACK
+            if started is not None:
+                flags |= F_STARTED
+        if info.i_finished >= 0:
+            finished = epoch_of(<object>info.get(node, info.i_finished))
+            if finished is FALLBACK:
+                return FALLBACK
+            if finished is not None:
+                flags |= F_FINISHED
+        if info.i_host >= 0:
+            v = info.get(node, info.i_host)
+            if type(<object>v) is str and "\x00" not in <str>v:
+                host = <object>v
+                flags |= F_HOST
+            elif isinstance(<object>v, str):
+                return FALLBACK
+        if info.i_res >= 0:
+            res = <object>info.get(node, info.i_res)
+            if res is not None:
+                if type(res) is not dict:
+                    return FALLBACK
+                if res:
+                    for rk, rv in (<dict>res).items():
+                        if type(rk) is not str or type(rv) is not int:
+                            return FALLBACK
+                    flags |= F_RESOURCES
+                    rkeys = tuple(res)
+                    rvals = tuple((<dict>res).values())
+        # The shape text: every field the rules above did not take, in field order.
+        self.text.len = 0
+        self.holes = []
+        buf_byte(&self.text, b'{')
+        for i in range(info.n):
+            if (i == info.i_id or i == info.i_name or i == info.i_boundary or i == info.i_display
+                    or i == info.i_children or i == info.i_outbound
+                    or (i == info.i_started and flags & F_STARTED)
+                    or (i == info.i_finished and flags & F_FINISHED)
+                    or (i == info.i_host and flags & F_HOST)
+                    or (i == info.i_res and flags & F_RESOURCES)):
+                continue
+            v = info.get(node, i)
+            if info.skipped(v, i):
+                continue
+            if not first:
+                buf_byte(&self.text, b',')
+            first = False
+            buf_bytes(&self.text, <bytes>info.keys[i])
+            if (i == info.i_inputs or i == info.i_outputs) and <object>v is not None:
+                if hasattr(type(<object>v), "__struct_fields__"):
+                    if self.io(<object>v, i == info.i_outputs):
+                        return FALLBACK
+                    continue
+                if type(<object>v) is not list and type(<object>v) not in _SCALARS:
+                    return FALLBACK  # a dict, or what the builtins conversion makes one
+            self.value(<object>v)
+        n = len(self.holes)
+        if first:
+            text = ""
+        else:
+            buf_byte(&self.text, b'}')
+            if n and count_of(self.text.data, self.text.len, HOLE_JSON, HOLE_JSON_LEN) != n:
+                return FALLBACK  # another value spells a hole: the reference keeps strings in the shape
+            text = self.markers(digits)
+        packed = []
+        for k in range(n):
+            sv = self.holes[k]
+            for i in range(k):
+                if self.holes[i] == sv:
+                    packed.append(i)
+                    break
+            else:
+                packed.append(sv)
+        return (name, flags, hash_, other, digits, (boundary, shown, children, outbound), started, finished,
+                host, rkeys, rvals, packed, text, n)
+
+    cdef object ref(self, StructInfo info, object node, Py_ssize_t i, bint is_list):
+        """A reference field as the reference's builtins hold it: absent, or the value itself."""
+        cdef PyObject* v
+        if i < 0:
+            return self.absent
+        v = info.get(node, i)
+        if info.skipped(v, i):
+            return self.absent
+        if <object>v is None or type(<object>v) is str:
+            return <object>v
+        if is_list and type(<object>v) is list:
+            for item in <list>v:
+                if isinstance(item, str) and type(item) is not str:
+                    return FALLBACK
+                if not (type(item) is str or item is None or type(item) is int or type(item) is bool):
+                    return FALLBACK
+            return <object>v
+        return FALLBACK
+
+    cdef str markers(self, object digits):
+        """The text with the node's hash and the workflow name replaced by their markers."""
+        cdef Buf* src = &self.text
+        cdef Buf* dst = &self.swap
+        cdef Buf* t
+        cdef Py_ssize_t dn
+        cdef const char* d
+        if digits is not None:
+            d = PyUnicode_AsUTF8AndSize(digits, &dn)
+            if memmem(src.data, src.len, d, dn) != NULL:
+                replace_into(dst, src.data, src.len, d, dn, HASH_MARK, 2)
+                t = src; src = dst; dst = t
+        if len(self.wf_json) and memmem(src.data, src.len, PyBytes_AS_STRING(self.wf_json),
+                                        PyBytes_GET_SIZE(self.wf_json)) != NULL:
+            replace_into(dst, src.data, src.len, PyBytes_AS_STRING(self.wf_json), PyBytes_GET_SIZE(self.wf_json),
+                         WF_MARK, 2)
+            t = src; src = dst; dst = t
+        return PyUnicode_DecodeUTF8(src.data, src.len, NULL)
+
+
+def rows(list keys, list nodes, str workflow, str wf_json, object absent, object encoder, object fallback):
+    """Rows of `nodes` (parallel to `keys`); `fallback(key, node)` is the reference's row."""
+    cdef RowWriter w = RowWriter(workflow, wf_json, absent, encoder, _INFOS)
+    cdef Py_ssize_t i, n = len(keys)
+    cdef list out = [None] * n
+    if len(nodes) != n:
+        raise ValueError("rows: keys and nodes differ in length")
+    for i in range(n):
+        r = w.row(keys[i], nodes[i])
+        if r is FALLBACK:
+            r = fallback(keys[i], nodes[i])
+        out[i] = r
+    return out
