@@ -14,7 +14,9 @@ Three forms of the same map node ID → NodeStatus:
 its last output with the byte length of each node's entry. Nodes are frozen Structs that change
 only by replacement, so "same object as last time" (`is`) proves "same bytes as last time": a
 write re-encodes only replaced and new nodes and copies the runs of unchanged entries between
-them from the last output. The result is byte-identical to a full encode — tests hold that.
+them from the last output. The result is byte-identical to a full encode — tests hold that. A
+first write is one msgspec call over the whole map with no bookkeeping beyond a snapshot: a cold
+default-form write then costs msgspec + zstd-1 + base64 and nothing else (benchmarks/codec).
 Decoding runs with the cyclic GC paused: a status decode allocates tens of thousands of
 objects and nothing in it can form a cycle (performance.md §5.1: 1.5-3.9x).
 """
