@@ -11,11 +11,11 @@ not implement, and keys nobody knows, are not errors: they land in
 `ControllerConfig.unsupported` so the process can log them once and export them as the
 `tiphys_config_unsupported_keys` gauge.
 
-What happens to each supported key: `executor`, `mainContainer`, `images` and
-`podGCDeleteDelayDuration` become `PodSettings` (hot: new workflows get them), `resourceRateLimit`
+What happens to each supported key: `executor`, `mainContainer`, `images`,
+`podGCDeleteDelayDuration` and `podGCGracePeriodSeconds` become `PodSettings` (hot: new workflows get them), `resourceRateLimit`
 throttles pod creation and `initialDelay` delays new workflows' first reconcile (both hot),
 `instanceID` and `metricsConfig` are read at start-up. `parallelism`, `namespaceParallelism`,
-`artifactRepository`, `workflowDefaults` and `podGCGracePeriodSeconds` are parsed and checked
+`artifactRepository` and `workflowDefaults` are parsed and checked
 but not yet acted on by the engine: they are listed in `ControllerConfig.inert`, logged once and
 exported beside the unsupported keys, so an operator is never silently ignored.
 
@@ -130,7 +130,10 @@ class ControllerConfig(msgspec.Struct, frozen=True, kw_only=True):
             executor_security_context=(ex.security_context if ex.security_context is not None
                                        else base_settings.executor_security_context),
             main_container=self.main_container or base_settings.main_container,
-            images=images, pod_gc_delete_delay=self.pod_gc_delete_delay)
+            images=images, pod_gc_delete_delay=self.pod_gc_delete_delay,
+            pod_gc_grace_period_seconds=(self.pod_gc_grace_period_seconds
+                                         if self.pod_gc_grace_period_seconds is not None
+                                         else base_settings.pod_gc_grace_period_seconds))
 
 
 # Argo key -> (field name, the type its value must convert to).
@@ -151,8 +154,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
 }
 SUPPORTED_KEYS = frozenset(_FIELDS)
 # Parsed and validated, but the engine has no hook for them yet (see the module docstring).
-NOT_ENFORCED = frozenset({"parallelism", "namespaceParallelism", "artifactRepository", "workflowDefaults",
-                          "podGCGracePeriodSeconds"})
+NOT_ENFORCED = frozenset({"parallelism", "namespaceParallelism", "artifactRepository", "workflowDefaults"})
 _PATH = re.compile(r"at `\$([^`]*)`")
 
 

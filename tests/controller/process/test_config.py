@@ -59,8 +59,7 @@ def test_config_key_holds_the_whole_document():
     assert c.artifact_repository == {"s3": {"bucket": "b", "endpoint": "minio:9000"}}
     assert c.workflow_defaults == {"spec": {"ttlStrategy": {"secondsAfterCompletion": 60}}}
     assert c.unsupported == ()
-    assert c.inert == ("artifactRepository", "namespaceParallelism", "parallelism", "podGCGracePeriodSeconds",
-                       "workflowDefaults")
+    assert c.inert == ("artifactRepository", "namespaceParallelism", "parallelism", "workflowDefaults")
 
 
 def test_settings_reach_pod_settings_and_the_flag_wins():
@@ -73,6 +72,7 @@ def test_settings_reach_pod_settings_and_the_flag_wins():
     assert s.main_container == {"resources": {"limits": {"memory": "1Gi"}}}
     assert s.images["docker/whalesay"] == {"entrypoint": [], "cmd": ["cowsay"]}
     assert "argoproj/argosay:v2" in s.images  # the built-in index stays
+    assert s.pod_gc_grace_period_seconds == 30
     assert s.pod_gc_delete_delay == "20s"
     assert c.pod_settings(PodSettings(), executor_image="mine:1").executor_image == "mine:1"
     assert ControllerConfig().pod_settings(PodSettings()) .executor_image == PodSettings().executor_image
