@@ -183,7 +183,7 @@ class _Flat:
         if conj is not None and ids:
             self.pmask += conj
             bare = self.bare
-            if all(m == bare[j] for j, m in zip(ids, conj)):
+            if conj == [bare[j] for j in ids]:
                 self.flags[i] |= FLAG_CONJUNCTION | FLAG_BARE_CONJUNCTION
             else:
                 self.flags[i] |= FLAG_CONJUNCTION
