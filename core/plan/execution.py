@@ -91,13 +91,32 @@ class Execution:
         self.timeouts: list[tuple[float, str]] = []  # heap of (template deadline, Pending node id)
         self.pod_gc: Any = None  # podgc.PodGCQueue when the workflow has a podGC strategy
         self.claims_waiting = False  # volumeClaimTemplates PVCs not all made yet: nothing starts
+        self.salts: dict[str, int] = {}  # node name -> salt of its ID, for the rare hash collision
         self.leaves_total = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES)
         self.leaves_done = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES and n.phase in _DONE)
 
     # -- identity -----------------------------------------------------------------------------
 
     def node_id(self, name: str) -> str:
-        return ids.node_id(self.meta.name, name)
+        salt = self.salts.get(name)
+        if salt is not None:
+            return ids.node_id(self.meta.name, name, salt=salt)
+        node_id = ids.node_id(self.meta.name, name)
+        node = self.nodes.get(node_id)
+        if node is None or node.name == name:
+            return node_id
+        return ids.node_id(self.meta.name, name, salt=self._salt(name))
+
+    def _salt(self, name: str) -> int:
+        """The salt of a name whose hash another node holds (ids module docstring): the first k
+        whose ID is free or already this name's. Found again by probing after a restart."""
+        k = 1
+        while True:
+            node = self.nodes.get(ids.node_id(self.meta.name, name, salt=k))
+            if node is None or node.name == name:
+                self.salts[name] = k
+                return k
+            k += 1
 
     def get(self, node_id: str) -> NodeStatus | None:
         return self.nodes.get(node_id)

@@ -100,7 +100,8 @@ def _substitute(ex: Execution, template: dict, scope: dict) -> dict:
 def pod_name_of(ex: Execution, call: Call, resolved: Any) -> str:
     version = ids.pod_name_version(ex.meta.annotations.get("workflows.argoproj.io/pod-name-format")
                                    or ex.settings.pod_name_format)
-    return ids.pod_name(ex.meta.name, call.name, resolved.name, version=version)
+    ex.node_id(call.name)  # settles the salt if its hash is taken
+    return ids.pod_name(ex.meta.name, call.name, resolved.name, version=version, salt=ex.salts.get(call.name, 0))
 
 
 def _start_leaf(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:

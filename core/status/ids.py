@@ -11,6 +11,11 @@ pod again (argo-semantics §4.2-4.4).
               = wf                                    v2, name == wf
               = prefix[:242] + "-" + decimal(fnv1a32(name)), prefix = wf ["-" + templateName]   v2
 
+32 bits collide: among 50,000 names, two share a hash about one time in four. Argo then fails the
+workflow ("node ... already initialized"); tiphys gives the later name a *salted* hash instead,
+fnv1a32(name + "#" + k) for the first k = 1, 2, ... that is free, in both its ID and its pod name
+(`salt=k` below). Without a collision, IDs and pod names are Argo's exactly.
+
 The name builders below spell out each naming rule of §4.2 once, so the planner never formats
 a node name by hand. Everything here is pure string work on `str`; hashing is over UTF-8 bytes.
 """
@@ -54,11 +59,16 @@ def hash_suffix(node_name: str, /) -> str:
     return str(fnv1a32(node_name))
 
 
-def node_id(workflow_name: str, node_name: str, /) -> str:
-    """`Workflow.NodeID(name)`: the workflow's own name for the root, else `wf-<fnv1a32(name)>`."""
+def _hash(node_name: str, salt: int) -> int:
+    return fnv1a32(f"{node_name}#{salt}" if salt else node_name)
+
+
+def node_id(workflow_name: str, node_name: str, /, *, salt: int = 0) -> str:
+    """`Workflow.NodeID(name)`: the workflow's own name for the root, else `wf-<fnv1a32(name)>`
+    (a salted hash for a name whose hash was taken, see the module docstring)."""
     if node_name == workflow_name:
         return workflow_name
-    return f"{workflow_name}-{fnv1a32(node_name)}"
+    return f"{workflow_name}-{_hash(node_name, salt)}"
 
 
 def pod_name_version(annotation: str | None, /) -> PodNameVersion:
@@ -78,10 +88,10 @@ def template_name_for_pod(template_name: str | None, template_ref_template: str 
 
 
 def pod_name(workflow_name: str, node_name: str, template_name: str = "", /, *,
-             version: PodNameVersion = PodNameVersion.V2) -> str:
+             version: PodNameVersion = PodNameVersion.V2, salt: int = 0) -> str:
     """`util.GeneratePodName`: the name of the pod that runs node `node_name`."""
     if version == PodNameVersion.V1:
-        return node_id(workflow_name, node_name)
+        return node_id(workflow_name, node_name, salt=salt)
     if node_name == workflow_name:
         return workflow_name
     prefix = f"{workflow_name}-{template_name}" if template_name else workflow_name
@@ -89,7 +99,7 @@ def pod_name(workflow_name: str, node_name: str, template_name: str = "", /, *,
         # Go slices bytes; names are DNS labels (ASCII), so bytes and characters agree. A
         # multi-byte character cut in half is dropped rather than emitted as invalid UTF-8.
         prefix = prefix.encode()[:MAX_POD_NAME_PREFIX].decode(errors="ignore")
-    return f"{prefix}-{fnv1a32(node_name)}"
+    return f"{prefix}-{_hash(node_name, salt)}"
 
 
 def agent_pod_name(workflow_name: str, /) -> str:
