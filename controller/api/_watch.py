@@ -30,28 +30,53 @@ from ..clock import Clock, TimerHandle
 from .base import EventType, Resource, WatchEvent, WatchStream
 from .selectors import FieldSelector, LabelSelector
 
-__all__ = ["Event", "History", "Watcher", "EmbeddedWatchStream"]
+__all__ = ["Event", "History", "Watcher", "EmbeddedWatchStream", "selector_view"]
 
 Object = dict[str, Any]
 _decode = msgspec.json.decode
 
 
+def selector_view(obj: Object, fields: frozenset[str], /) -> Object:
+    """What selectors read of `obj` (namespace, name, labels, the resource's selectable fields).
+
+    History keeps this instead of the object: a pod decodes to ~30 KB of dicts for ~5 KB of JSON,
+    and a 50,000-pod workflow leaves ~150,000 pod events behind."""
+    meta = obj.get("metadata") or {}
+    view: Object = {"metadata": {"namespace": meta.get("namespace"), "name": meta.get("name"),
+                                 "labels": meta.get("labels")}}
+    for path in fields:
+        node: Any = obj
+        parts = path.split(".")
+        for part in parts:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            into = view
+            for part in parts[:-1]:
+                into = into.setdefault(part, {})
+            into[parts[-1]] = node
+    return view
+
+
 class Event:
-    """One change: `new` is the state after, `old` the one before; `raw` encodes what watchers
-    receive (for DELETED: `old` stamped with the deletion's rv, as the watch cache sends)."""
+    """One change: `new` and `old` are the selector views (`selector_view`) of the states after
+    and before; `raw` encodes what watchers receive (for DELETED: the previous state stamped with
+    the event's rv, as the watch cache sends); `old_src` encodes the previous state."""
 
-    __slots__ = ("type", "rv", "new", "old", "raw", "_old_raw")
+    __slots__ = ("type", "rv", "new", "old", "raw", "old_src", "_old_raw")
 
-    def __init__(self, type: EventType, rv: int, new: Object, old: Object | None, raw: bytes) -> None:
-        self.type, self.rv, self.new, self.old, self.raw = type, rv, new, old, raw
+    def __init__(self, type: EventType, rv: int, new: Object, old: Object | None, raw: bytes,
+                 old_src: bytes | None = None) -> None:
+        self.type, self.rv, self.new, self.old, self.raw, self.old_src = type, rv, new, old, raw, old_src
         self._old_raw: bytes | None = None
 
     def old_raw(self) -> bytes:
-        """`old` stamped with this event's rv: what a watcher the object left receives as DELETED."""
+        """The previous state stamped with this event's rv: what a watcher the object left
+        receives as DELETED (rare: decoded from `old_src` when needed)."""
         if self._old_raw is None:
-            assert self.old is not None
-            stamped = dict(self.old, metadata=dict(self.old["metadata"], resourceVersion=str(self.rv)))
-            self._old_raw = msgspec.json.encode(stamped)
+            assert self.old_src is not None
+            old = _decode(self.old_src)
+            old["metadata"]["resourceVersion"] = str(self.rv)
+            self._old_raw = msgspec.json.encode(old)
         return self._old_raw
 
 

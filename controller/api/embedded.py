@@ -31,7 +31,7 @@ import msgspec
 from ..clock import Clock, RealClock
 from . import _objects
 from ._gc import GarbageCollector
-from ._watch import EmbeddedWatchStream, Event, History, Watcher
+from ._watch import EmbeddedWatchStream, Event, History, Watcher, selector_view
 from .base import (Api, EventType, ListResult, PatchType, Preconditions, Propagation, Resource,
                    WatchStream)
 from .errors import (AlreadyExists, ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, ServerTimeout,
@@ -143,6 +143,8 @@ class EmbeddedApi(GarbageCollector, Api):
         self._rv = rv
         self._resources.setdefault(rkey, resource)
         table = self._objects.setdefault(rkey, {})
+        prev = table.get((ns, name)) if old is not None else None
+        old_raw = prev.raw if prev is not None else None
         if old is not None:
             self._index_remove((rkey, ns, name), old)
         if kind is EventType.DELETED:
@@ -150,7 +152,9 @@ class EmbeddedApi(GarbageCollector, Api):
         else:
             table[(ns, name)] = _Entry(new, raw)
             self._index_add((rkey, ns, name), new)
-        event = Event(kind, rv, new, old, event_raw)
+        fields = resource.selectable_fields
+        event = Event(kind, rv, selector_view(new, fields),
+                      None if old is None else selector_view(old, fields), event_raw, old_raw)
         self._history(rkey).append(event)
         for watcher in tuple(self._watchers.get(rkey, ())):
             watcher.offer_nowait(event)
