@@ -26,10 +26,10 @@ This module sits below `tiphys.core` and may not import it: it raises its own `P
 (message, 0-based position), which `tiphys.core.dag.depends` turns into `DependsSyntaxError`.
 Result names and bits are repeated here; a test compares them with `tiphys.core.dag.outcome`.
 """
-cimport cython
 from cpython.dict cimport PyDict_GetItem
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
+from libc.string cimport strlen
 
 
 cdef extern from "Python.h":
@@ -69,8 +69,10 @@ RESULT_NAMES = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemone
 cdef const char* _RESULTS[8]
 _RESULTS[:] = [b"Succeeded", b"Failed", b"Errored", b"Skipped", b"Omitted", b"Daemoned", b"AnySucceeded",
                b"AllFailed"]
-cdef int _RESULT_LEN[8]
-_RESULT_LEN[:] = [9, 6, 7, 7, 7, 8, 12, 9]
+cdef Py_ssize_t _RESULT_LEN[8]
+for _r in range(8):
+    _RESULT_LEN[_r] = strlen(_RESULTS[_r])
+del _r
 _EXPECTED_RESULTS = ", ".join(RESULT_NAMES)
 
 cdef enum:
