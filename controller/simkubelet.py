@@ -53,6 +53,13 @@ def _default_behaviour(pod: dict, template: dict) -> SimOutcome:
     return SimOutcome(result="" if template.get("script") is not None else None)
 
 
+def _watched_part(pod: dict, /) -> dict:
+    """What the kubelet's cache keeps of a pod: enough to decide whether to run it. A cached
+    workflow pod is ~30 KB of dicts (its env holds the whole template); this is ~2 KB."""
+    return {"metadata": pod.get("metadata") or {}, "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
+            "status": {"phase": (pod.get("status") or {}).get("phase")}}
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -64,7 +71,8 @@ class SimKubelet:
         self.node_name = node_name
         self.behaviour = behaviour
         self.n_workers = workers
-        self.informer = Informer(api, base.PODS, clock=clock, namespace=namespace, label_selector=WORKFLOW_LABEL)
+        self.informer = Informer(api, base.PODS, clock=clock, namespace=namespace, label_selector=WORKFLOW_LABEL,
+                                 transform=_watched_part)
         self.queue: asyncio.Queue[dict] = asyncio.Queue()
         self.seen: set[str] = set()
         self.completed = 0
@@ -106,6 +114,10 @@ class SimKubelet:
     async def _run(self, pod: dict, outcome: SimOutcome | None = None) -> None:
         meta = pod["metadata"]
         ns, name = meta.get("namespace"), meta["name"]
+        pod = await self.api.get(base.PODS, name, namespace=ns)  # the whole pod, as a kubelet's pod worker reads it
+        if pod["metadata"].get("uid") != meta.get("uid"):
+            return  # deleted and re-created since: the new one comes through the informer
+        meta = pod["metadata"]
         template = template_of_pod(pod)
         if outcome is None:
             outcome = self.behaviour(pod, template)
