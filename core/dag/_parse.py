@@ -133,7 +133,10 @@ class _Parser:
 
 def postfix(text: str, /) -> list[Item]:
     """The postfix form of `text`: `(name, result or None)` per atom, OP_* per operator."""
-    return _Parser(text).parse()
+    try:
+        return _Parser(text).parse()
+    except RecursionError:  # the recursive reference; the Cython parser has no depth limit
+        raise ParseFault("expression nested too deeply for the pure-Python parser", 0) from None
 
 
 def compile_text(text: str, index: Mapping[str, int], bare: Sequence[int], /) -> Program:

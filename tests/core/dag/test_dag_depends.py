@@ -165,3 +165,14 @@ def test_fuzz_parse_never_crashes(name, pieces):
         assert 1 <= err.column <= len(text) + 1
     else:
         assert parser.parse(to_text(tree)) == tree
+
+
+def test_deep_nesting_is_a_typed_error_or_parses():
+    """The Python reference recurses: past its depth it refuses with a DependsSyntaxError, never a
+    RecursionError; the Cython parser has no depth limit."""
+    text = "(" * 5000 + "a" + ")" * 5000
+    for name, parser in PARSERS.items():
+        try:
+            assert parser.postfix(text) == [("a", None)], name
+        except DependsSyntaxError as exc:
+            assert name == "python" and "nested too deeply" in str(exc)
