@@ -13,9 +13,10 @@ core it needs — the reference row for a node it does not handle, the msgspec e
 maps `core/` to `tiphys.core`; see benchmarks/README.md, "Build").
 """
 cimport cython
+from cpython.dict cimport PyDict_GetItem
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport PyObject
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 from json.encoder import encode_basestring as _encode_basestring
 from types import MemberDescriptorType as _MemberDescriptor

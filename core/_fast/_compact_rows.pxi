@@ -12,18 +12,63 @@ cdef object FALLBACK = object()
 cdef frozenset _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
+@cython.final
+cdef class Row:
+    """A node's row (`_compact_encode._Row`) with its numbers as C fields: placement reads them
+    without touching an int object per field (rows are placed in another order than they were
+    built, so every object touched there is a likely cache miss)."""
+
+    cdef object name
+    cdef int flags
+    cdef unsigned int hash          # valid when has_hash
+    cdef bint has_hash
+    cdef object other_id
+    cdef object digits
+    cdef object boundary, shown, children, outbound
+    cdef long long started, finished  # valid with F_STARTED / F_FINISHED
+    cdef object host
+    cdef tuple rkeys, rvals
+    cdef list strings
+    cdef str text
+    cdef Py_ssize_t holes
+
+    def as_tuple(self):
+        """The reference's row tuple (for tests)."""
+        return (self.name, self.flags, self.hash if self.has_hash else None, self.other_id, self.digits,
+                (self.boundary, self.shown, self.children, self.outbound),
+                self.started if self.flags & F_STARTED else None, self.finished if self.flags & F_FINISHED else None,
+                self.host, self.rkeys, self.rvals, self.strings, self.text, self.holes)
+
+
+cdef Row row_of(object t):
+    """A Row from the reference's row tuple (a node the extension left to `_row`)."""
+    cdef Row r = Row.__new__(Row)
+    cdef object refs = t[5]
+    r.name, r.flags, r.other_id, r.digits = t[0], t[1], t[3], t[4]
+    r.has_hash = t[2] is not None
+    r.hash = t[2] if r.has_hash else 0
+    r.boundary, r.shown, r.children, r.outbound = refs
+    r.started = t[6] if t[6] is not None else 0
+    r.finished = t[7] if t[7] is not None else 0
+    r.host, r.rkeys, r.rvals, r.strings, r.text, r.holes = t[8], t[9], t[10], t[11], t[12], t[13]
+    return r
+
+
 cdef class RowWriter:
     """One encode's context: workflow name, marker bytes, buffers, the Struct layouts met."""
 
     cdef str workflow
     cdef str prefix                 # workflow + "-"
     cdef bytes wf_json              # the workflow name JSON-escaped, UTF-8
+    cdef Py_ssize_t wf_rare         # the index of its rarest byte (see `find_at`)
     cdef object absent              # the reference's marker for a field the node does not have
     cdef object encoder             # msgspec.json.Encoder(): every value not written here
     cdef dict infos                 # Struct type -> StructInfo
     cdef Buf text
     cdef Buf swap
     cdef list holes
+    cdef bint nul                   # the text may spell a hole (a NUL was escaped somewhere)
+    cdef dict texts                 # hash of a shape text's bytes -> that text as a str, shared
 
     def __cinit__(self):
         self.text.data = NULL
@@ -37,25 +82,114 @@ cdef class RowWriter:
         self.workflow = workflow
         self.prefix = workflow + "-"
         self.wf_json = wf_json.encode()
+        self.wf_rare = rare_at(self.wf_json)
         self.absent = absent
         self.encoder = encoder
         self.infos = infos
+        self.texts = {}
         buf_init(&self.text, 1024)
         buf_init(&self.swap, 1024)
 
     cdef StructInfo info_of(self, object value):
+        """The layout of `value`'s Struct type, or None when it is not a Struct."""
         cdef object cls = type(value)
-        cdef StructInfo info = self.infos.get(cls)
-        if info is None:
-            info = self.infos[cls] = StructInfo(cls)
+        cdef PyObject* hit = PyDict_GetItem(self.infos, cls)
+        if hit != NULL:
+            return <StructInfo><object>hit if <object>hit is not None else None
+        info = StructInfo(cls) if hasattr(cls, "__struct_fields__") else None
+        self.infos[cls] = info
         return info
 
     cdef int value(self, object v) except -1:
-        """Append one JSON value: strings here, everything else through msgspec."""
+        """Append one JSON value as msgspec writes it: strings, literals, ints, lists, str-keyed
+        dicts and walkable Structs here, anything else (floats, tagged Structs...) by msgspec."""
+        cdef bytes chunk
+        cdef StructInfo info
+        cdef Py_ssize_t i, k
+        cdef PyObject* f
+        cdef bint first
+        cdef long long x
+        cdef int overflow
+        cdef char digits[24]
         if type(v) is str:
-            buf_json_str(&self.text, <str>v)
+            if buf_json_str(&self.text, <str>v):
+                self.nul = True
+            return 0
+        if v is None:
+            buf_put(&self.text, b"null", 4)
+            return 0
+        if v is True:
+            buf_put(&self.text, b"true", 4)
+            return 0
+        if v is False:
+            buf_put(&self.text, b"false", 5)
+            return 0
+        if type(v) is int:
+            x = PyLong_AsLongLongAndOverflow(v, &overflow)
+            if not overflow:
+                k = 24
+                neg = x < 0
+                ux = <unsigned long long>(-x) if neg else <unsigned long long>x
+                while True:
+                    k -= 1
+                    digits[k] = <char>(48 + ux % 10)
+                    ux //= 10
+                    if ux == 0:
+                        break
+                if neg:
+                    k -= 1
+                    digits[k] = b'-'
+                buf_put(&self.text, digits + k, 24 - k)
+                return 0
+        elif type(v) is list:
+            buf_byte(&self.text, b'[')
+            for i in range(len(<list>v)):
+                if i:
+                    buf_byte(&self.text, b',')
+                self.value((<list>v)[i])
+            buf_byte(&self.text, b']')
+            return 0
+        elif type(v) is dict:
+            for key in <dict>v:
+                if type(key) is not str:
+                    break
+            else:
+                buf_byte(&self.text, b'{')
+                first = True
+                for key, item in (<dict>v).items():
+                    if not first:
+                        buf_byte(&self.text, b',')
+                    first = False
+                    if buf_json_str(&self.text, <str>key):
+                        self.nul = True
+                    buf_byte(&self.text, b':')
+                    self.value(item)
+                buf_byte(&self.text, b'}')
+                return 0
         else:
-            buf_bytes(&self.text, self.encoder.encode(v))
+            info = self.info_of(v)
+            if info is not None and info.supported:
+                buf_byte(&self.text, b'{')
+                first = True
+                for i in range(info.n):
+                    f = info.get(v, i)
+                    if f == NULL:
+                        break  # unset: msgspec says what it thinks of that
+                    if info.skipped(f, i):
+                        continue
+                    if not first:
+                        buf_byte(&self.text, b',')
+                    first = False
+                    buf_bytes(&self.text, <bytes>info.keys[i])
+                    self.value(<object>f)
+                else:
+                    buf_byte(&self.text, b'}')
+                    return 0
+                raise ValueError("a Struct with an unset field")
+        chunk = self.encoder.encode(v)
+        if memchr(PyBytes_AS_STRING(chunk), 92, PyBytes_GET_SIZE(chunk)) != NULL:  # a backslash
+            self.nul = True
+        buf_bytes(&self.text, chunk)
         return 0
 
     cdef int io(self, object io, bint outputs) except -1:
@@ -90,12 +224,12 @@ cdef class RowWriter:
                     if j:
                         buf_byte(&self.text, b',')
                     p = params[j]
-                    if not hasattr(type(p), "__struct_fields__"):
+                    pinfo = self.info_of(p)
+                    if pinfo is None:
                         if type(p) not in _SCALARS:
                             return 1  # a dict, or what the builtins conversion makes one
                         self.value(p)
                         continue
-                    pinfo = self.info_of(p)
                     if not pinfo.supported:
                         return 1
                     buf_byte(&self.text, b'{')
@@ -139,16 +273,15 @@ cdef class RowWriter:
         cdef object name = None, node_id, hash_ = None, other = None, digits = None
         cdef object started = None, finished = None, host = None, rkeys = (), rvals = ()
         cdef object boundary, shown, children, outbound, res
-        cdef unsigned long long h
+        cdef unsigned long long h = 0
+        cdef long long st = 0, fi = 0
         cdef const char* s
         cdef const char* src
         cdef Py_ssize_t slen, start
         cdef bytes dbytes
         cdef list packed
-        if not hasattr(type(node), "__struct_fields__"):
-            return FALLBACK
         info = self.info_of(node)
-        if not info.supported or info.i_id < 0:
+        if info is None or not info.supported or info.i_id < 0:
             return FALLBACK
         for i in range(info.n):
             if info.get(node, i) == NULL:
@@ -180,7 +313,7 @@ cdef class RowWriter:
                     h = h * 10 + <unsigned long long>(s[k] - 48)
                 if h <= 0xFFFFFFFF:
                     flags |= F_ID
-                    hash_ = <unsigned long>h
+                    hash_ = True
             if not flags & F_ID:
                 digits = None
         if not flags & F_ID:
@@ -192,16 +325,16 @@ cdef class RowWriter:
         if boundary is FALLBACK or shown is FALLBACK or children is FALLBACK or outbound is FALLBACK:
             return FALLBACK
         if info.i_started >= 0:
-            started = epoch_of(<object>info.get(node, info.i_started))
-            if started is FALLBACK:
+            k = epoch_c(<object>info.get(node, info.i_started), &st)
+            if k < 0:
                 return FALLBACK
-            if started is not None:
+            if k:
                 flags |= F_STARTED
         if info.i_finished >= 0:
-            finished = epoch_of(<object>info.get(node, info.i_finished))
-            if finished is FALLBACK:
+            k = epoch_c(<object>info.get(node, info.i_finished), &fi)
+            if k < 0:
                 return FALLBACK
-            if finished is not None:
+            if k:
                 flags |= F_FINISHED
         if info.i_host >= 0:
             v = info.get(node, info.i_host)
@@ -225,6 +358,7 @@ cdef class RowWriter:
         # The shape text: every field the rules above did not take, in field order.
         self.text.len = 0
         self.holes = []
+        self.nul = False
         buf_byte(&self.text, b'{')
         for i in range(info.n):
             if (i == info.i_id or i == info.i_name or i == info.i_boundary or i == info.i_display
@@ -242,7 +376,7 @@ cdef class RowWriter:
             first = False
             buf_bytes(&self.text, <bytes>info.keys[i])
             if (i == info.i_inputs or i == info.i_outputs) and <object>v is not None:
-                if hasattr(type(<object>v), "__struct_fields__"):
+                if self.info_of(<object>v) is not None:
                     if self.io(<object>v, i == info.i_outputs):
                         return FALLBACK
                     continue
@@ -254,7 +388,7 @@ cdef class RowWriter:
             text = ""
         else:
             buf_byte(&self.text, b'}')
-            if n and count_of(self.text.data, self.text.len, HOLE_JSON, HOLE_JSON_LEN) != n:
+            if n and self.nul and count_of(self.text.data, self.text.len, HOLE_JSON, HOLE_JSON_LEN) != n:
                 return FALLBACK  # another value spells a hole: the reference keeps strings in the shape
             text = self.markers(digits)
         packed = []
@@ -266,8 +400,15 @@ cdef class RowWriter:
                     break
             else:
                 packed.append(sv)
-        return (name, flags, hash_, other, digits, (boundary, shown, children, outbound), started, finished,
-                host, rkeys, rvals, packed, text, n)
+        cdef Row r = Row.__new__(Row)
+        r.name, r.flags, r.other_id, r.digits = name, flags, other, digits
+        r.has_hash = hash_ is not None
+        r.hash = h if r.has_hash else 0
+        r.boundary, r.shown, r.children, r.outbound = boundary, shown, children, outbound
+        r.started = st
+        r.finished = fi
+        r.host, r.rkeys, r.rvals, r.strings, r.text, r.holes = host, rkeys, rvals, packed, text, n
+        return r
 
     cdef object ref(self, StructInfo info, object node, Py_ssize_t i, bint is_list):
         """A reference field as the reference's builtins hold it: absent, or the value itself."""
@@ -297,27 +438,67 @@ cdef class RowWriter:
         cdef const char* d
         if digits is not None:
             d = PyUnicode_AsUTF8AndSize(digits, &dn)
-            if memmem(src.data, src.len, d, dn) != NULL:
+            if find(src.data, src.len, d, dn) != NULL:
                 replace_into(dst, src.data, src.len, d, dn, HASH_MARK, 2)
                 t = src; src = dst; dst = t
-        if len(self.wf_json) and memmem(src.data, src.len, PyBytes_AS_STRING(self.wf_json),
-                                        PyBytes_GET_SIZE(self.wf_json)) != NULL:
-            replace_into(dst, src.data, src.len, PyBytes_AS_STRING(self.wf_json), PyBytes_GET_SIZE(self.wf_json),
-                         WF_MARK, 2)
+        if len(self.wf_json) and find_at(src.data, src.len, PyBytes_AS_STRING(self.wf_json),
+                                         PyBytes_GET_SIZE(self.wf_json), self.wf_rare) != NULL:
+            replace_at(dst, src.data, src.len, PyBytes_AS_STRING(self.wf_json), PyBytes_GET_SIZE(self.wf_json),
+                       self.wf_rare, WF_MARK, 2)
             t = src; src = dst; dst = t
-        return PyUnicode_DecodeUTF8(src.data, src.len, NULL)
+        return self.shared(src.data, src.len)
+
+    cdef str shared(self, const char* data, Py_ssize_t n):
+        """The text of `data` as a str, one object per distinct text: thousands of nodes share a
+        few dozen shapes, and a shared str is decoded and hashed once, then compared by identity."""
+        cdef unsigned long long h = 0x9E3779B97F4A7C15ULL ^ <unsigned long long>n, w
+        cdef Py_ssize_t i = 0, m
+        cdef const char* have
+        while i + 8 <= n:
+            memcpy(&w, data + i, 8)
+            h = (h ^ w) * 0x9E3779B97F4A7C15ULL
+            h ^= h >> 29
+            i += 8
+        w = 0
+        memcpy(&w, data + i, n - i)
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL
+        h ^= h >> 32
+        key = h
+        hit = self.texts.get(key)
+        if hit is not None:
+            have = PyUnicode_AsUTF8AndSize(hit, &m)
+            if m == n and memcmp(have, data, n) == 0:
+                return <str>hit
+            return PyUnicode_DecodeUTF8(data, n, NULL)  # a hash collision: correct, just not shared
+        text = PyUnicode_DecodeUTF8(data, n, NULL)
+        self.texts[key] = text
+        return text
 
 
-def rows(list keys, list nodes, str workflow, str wf_json, object absent, object encoder, object fallback):
-    """Rows of `nodes` (parallel to `keys`); `fallback(key, node)` is the reference's row."""
+def rows(list keys, list nodes, str workflow, str wf_json, object absent, object encoder, object fallback,
+         dict cache=None):
+    """Rows of `nodes` (parallel to `keys`) and the next row cache. A node whose `cache` entry
+    `(node, row)` holds this very object keeps its row; `fallback(key, node)` is the reference's
+    row for a node this module does not walk itself."""
     cdef RowWriter w = RowWriter(workflow, wf_json, absent, encoder, _INFOS)
     cdef Py_ssize_t i, n = len(keys)
     cdef list out = [None] * n
+    cdef dict fresh = {}
+    cdef PyObject* hit
     if len(nodes) != n:
         raise ValueError("rows: keys and nodes differ in length")
     for i in range(n):
-        r = w.row(keys[i], nodes[i])
-        if r is FALLBACK:
-            r = fallback(keys[i], nodes[i])
+        key = keys[i]
+        node = nodes[i]
+        r = None
+        if cache:
+            hit = PyDict_GetItem(cache, key)
+            if hit != NULL and (<tuple><object>hit)[0] is node:
+                r = (<tuple><object>hit)[1]
+        if r is None:
+            r = w.row(key, node)
+            if r is FALLBACK:
+                r = row_of(fallback(key, node))
         out[i] = r
-    return out
+        fresh[key] = (node, r)
+    return out, fresh

@@ -18,10 +18,15 @@ cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* data, Py_ssize_t size, const char* errors)
     object PyBytes_FromStringAndSize(const char* data, Py_ssize_t size)
     char* PyBytes_AS_STRING(object b)
+    bint PyUnicode_IS_ASCII(object text)
+    long long PyLong_AsLongLongAndOverflow(object v, int* overflow) except? -1
+    void* PyUnicode_DATA(object text)
     Py_ssize_t PyBytes_GET_SIZE(object b)
 
 cdef extern from "string.h":
     void* memmem(const void* haystack, size_t hlen, const void* needle, size_t nlen) nogil
+    void* memchr(const void* s, int c, size_t n) nogil
+    int memcmp(const void* a, const void* b, size_t n) nogil
 
 cdef enum:
     T_OBJECT = 6
@@ -82,8 +87,9 @@ cdef const char* HEX = b"0123456789abcdef"
 
 
 cdef int buf_json_str(Buf* b, str text) except -1:
-    """Append `text` as a JSON string, escaped as msgspec escapes it."""
+    """Append `text` as a JSON string, escaped as msgspec escapes it; 1 if it held a NUL."""
     cdef Py_ssize_t n, i, run
+    cdef int nul = 0
     cdef const char* s = PyUnicode_AsUTF8AndSize(text, &n)
     cdef unsigned char c
     buf_reserve(b, n + 2)
@@ -111,15 +117,16 @@ cdef int buf_json_str(Buf* b, str text) except -1:
         elif c == 12:
             buf_put(b, b'\\f', 2)
         else:
+            nul |= c == 0
             buf_put(b, b'\\u00', 4)
             buf_byte(b, HEX[c >> 4])
             buf_byte(b, HEX[c & 15])
     buf_put(b, s + run, n - run)
     buf_byte(b, b'"')
-    return 0
+    return nul
 
 
-cdef Py_ssize_t count_of(const char* hay, Py_ssize_t n, const char* needle, Py_ssize_t m):
+cdef Py_ssize_t count_of(const char* hay, Py_ssize_t n, const char* needle, Py_ssize_t m) noexcept:
     """Non-overlapping occurrences of `needle` (as `str.count`)."""
     cdef Py_ssize_t count = 0
     cdef const char* p = hay
@@ -134,6 +141,70 @@ cdef Py_ssize_t count_of(const char* hay, Py_ssize_t n, const char* needle, Py_s
         count += 1
         p = hit + m
     return count
+
+
+cdef const char* find(const char* hay, Py_ssize_t n, const char* needle, Py_ssize_t m) noexcept:
+    """First `needle` in `hay` (memchr on its first byte: needles here start with a rare byte)."""
+    cdef const char* p = hay
+    cdef const char* end = hay + n - m + 1
+    if m == 0:
+        return hay
+    while p < end:
+        p = <const char*>memchr(p, needle[0], end - p)
+        if p == NULL:
+            return NULL
+        if memcmp(p, needle, m) == 0:
+            return p
+        p += 1
+    return NULL
+
+
+# Bytes by how common they are in shape JSON, most common first: a needle is searched for by
+# its rarest byte (memchr), then compared whole.
+cdef bytes _COMMON = b'"e:,ast{}oiTrnplcdumSPgNyf1/0-hk.bwFv2R3x_4q5'
+
+
+cdef Py_ssize_t rare_at(bytes needle):
+    """Index of the byte of `needle` least common in shape JSON (see `_COMMON`)."""
+    cdef Py_ssize_t best = 0, rank, best_rank = -1, k
+    for k in range(len(needle)):
+        rank = _COMMON.find(needle[k:k + 1])
+        rank = 1000 if rank < 0 else rank
+        if rank > best_rank:
+            best, best_rank = k, rank
+    return best
+
+
+cdef const char* find_at(const char* hay, Py_ssize_t n, const char* needle, Py_ssize_t m, Py_ssize_t j) noexcept:
+    """First `needle` in `hay`, found through its byte at index `j` (memchr, then memcmp)."""
+    cdef const char* p = hay + j
+    cdef const char* end = hay + n - m + j + 1
+    while p < end:
+        p = <const char*>memchr(p, needle[j], end - p)
+        if p == NULL:
+            return NULL
+        if memcmp(p - j, needle, m) == 0:
+            return p - j
+        p += 1
+    return NULL
+
+
+cdef int replace_at(Buf* out, const char* src, Py_ssize_t n, const char* old, Py_ssize_t m, Py_ssize_t j,
+                    const char* new, Py_ssize_t k) except -1:
+    """`replace_into`, searching through byte `j` of `old` (see `find_at`)."""
+    cdef const char* p = src
+    cdef const char* end = src + n
+    cdef const char* hit
+    out.len = 0
+    while p < end:
+        hit = find_at(p, end - p, old, m, j)
+        if hit == NULL:
+            break
+        buf_put(out, p, hit - p)
+        buf_put(out, new, k)
+        p = hit + m
+    buf_put(out, p, end - p)
+    return 0
 
 
 cdef int replace_into(Buf* out, const char* src, Py_ssize_t n, const char* old, Py_ssize_t m,
@@ -217,6 +288,8 @@ cdef class StructInfo:
             finally:
                 PyMem_Free(key.data)
             self.index[names[i]] = i
+            if b"\\" in self.keys[i]:
+                return  # a key with escapes could spell a hole; the reference counts holes in the text
         self.i_id, self.i_name, self.i_display = self.at("id"), self.at("name"), self.at("displayName")
         self.i_boundary, self.i_children = self.at("boundaryID"), self.at("children")
         self.i_outbound, self.i_started = self.at("outboundNodes"), self.at("startedAt")
@@ -225,14 +298,14 @@ cdef class StructInfo:
         self.i_parameters, self.i_result, self.i_value = self.at("parameters"), self.at("result"), self.at("value")
         self.supported = True
 
-    cdef inline Py_ssize_t at(self, str json_name):
+    cdef Py_ssize_t at(self, str json_name) except? -2:
         cdef object i = self.index.get(json_name)
         return -1 if i is None else <Py_ssize_t>i
 
-    cdef inline PyObject* get(self, object obj, Py_ssize_t i):
+    cdef inline PyObject* get(self, object obj, Py_ssize_t i) noexcept:
         """Field `i` of `obj` (borrowed; NULL when unset), read straight from its slot."""
         return (<PyObject**>((<char*><PyObject*>obj) + self.offsets[i]))[0]
 
-    cdef inline bint skipped(self, PyObject* value, Py_ssize_t i):
+    cdef inline bint skipped(self, PyObject* value, Py_ssize_t i) noexcept:
         """Left out of the JSON: unset, or None where omit_defaults leaves defaults out."""
         return value == NULL or (<object>value is None and self.omit and i >= self.first_default)

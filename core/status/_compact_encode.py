@@ -238,6 +238,9 @@ def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cac
     if cache.workflow != workflow:
         cache.workflow, cache.rows = workflow, {}
     old = cache.rows
+    fast = _native.native if native else None
+    if fast is not None:
+        return _layout_native(fast, nodes, workflow, wf_json, cache)
     rows: dict[str, Any] = {}
     missing: list[str] = []
     for key, node in nodes.items():
@@ -246,26 +249,29 @@ def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cac
             rows[key] = hit[1]
         else:
             missing.append(key)
-    fast = _native.native if native else None
-    if fast is not None:
-        def reference_row(key: str, node: Any) -> tuple:
-            return _row(key, msgspec.to_builtins(node), workflow, wf_json)
-        for key, row in zip(missing, fast.rows(missing, [nodes[k] for k in missing], workflow, wf_json, _ABSENT,
-                                               _JSON, reference_row)):
-            rows[key] = row
-    else:
-        # One C call converts every replaced node (per-node calls cost more than the conversion).
-        for key, d in zip(missing, msgspec.to_builtins([nodes[k] for k in missing])):
-            rows[key] = _row(key, d, workflow, wf_json)
+    # One C call converts every replaced node (per-node calls cost more than the conversion).
+    for key, d in zip(missing, msgspec.to_builtins([nodes[k] for k in missing])):
+        rows[key] = _row(key, d, workflow, wf_json)
     cache.rows = {key: (node, rows[key]) for key, node in nodes.items()}
-    if fast is not None:
-        order = fast.order(list(nodes), rows)
-        columns = fast.place(order, rows, workflow, _ABSENT,
-                             lambda text, back, digits: _with_fields(text, back, digits, wf_json))
-    else:
-        order = _order(list(nodes), rows)
-        columns = _place(order, rows, workflow, wf_json)
+    order = _order(list(nodes), rows)
+    columns = _place(order, rows, workflow, wf_json)
     return _LAYOUT_ENCODER.encode(L.Layout(L.LAYOUT_VERSION, workflow, len(order), *columns))
+
+
+def _layout_native(fast: Any, nodes: Mapping[str, Any], workflow: str, wf_json: str, cache: RowCache) -> bytes:
+    """`layout` with the per-node loops in `tiphys.core._fast._compact` (same bytes)."""
+    keys = list(nodes)
+
+    def reference_row(key: str, node: Any) -> tuple:  # for the nodes the extension leaves to us
+        return _row(key, msgspec.to_builtins(node), workflow, wf_json)
+
+    rows, cache.rows = fast.rows(keys, list(nodes.values()), workflow, wf_json, _ABSENT, _JSON, reference_row,
+                                 cache.rows)
+    columns = fast.columns(keys, rows, workflow, _ABSENT,
+                           lambda text, back, digits: _with_fields(text, back, digits, wf_json), msgspec.Raw)
+    # Layout's int columns arrive as msgpack already (msgspec.Raw); the Struct does not check
+    # types on construction, and the encoder copies Raw values verbatim.
+    return _LAYOUT_ENCODER.encode(L.Layout(L.LAYOUT_VERSION, workflow, len(keys), *columns))
 
 
 def _put_refs(value: Any, i: int, index: dict[str, int], kids_col: list[int],

@@ -56,8 +56,11 @@ __all__ = ["CompactCodec", "LAYOUT_VERSION", "load_dictionary"]
 
 N = TypeVar("N", bound=msgspec.Struct)
 
-# zstd level 9: within 1% of level 12 on node columns at a third of the time (5k nodes: 5 ms).
-_LEVEL = 9
+# zstd level 2. On the 5,000-node benchmark status (benchmarks/codec, `test_compact_levels`):
+# level 2 writes 24.0 B/node in 0.15 µs/node, level 9 23.5 B/node in 0.9 µs/node — 2% of size
+# for a quarter of the encode budget (≤ 3 µs/node). Levels 3-5 are both slower and larger than 2
+# on these columns; the dictionary still shrinks small statuses (~3x at 12 nodes).
+_LEVEL = 2
 
 
 def load_dictionary() -> zstandard.ZstdCompressionDict | None:
