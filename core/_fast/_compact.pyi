@@ -6,8 +6,8 @@ FLAGS: dict[str, int]
 MARKERS: dict[str, str]
 
 def rows(keys: list[str], nodes: list[Any], workflow: str, wf_json: str, absent: object, encoder: Any,
-         fallback: Callable[[str, Any], tuple], cache: dict[str, tuple[Any, tuple]] | None = None,
-         /) -> tuple[list[tuple], dict[str, tuple[Any, tuple]]]: ...
+         fallback: Callable[[str, Any], tuple], cache: tuple[list[str], list[Any], list[Any]] | None = None,
+         /) -> tuple[list[Any], tuple[list[str], list[Any], list[Any]]]: ...
 def columns(keys: list[str], rows: list[tuple], workflow: str, absent: object,
             with_fields: Callable[[str, list[tuple[str, Any]], str | None], str], raw: Callable[[bytes], Any],
             /) -> tuple: ...

@@ -476,29 +476,43 @@ cdef class RowWriter:
 
 
 def rows(list keys, list nodes, str workflow, str wf_json, object absent, object encoder, object fallback,
-         dict cache=None):
-    """Rows of `nodes` (parallel to `keys`) and the next row cache. A node whose `cache` entry
-    `(node, row)` holds this very object keeps its row; `fallback(key, node)` is the reference's
-    row for a node this module does not walk itself."""
+         tuple cache=None):
+    """Rows of `nodes` (parallel to `keys`) and the next `cache`, (keys, nodes, rows) of this call.
+
+    A node that is the very object the cache holds for its key keeps its row. A write usually
+    replaces a few values of the same map, so keys are matched by position first and through
+    a dict only when the map's order changed. `fallback(key, node)` is the reference's row for
+    a node this module does not walk itself."""
     cdef RowWriter w = RowWriter(workflow, wf_json, absent, encoder, _INFOS)
-    cdef Py_ssize_t i, n = len(keys)
+    cdef Py_ssize_t i, j, n = len(keys), m = 0
     cdef list out = [None] * n
-    cdef dict fresh = {}
+    cdef list old_keys = None, old_nodes = None, old_rows = None
+    cdef dict where = None
     cdef PyObject* hit
     if len(nodes) != n:
         raise ValueError("rows: keys and nodes differ in length")
+    if cache is not None:
+        old_keys, old_nodes, old_rows = cache
+        m = len(old_keys)
     for i in range(n):
         key = keys[i]
         node = nodes[i]
         r = None
-        if cache:
-            hit = PyDict_GetItem(cache, key)
-            if hit != NULL and (<tuple><object>hit)[0] is node:
-                r = (<tuple><object>hit)[1]
+        if m:
+            j = -1
+            if i < m and (old_keys[i] is key or old_keys[i] == key):
+                j = i
+            else:
+                if where is None:
+                    where = {k: at for at, k in enumerate(old_keys)}
+                hit = PyDict_GetItem(where, key)
+                if hit != NULL:
+                    j = <object>hit
+            if j >= 0 and old_nodes[j] is node:
+                r = old_rows[j]
         if r is None:
             r = w.row(key, node)
             if r is FALLBACK:
                 r = row_of(fallback(key, node))
         out[i] = r
-        fresh[key] = (node, r)
-    return out, fresh
+    return out, (keys, nodes, out)

@@ -64,11 +64,13 @@ class _Row(NamedTuple):
 class RowCache:
     """Rows of the last encode, keyed by node ID and valid while the node object is the same."""
 
-    __slots__ = ("workflow", "rows")
+    __slots__ = ("workflow", "rows", "native")
 
     def __init__(self) -> None:
         self.workflow: str | None = None
         self.rows: dict[str, tuple[Any, _Row]] = {}
+        # The Cython loops' own form: (keys, nodes, rows) of the last call, parallel lists.
+        self.native: tuple[list[str], list[Any], list[Any]] | None = None
 
 
 def _common_prefix(a: str, b: str, guess: int) -> int:
@@ -236,7 +238,7 @@ def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cac
     wf_json = encode_basestring(workflow)[1:-1]
     cache = cache if cache is not None else RowCache()
     if cache.workflow != workflow:
-        cache.workflow, cache.rows = workflow, {}
+        cache.workflow, cache.rows, cache.native = workflow, {}, None
     old = cache.rows
     fast = _native.native if native else None
     if fast is not None:
@@ -265,8 +267,8 @@ def _layout_native(fast: Any, nodes: Mapping[str, Any], workflow: str, wf_json: 
     def reference_row(key: str, node: Any) -> tuple:  # for the nodes the extension leaves to us
         return _row(key, msgspec.to_builtins(node), workflow, wf_json)
 
-    rows, cache.rows = fast.rows(keys, list(nodes.values()), workflow, wf_json, _ABSENT, _JSON, reference_row,
-                                 cache.rows)
+    rows, cache.native = fast.rows(keys, list(nodes.values()), workflow, wf_json, _ABSENT, _JSON, reference_row,
+                                   cache.native)
     columns = fast.columns(keys, rows, workflow, _ABSENT,
                            lambda text, back, digits: _with_fields(text, back, digits, wf_json), msgspec.Raw)
     # Layout's int columns arrive as msgpack already (msgspec.Raw); the Struct does not check

@@ -129,3 +129,19 @@ def test_sizes_and_caches_agree():
         key = next(iter(changed))
         changed[key] = msgspec.structs.replace(changed[key], message="changed")
         assert warm.layout(changed) == CompactCodec(NodeStatus, native=False).layout(changed)
+
+
+@pytest.mark.parametrize("codec_native", [False, True])
+def test_warm_codec_when_the_map_order_changes(nodes200, codec_native):
+    """Cached rows are found by key when the map's order changed (reversed, a node removed in the
+    middle, one added in front): the same bytes as a cold codec of the other implementation."""
+    warm = CompactCodec(NodeStatus, native=codec_native)
+    warm.layout(nodes200)
+    keys = list(nodes200)
+    variants = [
+        {k: nodes200[k] for k in reversed(keys)},
+        {k: nodes200[k] for k in keys if k != keys[len(keys) // 2]},
+        {f"{WF}-0": NodeStatus(id_=f"{WF}-0", name=f"{WF}.first"), **nodes200},
+    ]
+    for nodes in variants:
+        assert warm.layout(nodes) == CompactCodec(NodeStatus, native=not codec_native).layout(nodes)
