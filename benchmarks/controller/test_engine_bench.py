@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 import time
 
 import pytest
 
-from tiphys.controller.api import base
-from tiphys.controller.local import LocalSession, wait_completed
+from tiphys.controller.local import LocalSession
 from tiphys.controller.simkubelet import SimOutcome
 
 
