@@ -171,3 +171,57 @@ def test_default_cold_breakdown(nodes, measure, record):
     parts = {"msgspec": json_s, "zstd-1": zstd_s, "base64": b64_s, "bookkeeping": whole - json_s - zstd_s - b64_s}
     record("codec default cold breakdown", f"{whole * 1e3:.2f} ms = " + ", ".join(
         f"{name} {sec * 1e3:.2f} ms ({sec / whole:.0%})" for name, sec in parts.items()))
+
+
+# -- the compact form: native loops vs the pure-Python reference, and the zstd level ---------------------
+
+def test_gate_compact(nodes, argo_nodes, measure, gate, record):
+    """Compact encode (cold) and decode against json+gzip-6 and against the pure-Python reference,
+    same run, same data. The issue's targets (encode <= 3 µs/node, decode <= 5 µs/node) are
+    recorded; the gates sit at about half the measured ratios."""
+    from tiphys.core.status import _compact_native
+
+    if _compact_native.native is None:
+        pytest.skip("tiphys.core._fast._compact is not built: only the reference runs")
+    argo_text = argo_encode(argo_nodes)
+    text = CompactCodec(NodeStatus).encode(nodes)
+    assert CompactCodec(NodeStatus, native=False).encode(nodes) == text
+    native, reference = CompactCodec(NodeStatus, native=True), CompactCodec(NodeStatus, native=False)
+    argo_enc, fast_enc, ref_enc, argo_dec, fast_dec, ref_dec = measure(
+        lambda _: argo_encode(argo_nodes),
+        lambda codec: codec.encode(nodes),
+        lambda codec: codec.encode(nodes),
+        lambda _: argo_decode(argo_text),
+        lambda _: native.decode(text),
+        lambda _: reference.decode(text),
+        setups=(None, lambda: CompactCodec(NodeStatus, native=True), lambda: CompactCodec(NodeStatus, native=False),
+                None, None, None),
+        repeat=7)
+    us = 1e6 / COUNT
+    record("codec compact µs/node", f"encode cold {fast_enc * us:.2f} (reference {ref_enc * us:.2f}, "
+                                    f"{ref_enc / fast_enc:.1f}x), decode {fast_dec * us:.2f} (reference "
+                                    f"{ref_dec * us:.2f}, {ref_dec / fast_dec:.1f}x); targets 3 and 5")
+    # Measured on the shared 2-vCPU machine (README.md): encode 4.1-4.3x json+gzip-6 and 5-6x the
+    # reference; decode 1.7x json+gunzip and 1.7-2.0x the reference.
+    gate("codec compact encode, cold, vs json+gzip-6", argo_enc, fast_enc, minimum=2.0)
+    gate("codec compact decode vs json+gunzip", argo_dec, fast_dec, minimum=0.85)
+    gate("codec compact encode, native vs reference", ref_enc, fast_enc, minimum=2.5)
+    gate("codec compact decode, native vs reference", ref_dec, fast_dec, minimum=0.9)
+
+
+def test_compact_levels(nodes, measure, record):
+    """The zstd level trade-off on the compact columns (why the codec uses level 2): size and
+    time per level, same layout bytes. Recorded, not gated."""
+    import zstandard
+
+    from tiphys.core.status import compact
+
+    layout = CompactCodec(NodeStatus).layout(nodes)
+    levels = (1, 2, 3, 5, 7, 9)
+    compressors = [zstandard.ZstdCompressor(level=lvl, dict_data=compact._DICT, write_dict_id=True) for lvl in levels]
+    times = measure(*[lambda _, c=c: c.compress(layout) for c in compressors], repeat=7)
+    figures = []
+    for lvl, c, sec in zip(levels, compressors, times):
+        size = len(base64.b64encode(c.compress(layout)))
+        figures.append(f"{lvl}: {size / COUNT:.1f} B/node {sec * 1e6 / COUNT:.2f} µs/node")
+    record("codec compact zstd levels", "; ".join(figures) + f" (shipped: {compact._LEVEL})")

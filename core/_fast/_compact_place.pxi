@@ -4,31 +4,19 @@
 cdef int epoch_c(object text, long long* out) except -2:
     """`_compact_layout.epoch`: 1 and the seconds of a canonical `YYYY-MM-DDTHH:MM:SSZ` in
     `out`, 0 for anything else, -1 for a str subclass (the builtins conversion makes it a str)."""
-    cdef object v = epoch_of(text)
-    if v is FALLBACK:
-        return -1
-    if v is None:
-        return 0
-    out[0] = v
-    return 1
-
-
-cdef object epoch_of(object text):
-    """`_compact_layout.epoch`: seconds of a canonical `YYYY-MM-DDTHH:MM:SSZ`, else None
-    (FALLBACK for a str subclass, which the builtins conversion would have made a str)."""
     cdef Py_ssize_t n
     cdef const char* s
     cdef int k, year, month, day, hour, minute, second, mdays
     cdef long long days, y, era, yoe, doy, doe, mp
     if type(text) is not str:
-        return FALLBACK if isinstance(text, str) else None
+        return -1 if isinstance(text, str) else 0
     s = PyUnicode_AsUTF8AndSize(text, &n)
     if n != 20 or s[4] != b'-' or s[7] != b'-' or s[10] != b'T' or s[13] != b':' or s[16] != b':' or s[19] != b'Z':
-        return None
+        return 0
     for k in range(19):
         # every position but the separators 4, 7, 10, 13, 16 holds a digit
         if k != 4 and k != 7 and k != 10 and k != 13 and k != 16 and not (48 <= s[k] <= 57):
-            return None
+            return 0
     year = (s[0] - 48) * 1000 + (s[1] - 48) * 100 + (s[2] - 48) * 10 + (s[3] - 48)
     month = (s[5] - 48) * 10 + (s[6] - 48)
     day = (s[8] - 48) * 10 + (s[9] - 48)
@@ -37,12 +25,12 @@ cdef object epoch_of(object text):
     second = (s[17] - 48) * 10 + (s[18] - 48)
     # strftime writes years < 1000 unpadded, so the reference's round-trip check refuses them.
     if year < 1000 or month < 1 or month > 12 or hour > 23 or minute > 59 or second > 59:
-        return None
+        return 0
     mdays = _MDAYS[month - 1]
     if month == 2 and (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
         mdays = 29
     if day < 1 or day > mdays:
-        return None
+        return 0
     # days_from_civil (H. Hinnant), proleptic Gregorian, as timegm.
     y = year - (1 if month <= 2 else 0)
     era = y // 400
@@ -51,7 +39,8 @@ cdef object epoch_of(object text):
     doy = (153 * mp + 2) // 5 + day - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     days = era * 146097 + doe - 719468
-    return days * 86400 + hour * 3600 + minute * 60 + second
+    out[0] = days * 86400 + hour * 3600 + minute * 60 + second
+    return 1
 
 
 cdef int[12] _MDAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
@@ -464,7 +453,7 @@ cdef tuple place_in(const int* order, Py_ssize_t count, const int* at, const int
                 strings_col.extend(row.strings)
             text = row.text
             if back:
-                text = with_fields(text, back, row.digits)
+                text = with_fields(text, back, str(row.hash) if row.has_hash else None)
             key = (flags, row.rkeys, text, row.holes)
             s = shapes.get(key)
             if s is None:

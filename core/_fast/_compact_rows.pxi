@@ -23,14 +23,18 @@ cdef class Row:
     cdef unsigned int hash          # valid when has_hash
     cdef bint has_hash
     cdef object other_id
-    cdef object digits
     cdef object boundary, shown, children, outbound
     cdef long long started, finished  # valid with F_STARTED / F_FINISHED
     cdef object host
     cdef tuple rkeys, rvals
-    cdef list strings
+    cdef object strings             # list, or None for no holes
     cdef str text
     cdef Py_ssize_t holes
+
+    @property
+    def digits(self):
+        """The ID's hash as written in it (the reference's `digits`): canonical decimal."""
+        return str(self.hash) if self.has_hash else None
 
     def as_tuple(self):
         """The reference's row tuple (for tests)."""
@@ -44,7 +48,7 @@ cdef Row row_of(object t):
     """A Row from the reference's row tuple (a node the extension left to `_row`)."""
     cdef Row r = Row.__new__(Row)
     cdef object refs = t[5]
-    r.name, r.flags, r.other_id, r.digits = t[0], t[1], t[3], t[4]
+    r.name, r.flags, r.other_id = t[0], t[1], t[3]
     r.has_hash = t[2] is not None
     r.hash = t[2] if r.has_hash else 0
     r.boundary, r.shown, r.children, r.outbound = refs
@@ -59,6 +63,8 @@ cdef class RowWriter:
 
     cdef str workflow
     cdef str prefix                 # workflow + "-"
+    cdef Py_ssize_t prefix_bytes    # its UTF-8 length
+    cdef tuple last_rkeys           # the previous node's resource keys (usually the same: shared)
     cdef bytes wf_json              # the workflow name JSON-escaped, UTF-8
     cdef Py_ssize_t wf_rare         # the index of its rarest byte (see `find_at`)
     cdef object absent              # the reference's marker for a field the node does not have
@@ -81,6 +87,8 @@ cdef class RowWriter:
     def __init__(self, str workflow, str wf_json, object absent, object encoder, dict infos):
         self.workflow = workflow
         self.prefix = workflow + "-"
+        self.prefix_bytes = len(self.prefix.encode())
+        self.last_rkeys = ()
         self.wf_json = wf_json.encode()
         self.wf_rare = rare_at(self.wf_json)
         self.absent = absent
@@ -270,7 +278,9 @@ cdef class RowWriter:
         cdef Py_ssize_t i, k, n, taken_count
         cdef int flags = 0
         cdef bint first = True
-        cdef object name = None, node_id, hash_ = None, other = None, digits = None
+        cdef object name = None, node_id, hash_ = None, other = None
+        cdef const char* dptr = NULL    # the ID's digits (UTF-8), when F_ID with a hash
+        cdef Py_ssize_t dlen = 0
         cdef object started = None, finished = None, host = None, rkeys = (), rvals = ()
         cdef object boundary, shown, children, outbound, res
         cdef unsigned long long h = 0
@@ -301,9 +311,9 @@ cdef class RowWriter:
             if node_id == name:
                 flags |= F_ID
         elif (<str>node_id).startswith(self.prefix):
-            start = len(self.prefix)
-            digits = (<str>node_id)[start:]
-            s = PyUnicode_AsUTF8AndSize(digits, &slen)
+            s = PyUnicode_AsUTF8AndSize(node_id, &slen)
+            s += self.prefix_bytes
+            slen -= self.prefix_bytes
             if 0 < slen <= 10 and (s[0] != b'0' or slen == 1):
                 h = 0
                 for k in range(slen):
@@ -314,8 +324,7 @@ cdef class RowWriter:
                 if h <= 0xFFFFFFFF:
                     flags |= F_ID
                     hash_ = True
-            if not flags & F_ID:
-                digits = None
+                    dptr, dlen = s, slen
         if not flags & F_ID:
             other = node_id
         boundary = self.ref(info, node, info.i_boundary, False)
@@ -353,7 +362,18 @@ cdef class RowWriter:
                         if type(rk) is not str or type(rv) is not int:
                             return FALLBACK
                     flags |= F_RESOURCES
-                    rkeys = tuple(res)
+                    rkeys = self.last_rkeys
+                    if len(<tuple>rkeys) == len(<dict>res):
+                        k = 0
+                        for rk in <dict>res:
+                            if (<tuple>rkeys)[k] != rk:
+                                rkeys = None
+                                break
+                            k += 1
+                    else:
+                        rkeys = None
+                    if rkeys is None:
+                        rkeys = self.last_rkeys = tuple(res)
                     rvals = tuple((<dict>res).values())
         # The shape text: every field the rules above did not take, in field order.
         self.text.len = 0
@@ -390,8 +410,8 @@ cdef class RowWriter:
             buf_byte(&self.text, b'}')
             if n and self.nul and count_of(self.text.data, self.text.len, HOLE_JSON, HOLE_JSON_LEN) != n:
                 return FALLBACK  # another value spells a hole: the reference keeps strings in the shape
-            text = self.markers(digits)
-        packed = []
+            text = self.markers(dptr, dlen)
+        packed = [] if n else None
         for k in range(n):
             sv = self.holes[k]
             for i in range(k):
@@ -401,7 +421,7 @@ cdef class RowWriter:
             else:
                 packed.append(sv)
         cdef Row r = Row.__new__(Row)
-        r.name, r.flags, r.other_id, r.digits = name, flags, other, digits
+        r.name, r.flags, r.other_id = name, flags, other
         r.has_hash = hash_ is not None
         r.hash = h if r.has_hash else 0
         r.boundary, r.shown, r.children, r.outbound = boundary, shown, children, outbound
@@ -429,15 +449,13 @@ cdef class RowWriter:
             return <object>v
         return FALLBACK
 
-    cdef str markers(self, object digits):
-        """The text with the node's hash and the workflow name replaced by their markers."""
+    cdef str markers(self, const char* d, Py_ssize_t dn):
+        """The text with the node's hash (digits `d`, if any) and the workflow name replaced by
+        their markers."""
         cdef Buf* src = &self.text
         cdef Buf* dst = &self.swap
         cdef Buf* t
-        cdef Py_ssize_t dn
-        cdef const char* d
-        if digits is not None:
-            d = PyUnicode_AsUTF8AndSize(digits, &dn)
+        if d != NULL:
             if find(src.data, src.len, d, dn) != NULL:
                 replace_into(dst, src.data, src.len, d, dn, HASH_MARK, 2)
                 t = src; src = dst; dst = t
