@@ -4,58 +4,12 @@
 # The reference sees the node as builtins; this reads the Struct. The two agree wherever the
 # value has the type the Struct field declares (exact str, list, dict, int). Anything else that
 # the builtins conversion would change — a str or int subclass, a tuple for a list, a dict node,
-# a Struct type this module cannot walk, an unset slot — makes `node_row` return FALLBACK, and
+# a Struct type this module cannot walk, an unset slot — makes `RowWriter.row` return FALLBACK, and
 # the caller asks the reference for that node's row, so both always write the same bytes.
 
 cdef object FALLBACK = object()
 # Values the builtins conversion leaves as they are (and msgspec writes as JSON scalars).
 cdef frozenset _SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-@cython.final
-cdef class Row:
-    """A node's row (`_compact_encode._Row`) with its numbers as C fields: placement reads them
-    without touching an int object per field (rows are placed in another order than they were
-    built, so every object touched there is a likely cache miss)."""
-
-    cdef object name
-    cdef int flags
-    cdef unsigned int hash          # valid when has_hash
-    cdef bint has_hash
-    cdef object other_id
-    cdef object boundary, shown, children, outbound
-    cdef long long started, finished  # valid with F_STARTED / F_FINISHED
-    cdef object host
-    cdef tuple rkeys, rvals
-    cdef object strings             # list, or None for no holes
-    cdef str text
-    cdef Py_ssize_t holes
-
-    @property
-    def digits(self):
-        """The ID's hash as written in it (the reference's `digits`): canonical decimal."""
-        return str(self.hash) if self.has_hash else None
-
-    def as_tuple(self):
-        """The reference's row tuple (for tests)."""
-        return (self.name, self.flags, self.hash if self.has_hash else None, self.other_id, self.digits,
-                (self.boundary, self.shown, self.children, self.outbound),
-                self.started if self.flags & F_STARTED else None, self.finished if self.flags & F_FINISHED else None,
-                self.host, self.rkeys, self.rvals, self.strings, self.text, self.holes)
-
-
-cdef Row row_of(object t):
-    """A Row from the reference's row tuple (a node the extension left to `_row`)."""
-    cdef Row r = Row.__new__(Row)
-    cdef object refs = t[5]
-    r.name, r.flags, r.other_id = t[0], t[1], t[3]
-    r.has_hash = t[2] is not None
-    r.hash = t[2] if r.has_hash else 0
-    r.boundary, r.shown, r.children, r.outbound = refs
-    r.started = t[6] if t[6] is not None else 0
-    r.finished = t[7] if t[7] is not None else 0
-    r.host, r.rkeys, r.rvals, r.strings, r.text, r.holes = t[8], t[9], t[10], t[11], t[12], t[13]
-    return r
 
 
 cdef class RowWriter:
@@ -107,169 +61,6 @@ cdef class RowWriter:
         info = StructInfo(cls) if hasattr(cls, "__struct_fields__") else None
         self.infos[cls] = info
         return info
-
-    cdef int value(self, object v) except -1:
-        """Append one JSON value as msgspec writes it: strings, literals, ints, lists, str-keyed
-        dicts and walkable Structs here, anything else (floats, tagged Structs...) by msgspec."""
-        cdef bytes chunk
-        cdef StructInfo info
-        cdef Py_ssize_t i, k
-        cdef PyObject* f
-        cdef bint first
-        cdef long long x
-        cdef int overflow
-        cdef char digits[24]
-        if type(v) is str:
-            if buf_json_str(&self.text, <str>v):
-                self.nul = True
-            return 0
-        if v is None:
-            buf_put(&self.text, b"null", 4)
-            return 0
-        if v is True:
-            buf_put(&self.text, b"true", 4)
-            return 0
-        if v is False:
-            buf_put(&self.text, b"false", 5)
-            return 0
-        if type(v) is int:
-            x = PyLong_AsLongLongAndOverflow(v, &overflow)
-            if not overflow:
-                k = 24
-                neg = x < 0
-                ux = <unsigned long long>(-x) if neg else <unsigned long long>x
-                while True:
-                    k -= 1
-                    digits[k] = <char>(48 + ux % 10)
-                    ux //= 10
-                    if ux == 0:
-                        break
-                if neg:
-                    k -= 1
-                    digits[k] = b'-'
-                buf_put(&self.text, digits + k, 24 - k)
-                return 0
-        elif type(v) is list:
-            buf_byte(&self.text, b'[')
-            for i in range(len(<list>v)):
-                if i:
-                    buf_byte(&self.text, b',')
-                self.value((<list>v)[i])
-            buf_byte(&self.text, b']')
-            return 0
-        elif type(v) is dict:
-            for key in <dict>v:
-                if type(key) is not str:
-                    break
-            else:
-                buf_byte(&self.text, b'{')
-                first = True
-                for key, item in (<dict>v).items():
-                    if not first:
-                        buf_byte(&self.text, b',')
-                    first = False
-                    if buf_json_str(&self.text, <str>key):
-                        self.nul = True
-                    buf_byte(&self.text, b':')
-                    self.value(item)
-                buf_byte(&self.text, b'}')
-                return 0
-        else:
-            info = self.info_of(v)
-            if info is not None and info.supported:
-                buf_byte(&self.text, b'{')
-                first = True
-                for i in range(info.n):
-                    f = info.get(v, i)
-                    if f == NULL:
-                        break  # unset: msgspec says what it thinks of that
-                    if info.skipped(f, i):
-                        continue
-                    if not first:
-                        buf_byte(&self.text, b',')
-                    first = False
-                    buf_bytes(&self.text, <bytes>info.keys[i])
-                    self.value(<object>f)
-                else:
-                    buf_byte(&self.text, b'}')
-                    return 0
-                raise ValueError("a Struct with an unset field")
-        chunk = self.encoder.encode(v)
-        if memchr(PyBytes_AS_STRING(chunk), 92, PyBytes_GET_SIZE(chunk)) != NULL:  # a backslash
-            self.nul = True
-        buf_bytes(&self.text, chunk)
-        return 0
-
-    cdef int io(self, object io, bint outputs) except -1:
-        """An `inputs`/`outputs` Struct with its parameter values (and `result`) cut out as holes.
-        Returns 1 when the reference must handle the node."""
-        cdef StructInfo info = self.info_of(io)
-        cdef StructInfo pinfo
-        cdef Py_ssize_t i, j, k
-        cdef PyObject* v
-        cdef PyObject* pv
-        cdef bint first = True, pfirst
-        cdef list params
-        if not info.supported:
-            return 1
-        buf_byte(&self.text, b'{')
-        for i in range(info.n):
-            v = info.get(io, i)
-            if v == NULL:
-                return 1
-            if info.skipped(v, i):
-                continue
-            if not first:
-                buf_byte(&self.text, b',')
-            first = False
-            buf_bytes(&self.text, <bytes>info.keys[i])
-            if i == info.i_parameters and <object>v is not None:
-                if type(<object>v) is not list:
-                    return 1
-                params = <list>v
-                buf_byte(&self.text, b'[')
-                for j in range(len(params)):
-                    if j:
-                        buf_byte(&self.text, b',')
-                    p = params[j]
-                    pinfo = self.info_of(p)
-                    if pinfo is None:
-                        if type(p) not in _SCALARS:
-                            return 1  # a dict, or what the builtins conversion makes one
-                        self.value(p)
-                        continue
-                    if not pinfo.supported:
-                        return 1
-                    buf_byte(&self.text, b'{')
-                    pfirst = True
-                    for k in range(pinfo.n):
-                        pv = pinfo.get(p, k)
-                        if pv == NULL:
-                            return 1
-                        if pinfo.skipped(pv, k):
-                            continue
-                        if not pfirst:
-                            buf_byte(&self.text, b',')
-                        pfirst = False
-                        buf_bytes(&self.text, <bytes>pinfo.keys[k])
-                        if k == pinfo.i_value and isinstance(<object>pv, str):
-                            if type(<object>pv) is not str:
-                                return 1
-                            self.holes.append(<object>pv)
-                            buf_put(&self.text, HOLE_JSON, HOLE_JSON_LEN)
-                        else:
-                            self.value(<object>pv)
-                    buf_byte(&self.text, b'}')
-                buf_byte(&self.text, b']')
-            elif outputs and i == info.i_result and isinstance(<object>v, str):
-                if type(<object>v) is not str:
-                    return 1
-                self.holes.append(<object>v)
-                buf_put(&self.text, HOLE_JSON, HOLE_JSON_LEN)
-            else:
-                self.value(<object>v)
-        buf_byte(&self.text, b'}')
-        return 0
 
     cdef object row(self, str key, object node):
         """The reference's `_row(key, to_builtins(node), ...)`, or FALLBACK."""
@@ -397,12 +188,12 @@ cdef class RowWriter:
             buf_bytes(&self.text, <bytes>info.keys[i])
             if (i == info.i_inputs or i == info.i_outputs) and <object>v is not None:
                 if self.info_of(<object>v) is not None:
-                    if self.io(<object>v, i == info.i_outputs):
+                    if json_io(self, <object>v, i == info.i_outputs):
                         return FALLBACK
                     continue
                 if type(<object>v) is not list and type(<object>v) not in _SCALARS:
                     return FALLBACK  # a dict, or what the builtins conversion makes one
-            self.value(<object>v)
+            json_value(self, <object>v)
         n = len(self.holes)
         if first:
             text = ""

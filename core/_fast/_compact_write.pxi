@@ -307,5 +307,7 @@ cdef class StructInfo:
         return (<PyObject**>((<char*><PyObject*>obj) + self.offsets[i]))[0]
 
     cdef inline bint skipped(self, PyObject* value, Py_ssize_t i) noexcept:
-        """Left out of the JSON: unset, or None where omit_defaults leaves defaults out."""
-        return value == NULL or (<object>value is None and self.omit and i >= self.first_default)
+        """Left out of the JSON: unset, msgspec.UNSET, or None where omit_defaults leaves
+        defaults out."""
+        return (value == NULL or value == <PyObject*>_UNSET
+                or (<object>value is None and self.omit and i >= self.first_default))

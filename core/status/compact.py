@@ -100,7 +100,11 @@ class CompactCodec(Generic[N]):
 
     def layout(self, nodes: Mapping[str, N], /, *, workflow_name: str | None = None) -> bytes:
         """The uncompressed msgpack columns (exposed for training the dictionary)."""
-        return _compact_encode.layout(nodes, workflow_name=workflow_name, cache=self._rows, native=self.native)
+        # A row per node and the columns are thousands of acyclic objects: the cyclic GC would
+        # only walk them (and the whole heap, in a full pass) for nothing — as in decode.
+        with paused_gc():
+            return _compact_encode.layout(nodes, workflow_name=workflow_name, cache=self._rows,
+                                          native=self.native)
 
     def encode(self, nodes: Mapping[str, N], /, *, workflow_name: str | None = None) -> str:
         """The compact `compressedNodes` string of `nodes`.
