@@ -8,6 +8,8 @@ Argo-readable), cold and with 5 nodes changed since the last write; the compact 
 default smaller than gzip-6 and faster to encode, cold and with 5 nodes changed since the last
 write (gated at about half the measured ratios; the 8x target is in README.md); compact <= 1/20 of
 the plain JSON and >= 25,000 nodes per MiB. Absolute µs/node figures are recorded, not gated.
+`test_gate_compact` gates the compact form's speed against the baseline and its Cython loops
+against the pure-Python reference; `test_compact_levels` records the zstd level trade-off.
 """
 from __future__ import annotations
 
