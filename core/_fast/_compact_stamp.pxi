@@ -5,6 +5,9 @@
 # CorruptStatus, exactly where the reference raises.
 
 
+cdef long long _INT_BOUND = 1LL << 40
+
+
 cdef class _Column:
     """A column read front to back; running past its end is an IndexError naming it."""
 
@@ -24,7 +27,12 @@ cdef class _Column:
         return self.items[self.at - 1]
 
     cdef inline long long next_int(self) except? -1:
-        return self.next()
+        """The next value as a C integer. Every int column of a valid layout (indices, deltas,
+        seconds) stays far below 2^40; larger values are corruption, refused before C sums them."""
+        cdef object x = self.next()
+        if not -_INT_BOUND < x < _INT_BOUND:
+            raise ValueError(f"column {self.name}: value {x} out of range")
+        return x
 
     cdef inline bint done(self):
         return self.at == len(self.items)
@@ -165,6 +173,8 @@ def stamp(layout, list shapes, tuple attrs, object replace, object decode_one, o
         has_start = has_finish = False
         if flags & F_STARTED:
             start = prev_start = prev_start + started.next_int()
+            if not -_INT_BOUND < start < _INT_BOUND:
+                raise ValueError(f"node {i}: start {start} out of range")
             has_start = True
             t = text_cache.get(start)
             kw[a_started] = t if t is not None else rfc3339(start)

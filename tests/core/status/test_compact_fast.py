@@ -171,3 +171,32 @@ def test_warm_codec_when_the_map_order_changes(nodes200, codec_native):
     ]
     for nodes in variants:
         assert warm.layout(nodes) == CompactCodec(NodeStatus, native=not codec_native).layout(nodes)
+
+
+def test_without_the_extension_the_reference_runs():
+    """With `tiphys.core._fast._compact` missing, importing the codec warns once and every codec
+    runs the reference; asking for the native loops is an ImportError."""
+    import subprocess
+    import sys
+
+    script = """
+import sys, warnings
+sys.modules["tiphys.core._fast._compact"] = None  # as if the extension were not built
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from tiphys.core.spec import NodeStatus
+    from tiphys.core.status import CompactCodec
+messages = [str(w.message) for w in caught if "compact codec" in str(w.message)]
+assert len(messages) == 1, messages
+codec = CompactCodec(NodeStatus)
+assert codec.native is False
+node = NodeStatus(id_="wf", name="wf", phase="Running")
+assert codec.decode(codec.encode({"wf": node})) == {"wf": node}
+try:
+    CompactCodec(NodeStatus, native=True)
+except ImportError:
+    print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
