@@ -180,6 +180,8 @@ def stamp(layout, list shapes, tuple attrs, object replace, object decode_one, o
             kw[a_started] = t if t is not None else rfc3339(start)
         if flags & F_FINISHED:
             finish = prev_start + finished.next_int()
+            if not -_INT_BOUND < finish < _INT_BOUND:
+                raise ValueError(f"node {i}: finish {finish} out of range")
             has_finish = True
             t = text_cache.get(finish)
             kw[a_finished] = t if t is not None else rfc3339(finish)

@@ -34,6 +34,10 @@ def _fields(struct_type: type) -> tuple[tuple[str, str], ...]:
 _ALL_FLAGS = (L.F_ID | L.F_DISPLAY | L.F_BOUNDARY | L.F_CHILDREN | L.F_OUTBOUND | L.F_STARTED | L.F_FINISHED
               | L.F_HOST | L.F_RESOURCES | L.F_NAME)
 
+# Encoded timestamps are 4-digit years (< 2^38 s): anything past 2^40 is corruption (the
+# Cython loops bound every int column there before summing in C).
+_SECONDS_BOUND = 1 << 40
+
 # Columns' JSON names → attribute names are looked up per node type (generic over the type).
 _COLUMN_FIELDS = ("id", "name", "displayName", "boundaryID", "children", "outboundNodes", "startedAt",
                   "finishedAt", "hostNodeName", "resourcesDuration")
@@ -210,9 +214,13 @@ def _stamp(layout: L.Layout, shapes: list[_Shape], attrs: tuple[str, ...],
         start = finish = None
         if flags & f_started:
             start = prev_start = prev_start + next(started)
+            if not -_SECONDS_BOUND < start < _SECONDS_BOUND:
+                raise ValueError(f"node {i}: start {start} out of range")
             kw[a_started] = text_cache.get(start) or rfc3339(start)
         if flags & f_finished:
             finish = prev_start + next(finished)
+            if not -_SECONDS_BOUND < finish < _SECONDS_BOUND:
+                raise ValueError(f"node {i}: finish {finish} out of range")
             kw[a_finished] = text_cache.get(finish) or rfc3339(finish)
         if flags & f_host:
             h = next(host)

@@ -199,8 +199,8 @@ def _order(keys: list[str], rows: dict[str, _Row]) -> list[str]:
 
     Siblings end up adjacent (names front-code well) and children are mostly `i+1` deltas.
     """
-    children = {k: [c for c in r[5][2] if type(c) is str] if type(r[5][2]) is list else []
-                for k, r in rows.items()}  # r[5]: refs (rows may be plain tuples from the extension)
+    children = {k: [c for c in r.refs[2] if type(c) is str] if type(r.refs[2]) is list else []
+                for k, r in rows.items()}
     referenced = {c for cs in children.values() for c in cs}
     seen: set[str] = set()
     order: list[str] = []
@@ -239,11 +239,11 @@ def layout(nodes: Mapping[str, Any], /, *, workflow_name: str | None = None, cac
     cache = cache if cache is not None else RowCache()
     if cache.workflow != workflow:
         cache.workflow, cache.rows, cache.native = workflow, {}, None
-    old = cache.rows
     fast = _native.native if native else None
     if fast is not None:
         return _layout_native(fast, nodes, workflow, wf_json, cache)
-    rows: dict[str, Any] = {}
+    old = cache.rows
+    rows: dict[str, _Row] = {}
     missing: list[str] = []
     for key, node in nodes.items():
         hit = old.get(key)
