@@ -25,7 +25,7 @@ def columns(list keys, list rows, str workflow, object absent, object with_field
     columns from `lcp` on, in breadth-first order. `with_fields(text, back, digits)` puts
     references that do not resolve back into a shape. The int columns come as `raw(msgpack)`
     (msgspec.Raw: the encoder copies them verbatim)."""
-    cdef Py_ssize_t n = len(keys), i, p, q, k, head, tail, e
+    cdef Py_ssize_t n = len(keys), i, p, q, head, tail, e
     cdef dict pos = {}
     cdef int* bpos = NULL           # per position: its boundary's position, or -1
     cdef int* koff = NULL           # per position: its known children in kids.data[koff[p]:koff[p+1]]
@@ -34,11 +34,11 @@ def columns(list keys, list rows, str workflow, object absent, object with_field
     cdef int* queue = NULL
     cdef int* at = NULL             # per position: its index in the order
     cdef int* order = NULL
-    cdef Ints kids, out, prev0, prev1, cur
+    cdef Ints kids
     cdef Py_ssize_t norder = 0
     cdef PyObject* hit
-    kids.data = out.data = prev0.data = prev1.data = cur.data = NULL
-    kids.len = kids.cap = out.len = out.cap = prev0.len = prev0.cap = prev1.len = prev1.cap = cur.len = cur.cap = 0
+    kids.data = NULL
+    kids.len = kids.cap = 0
     if len(rows) != n:
         raise ValueError("columns: keys and rows differ in length")
     for i in range(n):

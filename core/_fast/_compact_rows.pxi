@@ -66,20 +66,18 @@ cdef class RowWriter:
         """The reference's `_row(key, to_builtins(node), ...)`, or FALLBACK."""
         cdef StructInfo info
         cdef PyObject* v
-        cdef Py_ssize_t i, k, n, taken_count
+        cdef Py_ssize_t i, k, n
         cdef int flags = 0
         cdef bint first = True
         cdef object name = None, node_id, hash_ = None, other = None
         cdef const char* dptr = NULL    # the ID's digits (UTF-8), when F_ID with a hash
         cdef Py_ssize_t dlen = 0
-        cdef object started = None, finished = None, host = None, rkeys = (), rvals = ()
+        cdef object host = None, rkeys = (), rvals = ()
         cdef object boundary, shown, children, outbound, res
         cdef unsigned long long h = 0
         cdef long long st = 0, fi = 0
         cdef const char* s
-        cdef const char* src
-        cdef Py_ssize_t slen, start
-        cdef bytes dbytes
+        cdef Py_ssize_t slen
         cdef list packed
         info = self.info_of(node)
         if info is None or not info.supported or info.i_id < 0:
