@@ -19,6 +19,7 @@ from tiphys.controller.api import base
 from tiphys.controller.informer import (FuncHandler, Informer, index_by_namespace,
                                         index_by_owner, strip_managed_fields)
 from tiphys.controller.reconciler import WorkflowReconciler
+from tiphys.controller.sync import LockManager
 from tiphys.controller.workqueue import RateLimitingQueue, WorkerStats, run_workers
 from tiphys.core.plan.meta import PodSettings
 
@@ -53,6 +54,12 @@ def slim_pod(pod: dict, /) -> dict:
             "status": pod.get("status") or {}}
 
 
+def _configmap_data(cm: dict, /) -> dict:
+    meta = cm.get("metadata") or {}
+    return {"metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion", "uid") if k in meta},
+            "data": cm.get("data") or {}}
+
+
 _CHILD_INDEXERS = {"namespace": index_by_namespace, "workflow": index_by_workflow_key, "owner": index_by_owner}
 
 
@@ -78,11 +85,16 @@ class Engine:
         # parameter ConfigMaps (`valueFrom.configMapKeyRef`), the ones Argo's informer selects
         self.configmaps = Informer(api, base.CONFIG_MAPS, label_selector="workflows.argoproj.io/configmap-type",
                                    **common)
+        # semaphore ConfigMaps carry no label: an unselected informer, data only (controller/sync.py says why)
+        self.sync_configmaps = Informer(api, base.CONFIG_MAPS, clock=clock, namespace=namespace,
+                                        transform=_configmap_data)
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
+        self.locks = LockManager(read_configmap=self._configmap_data, enqueue=self.queue.add)
         self.reconciler = WorkflowReconciler(api, workflows=self.workflows, pods=self.pods,
                                              task_results=self.task_results, clock=clock, settings=settings,
                                              templates=self.templates, cluster_templates=self.cluster_templates,
-                                             status_interval=status_interval, configmaps=self.configmaps)
+                                             status_interval=status_interval, configmaps=self.configmaps,
+                                             locks=self.locks)
         self.stats = WorkerStats()
         self._tasks: list[asyncio.Task] = []
         self._wire()
@@ -109,13 +121,26 @@ class Engine:
 
         self.task_results.add_handler(FuncHandler(add=result_changed, update=lambda a, b: result_changed(b)))
 
+        def configmap_changed(cm: dict) -> None:
+            meta = cm.get("metadata") or {}
+            self.locks.configmap_changed(meta.get("namespace", ""), meta.get("name", ""))
+
+        self.sync_configmaps.add_handler(FuncHandler(add=configmap_changed, update=lambda a, b: configmap_changed(b),
+                                                     delete=lambda o, final_state_unknown: configmap_changed(o)))
+
+    def _configmap_data(self, namespace: str, name: str) -> dict | None:
+        cm = self.sync_configmaps.store.get(f"{namespace}/{name}")
+        return None if cm is None else dict(cm.get("data") or {})
+
     async def start(self) -> None:
-        informers = (self.templates, self.cluster_templates, self.configmaps, self.task_results, self.pods,
-                     self.workflows)
+        informers = (self.templates, self.cluster_templates, self.configmaps, self.sync_configmaps,
+                     self.task_results, self.pods, self.workflows)
         for informer in informers:
             self._tasks.append(asyncio.ensure_future(informer.run()))
         for informer in informers:
             await informer.wait_synced()
+        # before any reconcile: the locks the workflows held when the last controller stopped
+        self.locks.rebuild(self.workflows.store.list())
         self._tasks.append(asyncio.ensure_future(
             run_workers(self.queue, self.reconciler.reconcile, n=self.n_workers, stats=self.stats)))
 

@@ -71,11 +71,12 @@ class WorkflowReconciler:
     def __init__(self, api: base.Api, /, *, workflows: Any, pods: Any, task_results: Any, clock: Any,
                  settings: PodSettings = PodSettings(), templates: Any = None, cluster_templates: Any = None,
                  applier: Applier | None = None, metrics: Any = None, status_interval: float = 1.0,
-                 configmaps: Any = None) -> None:
+                 configmaps: Any = None, locks: Any = None) -> None:
         self.api = api
         self.workflows, self.pods, self.task_results = workflows, pods, task_results
         self.templates, self.cluster_templates = templates, cluster_templates
         self.configmaps = configmaps
+        self.locks = locks  # controller.sync.LockManager: mutexes and semaphores across workflows
         self.clock = clock
         self.settings = settings
         self.applier = applier or Applier(api)
@@ -125,12 +126,16 @@ class WorkflowReconciler:
     async def reconcile(self, key: str) -> Result:
         wf = self.workflows.store.get(key)
         if wf is None:
+            if self.locks is not None:
+                self.locks.release_workflow(key)  # a deleted workflow holds nothing
             self.held.pop(key, None)
             self.pending.pop(key, None)
             self.completed.pop(key, None)
             return Result()
         meta = wf.get("metadata") or {}
         if (meta.get("labels") or {}).get(COMPLETED_LABEL) == "true":
+            if self.locks is not None:
+                self.locks.release_workflow(key)
             self.held.pop(key, None)
             self.pending.pop(key, None)
             return await self._finished(wf)
@@ -183,7 +188,8 @@ class WorkflowReconciler:
             # At most one status write per workflow per `status_interval` (the object is written whole);
             # pods are created at once regardless, and the final status is written without delay.
             wait = held.last_write + self.status_interval - now
-            if wait <= 0 or ex.workflow.phase in ("Succeeded", "Failed", "Error") or first:
+            # lock holdings are written at once: after a restart they are rebuilt from status
+            if wait <= 0 or ex.workflow.phase in ("Succeeded", "Failed", "Error") or first or ex.locks_changed:
                 await self._write(key, wf, held)
                 held.last_write = now
             else:
@@ -244,7 +250,7 @@ class WorkflowReconciler:
                              labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
                              creation_timestamp=meta.get("creationTimestamp", ""))
         ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings, library=self._library,
-                           configmaps=lambda name, k: self._configmap(wmeta.namespace, name, k))
+                           configmaps=lambda name, k: self._configmap(wmeta.namespace, name, k), locks=self.locks)
         held = _Held(meta.get("uid", ""), int(meta.get("generation") or 0), ex, writer)
         self.held[key] = held
         if err:
@@ -300,7 +306,7 @@ class WorkflowReconciler:
         """One status write; on 409 re-read and re-apply our status (we own it), never regressing."""
         ex = held.execution
         cpu = time.process_time()
-        body = _with_claims(held.writer.workflow_body(wf, ex), ex)
+        body = self._with_sync(key, _with_claims(held.writer.workflow_body(wf, ex), ex))
         self.cpu_seconds += time.process_time() - cpu
         namespace, _, name = key.partition("/")
         for attempt in range(5):
@@ -314,7 +320,7 @@ class WorkflowReconciler:
                 if (live.get("metadata") or {}).get("uid") != held.uid:
                     return
                 _refresh_spec(ex, live)
-                body = _with_claims(held.writer.workflow_body(live, ex), ex)
+                body = self._with_sync(key, _with_claims(held.writer.workflow_body(live, ex), ex))
                 continue
             except NotFound:
                 return
@@ -325,11 +331,22 @@ class WorkflowReconciler:
             if ex.pod_gc is not None:
                 ex.pod_gc.persisted(self.clock.now())  # the outcomes of the decided pods are on record
             if ex.workflow.phase in ("Succeeded", "Failed", "Error"):
+                if self.locks is not None:
+                    self.locks.release_workflow(key)  # also when it ended outside the planner (bad spec)
                 self.held.pop(key, None)
                 self.pending.pop(key, None)
                 self.completed[key] = (held.uid, int(held.last_rv or 0))
             return
         raise RuntimeError(f"status of {key} could not be written after 5 conflicts")
+
+
+    def _with_sync(self, key: str, body: dict) -> dict:
+        """`status.synchronization`: what the workflow holds and waits for, from the lock manager."""
+        sync = self.locks.status_of(key) if self.locks is not None else None
+        status = body.get("status")
+        if sync and isinstance(status, dict):
+            body = {**body, "status": {**status, "synchronization": sync}}
+        return body
 
 
 def _take_claims(ex: Any, applied: Applied) -> bool:

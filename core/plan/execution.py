@@ -47,7 +47,7 @@ class Frame(Protocol):
 class Execution:
     def __init__(self, meta: WorkflowMeta, spec: dict, nodes: dict[str, NodeStatus], /, *,
                  settings: PodSettings = PodSettings(), stored_templates: dict[str, dict] | None = None,
-                 library: Any = None, configmaps: Any = None) -> None:
+                 library: Any = None, configmaps: Any = None, locks: Any = None) -> None:
         self.meta = meta
         self.spec = spec
         self.settings = settings
@@ -61,6 +61,11 @@ class Execution:
         self.stored_templates: dict[str, dict] = dict(stored_templates or {})
         self.library = library  # resolves templateRef: (name, template, cluster) -> template dict | None
         self.configmaps = configmaps  # reads parameter ConfigMaps: (name, key) -> str | None
+        self.locks = locks  # sync.LockService: mutexes and semaphores shared with other workflows
+        self.lock_holders: dict[str, str] = {}  # node id -> its holder key, released when the node is fulfilled
+        self.lock_waiting: dict[str, Any] = {}  # node id -> the Call to try again when it waits for a lock
+        self.workflow_lock_held = False
+        self.locks_changed = False  # holdings changed in this plan: status.synchronization to write now
         self.global_outputs: dict[str, Any] = {}
         self.global_artifacts: dict[str, Any] = {}
         self.now = ""  # RFC3339 of the current plan step
@@ -236,6 +241,10 @@ class Execution:
             frame.child_done(self, node_id, slot)
             self.schedule(frame)
         self.frames.pop(node_id, None)
+        holder = self.lock_holders.pop(node_id, None)
+        if holder is not None:  # a template-level lock goes when its node is fulfilled (sync.py)
+            self.locks.release(holder)
+            self.locks_changed = True
         if self.nodes[node_id].type_ == "Pod" and self.pods_active > 0 and node_id in self.pod_templates:
             self.pods_active -= 1
             self.pod_templates.pop(node_id, None)

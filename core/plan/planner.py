@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from tiphys.core.plan import claims, podgc
+from tiphys.core.plan import claims, podgc, sync
 from tiphys.core.plan.actions import Action, DeletePod, DeleteTaskResults, EmitEvent
 from tiphys.core.plan.deadlines import expire_pending
 from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
@@ -77,10 +77,21 @@ class Workflow:
 
 
 def new_execution(meta: WorkflowMeta, spec: dict, status: dict, nodes: dict[str, NodeStatus], /, *,
-                  settings: PodSettings = PodSettings(), library: Any = None, configmaps: Any = None) -> Execution:
-    """An Execution for a workflow, rebuilt from its status (after a restart) or fresh."""
+                  settings: PodSettings = PodSettings(), library: Any = None, configmaps: Any = None,
+                  locks: Any = None) -> Execution:
+    """An Execution for a workflow, rebuilt from its status (after a restart) or fresh.
+
+    `locks` is the controller's sync.LockService; without one the workflow's locks are its own.
+    """
     ex = Execution(meta, spec, nodes, settings=settings, library=library, configmaps=configmaps,
-                   stored_templates=status.get("storedTemplates") or {})
+                   stored_templates=status.get("storedTemplates") or {}, locks=locks or sync.LocalLocks())
+    # what this workflow holds already (the service was rebuilt from status.synchronization)
+    for holder in ex.locks.holders_of(sync.workflow_holder(ex)):
+        node_id = holder.split("/", 2)[2] if holder.count("/") >= 2 else ""
+        if node_id:
+            ex.lock_holders[node_id] = holder
+        else:
+            ex.workflow_lock_held = True
     ex.workflow = Workflow(status)
     ex.stored_workflow_template_spec = status.get("storedWorkflowTemplateSpec")
     from tiphys.core.plan.templates import configmap_value
@@ -117,6 +128,7 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
     ex.retry_creates = []
     ex.requeue_at = None
     ex.changed_since_write = set()
+    ex.locks_changed = False
     if wf.phase in ("Succeeded", "Failed", "Error"):
         return PlanResult(actions=[], changed_nodes=set(), status_changed=False, requeue_after=None)
     for result in observed.task_results:
@@ -127,7 +139,10 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         pod_deleted(ex, pod)
     _timers(ex, now)
     if not wf.phase or wf.phase == "Pending":
-        if not wf.phase:
+        if not ex.workflow_lock_held and not sync.acquire_workflow(ex):  # §5.2 step 8: waits Pending
+            return PlanResult(actions=ex.actions, changed_nodes=set(), requeue_after=None,
+                              status_changed=wf.changed or ex.locks_changed)
+        if not wf.started_at:  # first run (a workflow that waited for a lock was Pending before)
             ex.actions.append(EmitEvent("WorkflowRunning", "Workflow Running"))
         wf.set(phase="Running", started_at=wf.started_at or ex.now)
     ex.suspended = bool(ex.spec.get("suspend"))
@@ -155,8 +170,8 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
             if ex.nodes[node_id].type_ == "Pod":
                 ex.pod_gc.consider(ex, node_id)
     requeue = None if ex.requeue_at is None else max(0.0, ex.requeue_at - now)
-    return PlanResult(actions=ex.actions, changed_nodes=changed, status_changed=bool(changed) or wf.changed,
-                      requeue_after=requeue)
+    return PlanResult(actions=ex.actions, changed_nodes=changed,
+                      status_changed=bool(changed) or wf.changed or ex.locks_changed, requeue_after=requeue)
 
 
 def _run(ex: Execution, wf: Workflow, shutdown: str) -> None:
@@ -165,6 +180,8 @@ def _run(ex: Execution, wf: Workflow, shutdown: str) -> None:
         entry = ex.spec.get("entrypoint", "")
         execute(ex, Call(name=ex.meta.name, holder={"template": entry}, arguments=ex.spec.get("arguments") or {}))
     _resume_adopted(ex)
+    if ex.lock_waiting:
+        sync.retry_waiting(ex, execute)
     ex.run_frames()
     for _ in range(100):  # after a restart: results and pods of nodes the walk just re-created
         if not ex.parked or not apply_parked(ex):
@@ -226,6 +243,7 @@ def _stop_running(ex: Execution, shutdown: str) -> None:
         ex.active_suspends.discard(node_id)
         if not _in_exit_handler(ex, ex.nodes[node_id]):
             ex.update(node_id, phase="Failed", message=message)
+    sync.stop_waiting(ex, message)
     for frame in list(ex.frames.values()):
         ex.schedule(frame)
 
@@ -290,6 +308,7 @@ def _exit_handler(ex: Execution, wf: Workflow, shutdown: str) -> None:
                                 event_type="Normal" if phase == "Succeeded" else "Warning"))
     ex.actions.append(DeleteTaskResults())
     claims.release(ex)  # volumeClaimGC
+    sync.release_all(ex)
 
 
 def _failures(ex: Execution) -> str:

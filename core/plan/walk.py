@@ -42,7 +42,7 @@ def execute(ex: Execution, call: Call) -> str:
     node_id = ex.node_id(call.name)
     existing = ex.get(node_id)
     if existing is not None and (existing.phase in FULFILLED or node_id in ex.frames or
-                                 existing.type_ in ("Pod", "Suspend")):
+                                 existing.type_ in ("Pod", "Suspend")) and not _waits_for_lock(ex, node_id):
         if existing.type_ == "Pod" and node_id not in ex.pod_templates and existing.phase not in FULFILLED:
             _adopt_leaf(ex, call, node_id)
         return node_id
@@ -60,13 +60,22 @@ def execute(ex: Execution, call: Call) -> str:
     if not kind:
         return _error_node(ex, call, f"Template '{resolved.name}' missing specification")
     retry = template.get("retryStrategy") or (ex.spec.get("retryStrategy") if kind in LEAF_TYPES else None)
+    fresh = False
+    if template.get("synchronization") and not call.retry_attempt:  # §5.3 step 9 (sync.py)
+        from tiphys.core.plan import sync
+
+        state = sync.acquire_node(ex, call, node_id, template, kind, retried=bool(retry),
+                                  node_kwargs=node_kwargs(call, resolved), inputs=inputs)
+        if state in (sync.WAITING, sync.FAILED):
+            return node_id
+        fresh = state == sync.ACQUIRED_AFTER_WAIT
     if retry and not call.retry_attempt:
         from tiphys.core.plan.retry import RetryFrame
 
         return RetryFrame.start(ex, call, resolved, inputs, retry)
     scope = {**ex.global_scope, **call.locals, **input_scope, "node.name": call.name}
     if kind in LEAF_TYPES:
-        return _start_leaf(ex, call, resolved, inputs, scope)
+        return _start_leaf(ex, call, resolved, inputs, scope, fresh=fresh)
     if kind == "steps":
         from tiphys.core.plan.steps import StepsFrame
 
@@ -104,7 +113,13 @@ def pod_name_of(ex: Execution, call: Call, resolved: Any) -> str:
     return ids.pod_name(ex.meta.name, call.name, resolved.name, version=version, salt=ex.salts.get(call.name, 0))
 
 
-def _start_leaf(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
+def _waits_for_lock(ex: Execution, node_id: str) -> bool:
+    node = ex.nodes[node_id]
+    return node.phase == "Pending" and (node_id in ex.lock_waiting or bool(
+        node.synchronization_status is not None and node.synchronization_status.waiting))
+
+
+def _start_leaf(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict, *, fresh: bool = False) -> str:
     pod_name = pod_name_of(ex, call, resolved)
     scope = {**scope, "pod.name": pod_name}
     for p in (resolved.template.get("outputs") or {}).get("parameters") or ():
@@ -127,7 +142,7 @@ def _start_leaf(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: d
             return _error_node(ex, call, str(exc))
     if inputs:
         template = {**template, "inputs": inputs}
-    existed = ex.node_id(call.name) in ex.nodes
+    existed = ex.node_id(call.name) in ex.nodes and not fresh  # fresh: made while it waited for a lock
     node = ex.init_node(call.name, "Pod", inputs=inputs, **node_kwargs(call, resolved))
     if not existed and any(template.get(k) is not None for k in ("container", "script", "containerSet")):
         # the outputs gate (§5.7): its `wait` container reports through a WorkflowTaskResult; until
