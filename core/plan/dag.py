@@ -15,7 +15,7 @@ from tiphys.core.dag import Outcome, Scheduler, compile_dag, from_phase
 from tiphys.core.lang.errors import LangError, UnresolvedVariable
 from tiphys.core.lang.tags import substitute_object
 from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution, continues_on
-from tiphys.core.plan.hooks import exit_hook_of, start_exit_hook
+from tiphys.core.plan.hooks import LifecycleHooks, exit_hook_of, start_exit_hook
 from tiphys.core.plan.loops import LoopError, expand
 from tiphys.core.plan.outputs import composite_outputs
 from tiphys.core.plan.scope import aggregate_scope, node_scope, substitute_call
@@ -65,6 +65,10 @@ class DagFrame:
         self.outcomes: deque[tuple[int, int]] = deque()
         self.first_failure: tuple[str, str] | None = None
         self.hook_queue: deque[tuple[int, str]] = deque()  # finished tasks whose exit hook is to start
+        self.lifecycle = LifecycleHooks(self)  # `hooks.<name>` of the tasks
+        self.settling: deque[int] = deque()  # fulfilled tasks: counted once their lifecycle hooks are done
+        self.fulfilled_tasks: set[int] = set()
+        self.settled: set[int] = set()
 
     @classmethod
     def start(cls, ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
@@ -75,13 +79,38 @@ class DagFrame:
         return node.id_
 
     def child_done(self, ex: Execution, child_id: str, slot: Any) -> None:
-        if isinstance(slot, tuple):  # ("hook", task): the task's exit hook ended, the task counts now
+        if isinstance(slot, tuple) and slot[0] == "lifecycle":  # a lifecycle hook of task slot[1] ended
+            t = slot[1]
+            if self.lifecycle.hook_done(self.task_node[t]) == 0 and t in self.fulfilled_tasks:
+                self.settling.append(t)
+        elif isinstance(slot, tuple):  # ("hook", task): the task's exit hook ended, the task counts now
             task = slot[1]
             self.outcomes.append((task, outcome_of(ex, self.task_node[task])))
-        elif exit_hook_of(self.tasks[slot]) is not None and ex.nodes[child_id].type_ != "TaskGroup":
-            self.hook_queue.append((slot, child_id))  # dependents wait for the hook (§3.7 readiness)
         else:
-            self.outcomes.append((slot, outcome_of(ex, child_id)))
+            self.fulfilled_tasks.add(slot)
+            self.lifecycle.touch(child_id)  # its final status: the hooks are judged once more first
+            self.settling.append(slot)
+
+    def _settle(self, ex: Execution) -> None:
+        """Fulfilled tasks whose lifecycle hooks are all done: their exit hook, else they count now.
+
+        Argo's executeDAGTask returns before the exit hook while a lifecycle hook is unfulfilled, so
+        a task's exit hook starts after its lifecycle hooks; dependents wait for both (§5.11).
+        """
+        while self.settling:
+            t = self.settling.popleft()
+            node_id = self.task_node[t]
+            if t in self.settled or self.lifecycle.open(node_id) > 0:
+                continue
+            self.settled.add(t)
+            if exit_hook_of(self.tasks[t]) is not None and ex.nodes[node_id].type_ != "TaskGroup":
+                self.hook_queue.append((t, node_id))  # dependents wait for the hook (§3.7 readiness)
+            else:
+                self.outcomes.append((t, outcome_of(ex, node_id)))
+
+    def _watch(self, ex: Execution, t: int, node_id: str) -> None:
+        name = self.tasks[t].get("name", "")
+        self.lifecycle.track(ex, node_id, self.tasks[t], f"tasks.{name}", f"tasks.{name}", t)
 
     def _start_hooks(self, ex: Execution) -> None:
         while self.hook_queue:
@@ -97,6 +126,8 @@ class DagFrame:
         progressed = True
         while progressed:
             progressed = False
+            self.lifecycle.evaluate(ex, self.scope)
+            self._settle(ex)
             self._start_hooks(ex)
             while self.outcomes:
                 t, outcome = self.outcomes.popleft()
@@ -156,6 +187,7 @@ class DagFrame:
         node = ex.init_node(name, "Skipped", boundary_id=self.node_id, phase=phase, message=message)
         self.task_node[t] = node.id_
         self._link(ex, t, node.id_)
+        self._watch(ex, t, node.id_)
         ex.wait_for(node.id_, self, t)
 
     def _start_task(self, ex: Execution, t: int) -> None:
@@ -176,6 +208,7 @@ class DagFrame:
                 return
             self.task_node[t] = child_id
             self._link(ex, t, child_id)
+            self._watch(ex, t, child_id)
             ex.wait_for(child_id, self, t)
             return
         if not items:
@@ -192,6 +225,7 @@ class DagFrame:
             if child_id is not None:
                 ex.add_child(group.id_, child_id)
                 frame.track(ex, child_id)
+        self._watch(ex, t, group.id_)
         ex.wait_for(group.id_, self, t)
         ex.schedule(frame)
 
@@ -229,6 +263,9 @@ class DagFrame:
         return phase
 
     def _assess(self, ex: Execution) -> None:
+        if self.lifecycle.error is not None:  # Argo marks the hooked task Error; here the DAG ends so (hooks.py)
+            self._finish(ex, "Error", self.lifecycle.error)
+            return
         memo: dict[int, str] = {}
         for t in self._targets():
             phase = self._branch_phase(ex, t, memo)

@@ -97,6 +97,8 @@ class Execution:
         self.pod_gc: Any = None  # podgc.PodGCQueue when the workflow has a podGC strategy
         self.claims_waiting = False  # volumeClaimTemplates PVCs not all made yet: nothing starts
         self.salts: dict[str, int] = {}  # node name -> salt of its ID, for the rare hash collision
+        # node id -> called on each phase change of that node (lifecycle hooks re-judge their expression)
+        self.phase_watch: dict[str, Callable[["Execution", str], None]] = {}
         self.leaves_total = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES)
         self.leaves_done = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES and n.phase in _DONE)
 
@@ -189,6 +191,8 @@ class Execution:
         old = self.nodes.get(node.id_)
         self.nodes[node.id_] = node
         self.changed.add(node.id_)
+        if self.phase_watch and node.id_ in self.phase_watch and (old is None or old.phase != node.phase):
+            self.phase_watch[node.id_](self, node.id_)
         if node.type_ in _PROGRESS_TYPES:  # keep status.progress without walking the nodes
             if old is None:
                 self.leaves_total += 1

@@ -15,6 +15,7 @@ from tiphys.core.plan import claims, podgc, sync
 from tiphys.core.plan.actions import Action, DeletePod, DeleteTaskResults, EmitEvent
 from tiphys.core.plan.deadlines import expire_pending
 from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
+from tiphys.core.plan.hooks import WorkflowHooks
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.plan.observe import apply_parked, apply_pod, apply_task_result, pod_deleted
 from tiphys.core.plan.scope import global_scope, parse_time
@@ -109,6 +110,7 @@ def new_execution(meta: WorkflowMeta, spec: dict, status: dict, nodes: dict[str,
         ex.global_scope[f"workflow.outputs.parameters.{k}"] = as_text(v)
     ex.root_id = ex.node_id(meta.name)
     ex.exit_id = ex.node_id(f"{meta.name}.onExit")
+    ex.workflow_hooks = WorkflowHooks(ex.spec)
     policy = podgc.policy_of(ex.spec, settings)
     if policy is not None and policy.per_pod:  # workflow-level strategies act after completion only
         ex.pod_gc = podgc.PodGCQueue(policy)
@@ -190,7 +192,10 @@ def _run(ex: Execution, wf: Workflow, shutdown: str) -> None:
     if ex.adopted:  # leaves the walk just re-found: their pods (and template deadlines) now, not next event
         _resume_adopted(ex)
         ex.run_frames()
-    if ex.fulfilled(ex.root_id):
+    if ex.workflow_hooks.hooks:  # spec.hooks.<name>: judged every plan until made (hooks.py), O(hooks)
+        ex.workflow_hooks.run(ex, ex.nodes[ex.root_id].phase)
+        ex.run_frames()
+    if ex.fulfilled(ex.root_id) and ex.workflow_hooks.fulfilled(ex):
         _exit_handler(ex, wf, shutdown)
 
 
@@ -278,6 +283,8 @@ def _exit_handler(ex: Execution, wf: Workflow, shutdown: str) -> None:
     elif ex.spec.get("onExit"):
         holder = {"template": ex.spec["onExit"]}
     status = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "Succeeded"}.get(root.phase, root.phase)
+    if ex.workflow_hooks.error is not None:  # Argo marks the root Error with a hook's expression error
+        status = "Error"
     if holder is not None and shutdown != "Terminate":
         ex.global_scope["workflow.status"] = status
         ex.global_scope["workflow.failures"] = _failures(ex)
@@ -287,7 +294,7 @@ def _exit_handler(ex: Execution, wf: Workflow, shutdown: str) -> None:
         ex.run_frames()
         if not ex.fulfilled(ex.exit_id):
             return
-    phase, message = status, root.message or ""
+    phase, message = status, ex.workflow_hooks.error or root.message or ""
     if shutdown:
         message = f"Stopped with strategy '{shutdown}'"
         phase = "Failed"

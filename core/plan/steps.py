@@ -10,7 +10,7 @@ from typing import Any
 from tiphys.core.lang.tags import substitute_object
 from tiphys.core.lang.errors import LangError, UnresolvedVariable
 from tiphys.core.plan.execution import FAILED_OR_ERROR, Execution, continues_on
-from tiphys.core.plan.hooks import exit_hook_of, start_exit_hook
+from tiphys.core.plan.hooks import LifecycleHooks, exit_hook_of, start_exit_hook
 from tiphys.core.plan.loops import LoopError, expand
 from tiphys.core.plan.outputs import composite_outputs
 from tiphys.core.plan.scope import aggregate_scope, node_scope, substitute_call
@@ -43,6 +43,8 @@ class StepsFrame:
         self.stopped_fast = False
         self.step_of: dict[str, dict] = {}  # child node id -> its step (for exit hooks)
         self.hook_queue: list[str] = []  # finished children whose exit hook is still to start
+        self.lifecycle = LifecycleHooks(self)  # `hooks.<name>` of the current group's steps
+        self.lifecycle.on_made = self._hook_made
 
     @classmethod
     def start(cls, ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
@@ -52,7 +54,15 @@ class StepsFrame:
         ex.schedule(frame)
         return node.id_
 
+    def _hook_made(self, slot: Any) -> None:
+        self.pending += 1  # the group closes only when every lifecycle hook node made is fulfilled
+
     def child_done(self, ex: Execution, child_id: str, slot: Any) -> None:
+        if isinstance(slot, tuple):  # ("lifecycle", child): one of a child's lifecycle hooks ended
+            self.pending -= 1
+            self.lifecycle.hook_done(slot[1])
+            return
+        self.lifecycle.touch(child_id)  # fulfilled (maybe only now, by its task result): judge once more
         if slot != "hook" and exit_hook_of(self.step_of.get(child_id) or {}) is not None:
             self.hook_queue.append(child_id)  # its slot passes to the hook, started in evaluate()
         else:
@@ -84,6 +94,7 @@ class StepsFrame:
                 ex.wait_for(hook_id, self, "hook")
 
     def evaluate(self, ex: Execution) -> None:
+        self.lifecycle.evaluate(ex, self.scope)
         self._start_hooks(ex)
         self._fill(ex)
         while self.pending <= 0 and not self.queued:
@@ -99,6 +110,8 @@ class StepsFrame:
                 return
             if not self._open_group(ex):
                 return
+            # children found fulfilled at once (a restart, a skipped step) are judged before the group closes
+            self.lifecycle.evaluate(ex, self.scope)
 
     def _group_name(self) -> str:
         return ids.step_group_name(self.call.name, self.group)
@@ -182,6 +195,9 @@ class StepsFrame:
         self.children.append((child_id, step, looped))
         self.step_of[child_id] = step
         self.pending += 1
+        node = ex.nodes[child_id]
+        self.lifecycle.track(ex, child_id, step, f"steps.{node.display_name or step.get('name', '')}",
+                             f"steps.{step.get('name', '')}", child_id)
         ex.wait_for(child_id, self, slot)
 
     def _close_group(self, ex: Execution) -> bool:
@@ -206,6 +222,11 @@ class StepsFrame:
                 self.scope.update(node_scope(prefix, ex.nodes[c], ex.outputs_of(c)))
         outbound = [o for c, _, _ in self.children for o in ex.outbound(c)]
         self.prev_outbound = outbound or [gid]
+        if self.lifecycle.error is not None:  # Argo marks the group Error, then fails the Steps node with it
+            message = self.lifecycle.error
+            ex.update(gid, phase="Error", message=message)
+            self._finish(ex, "Failed", message)
+            return False
         if failed is not None:
             message = "template has failed or errored children and failFast enabled" if self.stopped_fast \
                 else f"child '{failed.id_}' failed"
