@@ -287,3 +287,16 @@ def test_non_boolean_or_false_expressions_make_no_hook_until_true(expression):
         run.move("wf.a", "Succeeded")
         run.move("wf.b", "Succeeded")
         assert run.wf_phase == "Error" and "expected a boolean" in run.node("wf").message
+
+
+def test_restart_mid_task_hook_finds_it_again_and_b_still_waits():
+    run = Run(dag_spec({"running": {"expression": 'tasks.a.status == "Running"', "template": "hook"}}))
+    run.move("wf.a", "Running")
+    run.move("wf.a", "Succeeded")
+    again = run.restarted()
+    assert again.node("wf.b") is None and again.phase("wf.a.hooks.running") == "Pending"
+    again.move("wf.a.hooks.running", "Succeeded")
+    assert again.phase("wf.b") == "Pending"
+    again.move("wf.b", "Succeeded")
+    assert again.wf_phase == "Succeeded"
+    assert again.children("wf.a") == ["wf.a.hooks.running", "wf.b"]
