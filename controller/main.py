@@ -12,9 +12,11 @@ The process, in order (Argo's `cmd/workflow-controller/main.go` and `controller.
    `instanceID` picks the informers' label selector and the Lease name
    (`workflow-controller-<instanceID>`), its executor/images/mainContainer settings shape pods
    and are hot-reloaded into the reconciler;
-3. the engine's informers start on every replica, so a standby's caches are warm;
+3. the engine's and the cron controller's informers start on every replica, so a standby's
+   caches are warm;
 4. with leader election (default; off with `--no-leader-elect` or `LEADER_ELECTION_DISABLE=true`)
-   the replica waits for the Lease, and only the leader runs the `--workflow-workers` workers;
+   the replica waits for the Lease, and only the leader runs the `--workflow-workers` workers
+   and the `--cron-workflow-workers` CronWorkflow workers (`controller.cron`);
 5. SIGTERM or SIGINT stops gracefully: the queue stops taking keys and drains (in-flight
    reconciles finish, queued keys are worked off, bounded by `--drain-timeout`), then the Lease
    is released so a standby takes over at once, then informers and servers stop. Exit 0.
@@ -39,6 +41,7 @@ from tiphys.controller import logs
 from tiphys.controller.api import base
 from tiphys.controller.clock import Clock, RealClock
 from tiphys.controller.config import ConfigWatcher, ControllerConfig
+from tiphys.controller.cron import CRON_WORKERS, CronController
 from tiphys.controller.engine import Engine
 from tiphys.controller.health import HttpEndpoint, health_routes, metrics_routes
 from tiphys.controller.informer import FuncHandler
@@ -68,6 +71,7 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     executor_image: str | None = None
     instance_id: str | None = None
     workflow_workers: int = 32
+    cron_workflow_workers: int = CRON_WORKERS
     qps: float = 20.0
     burst: int = 30
     metrics_port: int | None = None  # None: the ConfigMap's metricsConfig.port (9090)
@@ -129,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--executor-image", help="executor image (wins over the ConfigMap's executor.image)")
     add("--instance-id", help="instance ID (wins over the ConfigMap's instanceID)")
     add("--workflow-workers", type=_positive_int, default=32)
+    add("--cron-workflow-workers", type=_positive_int, default=CRON_WORKERS)
     add("--qps", type=float, default=20.0)
     add("--burst", type=_positive_int, default=30)
     add("--metrics-port", type=_port, help="default: the ConfigMap's metricsConfig.port, else 9090")
@@ -202,6 +207,7 @@ class ControllerProcess:
         cm_ns, _, cm_name = options.configmap.rpartition("/")
         self.config = ConfigWatcher(self.api, cm_name, namespace=cm_ns or self.namespace, clock=clock)
         self.engine: _Engine | None = None
+        self.cron: CronController | None = None
         self.elector: LeaderElector | None = None
         self.health = HttpEndpoint(health_routes(self.readiness), host=options.bind_address,
                                    port=options.health_port)
@@ -229,7 +235,8 @@ class ControllerProcess:
     def _informers(self) -> list[Any]:
         e = self.engine
         assert e is not None
-        return [e.templates, e.cluster_templates, e.task_results, e.pods, e.workflows]
+        cron = self.cron.informers if self.cron is not None else ()
+        return [e.templates, e.cluster_templates, e.task_results, e.pods, e.workflows, *cron]
 
     def stop(self) -> None:
         """Ask for a graceful stop (the signal handler calls this)."""
@@ -267,6 +274,8 @@ class ControllerProcess:
         settings = first.pod_settings(PodSettings(), executor_image=opts.executor_image)
         self.engine = _Engine(self.api, clock=self.clock, namespace=opts.namespace, workers=opts.workflow_workers,
                               settings=settings, instance_id=self._instance_id, status_interval=opts.status_interval)
+        self.cron = CronController(self.api, clock=self.clock, namespace=opts.namespace,
+                                   instance_id=self._instance_id, workers=opts.cron_workflow_workers)
         self.config.on_change(self._apply_config)
         self._apply_config(first)
         if opts.leader_elect:
@@ -301,7 +310,8 @@ class ControllerProcess:
             hold = asyncio.ensure_future(self.elector.hold())
         workers = asyncio.ensure_future(run_workers(self.engine.queue, self.metrics.timed(
             self.engine.reconciler.reconcile), n=opts.workflow_workers, stats=self.engine.stats))
-        _log.info("workers started", extra={"workers": opts.workflow_workers})
+        crons = self.cron.run_workers()
+        _log.info("workers started", extra={"workers": opts.workflow_workers, "cronWorkers": opts.cron_workflow_workers})
         stopping = asyncio.ensure_future(self._stopping.wait())
         waits = {stopping, workers} | ({hold} if hold is not None else set())
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -310,9 +320,11 @@ class ControllerProcess:
         if lost:
             _log.error("leadership lost; stopping the workers and exiting")
             workers.cancel()  # another replica may already lead: write nothing more
-            await asyncio.gather(workers, return_exceptions=True)
+            crons.cancel()
+            await asyncio.gather(workers, crons, return_exceptions=True)
             return EXIT_LOST_LEADERSHIP
         self.engine.queue.shut_down()  # drain: in-flight and queued keys finish, nothing new is taken
+        self.cron.queue.shut_down()  # its timers are dropped: the next leader re-arms them
         # the Lease is still renewed while draining; losing it stops the drain (another may lead)
         await asyncio.wait({workers} | ({hold} if hold is not None else set()), timeout=opts.drain_timeout,
                            return_when=asyncio.FIRST_COMPLETED)
@@ -320,7 +332,9 @@ class ControllerProcess:
             _log.warning("queue not drained (timeout %ss, or leadership lost); cancelling the workers",
                          opts.drain_timeout)
             workers.cancel()
-        await asyncio.gather(workers, return_exceptions=True)
+        await asyncio.wait({crons}, timeout=opts.drain_timeout)
+        crons.cancel()
+        await asyncio.gather(workers, crons, return_exceptions=True)
         if hold is not None:
             hold.cancel()  # releases the Lease
             await asyncio.gather(hold, return_exceptions=True)
@@ -342,6 +356,8 @@ class ControllerProcess:
     async def _shutdown(self) -> None:
         if self.engine is not None and not self.engine.queue.shutting_down:
             self.engine.queue.shut_down()
+        if self.cron is not None:
+            await self.cron.stop()  # its workers; the informer tasks are in _informer_tasks
         for task in self._informer_tasks:
             task.cancel()
         await asyncio.gather(*self._informer_tasks, return_exceptions=True)
