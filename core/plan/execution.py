@@ -64,6 +64,7 @@ class Execution:
         self.locks = locks  # sync.LockService: mutexes and semaphores shared with other workflows
         self.lock_holders: dict[str, str] = {}  # node id -> its holder key, released when the node is fulfilled
         self.lock_waiting: dict[str, Any] = {}  # node id -> the Call to try again when it waits for a lock
+        self.waiting_by_lock: dict[str, dict[str, None]] = {}  # lock -> waiting node ids, first asked first
         self.workflow_lock_held = False
         self.locks_changed = False  # holdings changed in this plan: status.synchronization to write now
         self.global_outputs: dict[str, Any] = {}
@@ -246,6 +247,8 @@ class Execution:
             self.schedule(frame)
         self.frames.pop(node_id, None)
         holder = self.lock_holders.pop(node_id, None)
+        if holder is None and self.lock_waiting.pop(node_id, None) is not None:
+            holder = f"{self.meta.namespace}/{self.meta.name}/{node_id}"  # ended waiting (a timeout): leave the queue
         if holder is not None:  # a template-level lock goes when its node is fulfilled (sync.py)
             self.locks.release(holder)
             self.locks_changed = True

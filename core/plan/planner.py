@@ -182,7 +182,7 @@ def _run(ex: Execution, wf: Workflow, shutdown: str) -> None:
         entry = ex.spec.get("entrypoint", "")
         execute(ex, Call(name=ex.meta.name, holder={"template": entry}, arguments=ex.spec.get("arguments") or {}))
     _resume_adopted(ex)
-    if ex.lock_waiting:
+    if ex.lock_waiting and not ex.suspended:  # a suspended workflow starts nothing (§5.2 step 11)
         sync.retry_waiting(ex, execute)
     ex.run_frames()
     for _ in range(100):  # after a restart: results and pods of nodes the walk just re-created

@@ -215,3 +215,28 @@ def test_bad_template_lock_is_a_node_error_and_bad_workflow_lock_fails_the_workf
     plan(wf, Observed(), 100.0)
     assert (wf.workflow.phase, wf.workflow.message) == (
         "Failed", 'Failed to acquire the synchronization lock. configmaps "cm" not found')
+
+
+def test_a_waiter_that_ends_while_waiting_leaves_the_queue_and_blocks_no_one():
+    locks = sync.LocalLocks()
+    a = _execution("a", _spec(template_sync={"mutexes": [{"name": "m"}]}, n=2), locks)
+    plan(a, Observed(), 100.0)
+    b = _execution("b", _spec({"mutexes": [{"name": "m"}]}), locks, created="2026-01-01T00:00:05Z")
+    waiting = next(n.id_ for n in a.nodes.values() if n.synchronization_status is not None)
+    holder = next(h for h in locks.holders_of("ns/a"))
+    plan(b, Observed(), 100.0)
+    a.update(waiting, phase="Failed", message="timeout")  # e.g. its template `timeout` while Pending
+    assert waiting not in a.lock_waiting
+    locks.release(holder)
+    assert _pods(plan(b, Observed(), 101.0))  # `a`'s ended waiter is not in front of `b`
+
+
+def test_a_suspended_workflow_starts_no_waiter_that_could_now_run():
+    locks = sync.LocalLocks()
+    ex = _execution("s", _spec(template_sync={"mutexes": [{"name": "m"}]}, n=2), locks)
+    first = _pods(plan(ex, Observed(), 100.0))[0].node_id
+    ex.spec = {**ex.spec, "suspend": True}
+    ex.update(first, phase="Succeeded", task_result_synced=True)
+    assert not _pods(plan(ex, Observed(), 101.0))
+    ex.spec = {**ex.spec, "suspend": None}
+    assert len(_pods(plan(ex, Observed(), 102.0))) == 1
