@@ -185,6 +185,9 @@ def _run(ex: Execution, wf: Workflow, shutdown: str) -> None:
     if ex.lock_waiting and not ex.suspended:  # a suspended workflow starts nothing (§5.2 step 11)
         sync.retry_waiting(ex, execute)
     ex.run_frames()
+    if ex.lock_waiting and ex.locks_changed and not ex.suspended:
+        sync.retry_waiting(ex, execute)  # a frame that just finished released a lock its siblings wait for
+        ex.run_frames()
     for _ in range(100):  # after a restart: results and pods of nodes the walk just re-created
         if not ex.parked or not apply_parked(ex):
             break

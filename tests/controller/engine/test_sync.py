@@ -231,3 +231,17 @@ async def test_restart_in_the_middle_grants_no_lock_twice():
         for name in ("a", "b", "c"):
             await c.until(lambda: c.completed(name))
             assert (await _status(c, name))["phase"] == "Succeeded"
+
+
+async def test_deleting_the_holder_lets_the_waiter_run():
+    gate = Gate()
+    async with gate.cluster_of() as c:
+        await c.submit(wf_level("a", {"mutexes": [{"name": "test"}]}))
+        await c.until(lambda: _has(gate, "a"))
+        await c.submit(wf_level("b", {"mutexes": [{"name": "test"}]}))
+        await c.advance(2)
+        assert (await _status(c, "b"))["phase"] == "Pending"
+        await c.api.delete(base.WORKFLOWS, "a", namespace=NS)
+        await c.until(lambda: _has(gate, "b"), limit=5)
+        assert (await _status(c, "b"))["synchronization"] == {
+            "mutex": {"holding": [{"mutex": MUTEX, "holder": "b"}]}}

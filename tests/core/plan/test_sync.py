@@ -240,3 +240,29 @@ def test_a_suspended_workflow_starts_no_waiter_that_could_now_run():
     assert not _pods(plan(ex, Observed(), 101.0))
     ex.spec = {**ex.spec, "suspend": None}
     assert len(_pods(plan(ex, Observed(), 102.0))) == 1
+
+
+def test_a_retried_template_takes_its_lock_once_for_the_retry_node():
+    locks = sync.LocalLocks()
+    spec = _spec(template_sync={"mutexes": [{"name": "m"}]}, n=2)
+    spec["templates"][1]["retryStrategy"] = {"limit": 2}
+    ex = _execution("r", spec, locks)
+    r = plan(ex, Observed(), 100.0)
+    assert len(_pods(r)) == 1
+    waiting = [n for n in ex.nodes.values() if n.synchronization_status is not None]
+    assert [(n.type_, n.phase) for n in waiting] == [("Retry", "Pending")]
+    attempt = ex.nodes[_pods(r)[0].node_id]
+    retry_node = next(n for n in ex.nodes.values() if n.type_ == "Retry" and attempt.id_ in (n.children or ()))
+    assert locks.holders_of("ns/r") == [f"ns/r/{retry_node.id_}"]
+    # the attempt fails: the retry goes on under the same lock, the other Retry node still waits
+    ex.update(attempt.id_, phase="Failed", task_result_synced=True)
+    r = plan(ex, Observed(), 101.0)
+    assert [ex.nodes[p.node_id].name for p in _pods(r)] == [retry_node.name + "(1)"]
+    assert locks.holders_of("ns/r") == [f"ns/r/{retry_node.id_}"]
+    assert waiting[0].id_ in ex.lock_waiting
+    # the retried template succeeds: its Retry node is fulfilled, the waiting one runs as a Retry
+    ex.update(_pods(r)[0].node_id, phase="Succeeded", task_result_synced=True)
+    r = plan(ex, Observed(), 102.0)
+    assert [ex.nodes[p.node_id].name for p in _pods(r)] == [waiting[0].name + "(0)"]
+    assert ex.nodes[waiting[0].id_].phase == "Running" and ex.nodes[waiting[0].id_].synchronization_status is None
+    assert locks.holders_of("ns/r") == [f"ns/r/{waiting[0].id_}"]
