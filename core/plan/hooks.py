@@ -30,6 +30,8 @@ The hook is not evaluated again and no hook node is made.
 """
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any, Callable
 
 from tiphys.core.lang.conditions import evaluate_condition
@@ -90,12 +92,30 @@ class HookError(Exception):
     """A lifecycle hook's expression could not be evaluated (Argo's `EvalBool` message)."""
 
 
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@functools.lru_cache(maxsize=256)
+def _names_in(expression: str) -> frozenset[str] | None:
+    """Identifiers an expression can read by name; None when it may read any (`$env`)."""
+    return None if "$env" in expression else frozenset(_IDENT.findall(expression))
+
+
+def _visible(expression: str, scope: dict) -> dict:
+    """The scope entries an expression can reach: building the env of every global per event
+    would cost more than the evaluation (a key's first segment must be named in the text)."""
+    names = _names_in(expression)
+    if names is None:
+        return scope
+    return {k: v for k, v in scope.items() if k.split(".", 1)[0] in names}
+
+
 def _fires(hook: dict, scope: dict, hook_node: str) -> bool:
     expression = hook.get("expression")
     if not expression:  # validation refuses this; a spec edited in place could still carry it
         raise HookError(f"Expression required for hook {hook_node}")
     try:
-        return evaluate_condition(str(expression), scope)
+        return evaluate_condition(str(expression), _visible(str(expression), scope))
     except LangError as exc:
         raise HookError(f"unable to evaluate expression '{expression}': {exc}") from exc
 
