@@ -261,6 +261,8 @@ def _in_exit_handler(ex: Execution, node: NodeStatus) -> bool:
     while node is not None and seen < 200:
         if (node.display_name or "").endswith(".onExit") or (node.name or "").endswith(".onExit"):
             return True
+        if node.node_flag is not None and node.node_flag.hooked:  # lifecycle hooks run as onExit templates
+            return True
         node = ex.nodes.get(node.boundary_id) if node.boundary_id else None
         seen += 1
     return False

@@ -300,3 +300,16 @@ def test_restart_mid_task_hook_finds_it_again_and_b_still_waits():
     again.move("wf.b", "Succeeded")
     assert again.wf_phase == "Succeeded"
     assert again.children("wf.a") == ["wf.a.hooks.running", "wf.b"]
+
+
+def test_stop_spares_a_running_lifecycle_hook_as_argo_spares_on_exit_pods():
+    run = Run(steps_spec({"running": {"expression": 'steps.a.status == "Running"', "template": "hook"}}))
+    run.move("wf[0].a", "Running")
+    run.move("wf[0].a.hooks.running", "Running")
+    run.ex.spec = {**run.ex.spec, "shutdown": "Stop"}
+    run.step()
+    assert run.phase("wf[0].a") == "Failed"
+    assert run.phase("wf[0].a.hooks.running") == "Running"  # Argo's Stop keeps on-exit pods; hooks are such
+    assert run.wf_phase == "Running"
+    run.move("wf[0].a.hooks.running", "Succeeded")
+    assert run.wf_phase == "Failed" and run.ex.workflow.message == "Stopped with strategy 'Stop'"
