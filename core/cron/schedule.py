@@ -147,7 +147,7 @@ def _descriptor(text: str, spec: str, zone: str, path: str) -> Schedule:
         seconds = parse_go_duration(spec[len("@every "):], path=path)
         # robfig: at least one second, and whole seconds (the fraction is dropped)
         return Schedule(text, zone, every=max(1, int(seconds)))
-    bits = _DESCRIPTORS.get(spec.lower() if spec.lower() in _DESCRIPTORS else spec)
+    bits = _DESCRIPTORS.get(spec)  # case-sensitive, as robfig's switch
     if bits is None:
         raise CronSpecError(path, f"unrecognized descriptor {spec!r}")
     return Schedule(text, zone, *bits)

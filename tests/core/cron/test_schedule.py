@@ -98,6 +98,13 @@ def test_dst_transitions(schedule, start, n, expected):
     assert runs(schedule, start, n, timezone="America/New_York") == expected
 
 
+def test_half_hour_dst_shift_follows_robfig():
+    """Lord Howe moves 02:00 -> 02:30 on 2028-10-01: robfig steps hours in absolute time from
+    midnight (01:00, 02:30, 03:30) and so runs `* 3 * * *` first at 03:30, not 03:00."""
+    got = runs("* 3 * * *", "2028-09-30T12:00:00+10:30", 2, timezone="Australia/Lord_Howe")
+    assert got == ["2028-10-01T03:30:00+11:00", "2028-10-01T03:31:00+11:00"]
+
+
 def test_timezone_changes_the_instant():
     utc = parse_schedule("0 9 * * *").next_after(ts("2026-01-01T00:00:00+00:00"))
     tokyo = parse_schedule("0 9 * * *", timezone="Asia/Tokyo").next_after(ts("2026-01-01T00:00:00+00:00"))
@@ -143,6 +150,7 @@ BAD = [
     pytest.param("x * * * *", "failed to parse", id="garbage"),
     pytest.param("0 0 * * funday", "failed to parse", id="bad-name"),
     pytest.param("@fortnightly", "unrecognized descriptor", id="descriptor"),
+    pytest.param("@Hourly", "unrecognized descriptor", id="descriptor-case-sensitive"),
     pytest.param("@every often", "invalid duration", id="every-garbage"),
     pytest.param("", "empty schedule", id="empty"),
     pytest.param("CRON_TZ=Mars/Olympus 0 * * * *", "unknown time zone", id="prefix-zone"),
