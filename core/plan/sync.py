@@ -163,6 +163,11 @@ def acquire_workflow(ex: Execution, /) -> bool:
         _fail_workflow(ex, grant.error)
         return False
     if not grant.acquired:
+        if ex.spec.get("shutdown") == "Terminate":
+            # Argo's releaseLocksForPendingShuttingdownWfs: a waiter being terminated leaves the queue
+            # and goes on unlocked, to be stopped at once (Stop keeps waiting, as in Argo)
+            ex.locks.release_workflow(workflow_holder(ex))
+            return True
         wf.set(phase="Pending", message=grant.message)
         return False
     ex.workflow_lock_held = True

@@ -266,3 +266,23 @@ def test_a_retried_template_takes_its_lock_once_for_the_retry_node():
     assert [ex.nodes[p.node_id].name for p in _pods(r)] == [waiting[0].name + "(0)"]
     assert ex.nodes[waiting[0].id_].phase == "Running" and ex.nodes[waiting[0].id_].synchronization_status is None
     assert locks.holders_of("ns/r") == [f"ns/r/{waiting[0].id_}"]
+
+
+def test_a_waiting_workflow_terminated_leaves_the_queue_and_ends_without_running():
+    locks = sync.LocalLocks()
+    a = _execution("a", _spec({"mutexes": [{"name": "m"}]}), locks)
+    plan(a, Observed(), 100.0)
+    b = _execution("b", _spec({"mutexes": [{"name": "m"}]}), locks, created="2026-01-01T00:00:05Z")
+    c = _execution("c", _spec({"mutexes": [{"name": "m"}]}), locks, created="2026-01-01T00:00:09Z")
+    plan(b, Observed(), 100.0)
+    plan(c, Observed(), 100.0)
+    b.spec = {**b.spec, "shutdown": "Stop"}
+    plan(b, Observed(), 101.0)
+    assert b.workflow.phase == "Pending"  # Stop: still waits, as in Argo
+    b.spec = {**b.spec, "shutdown": "Terminate"}
+    r = plan(b, Observed(), 102.0)
+    assert not _pods(r)
+    assert (b.workflow.phase, b.workflow.message) == ("Failed", "Stopped with strategy 'Terminate'")
+    assert locks.table.status_of("ns/b") is None
+    sync.release_all(a)
+    assert _pods(plan(c, Observed(), 103.0))  # `b` is no longer in front of `c`
