@@ -21,6 +21,7 @@ never matches within five years (`0 0 30 2 *`) has no next run (None), as robfig
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,8 +119,12 @@ def parse_go_duration(text: str, /, *, path: str) -> float:
     return sign * total
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_schedule(text: str, /, *, timezone: str = "", path: str = "$.spec.schedules[0]") -> Schedule:
-    """Parse one schedule string (Argo prefixes `CRON_TZ=<spec.timezone>` itself); CronSpecError names `path`."""
+    """Parse one schedule string (Argo prefixes `CRON_TZ=<spec.timezone>` itself); CronSpecError names `path`.
+
+    Memoised: a CronWorkflow is read on every reconcile and Schedules are immutable.
+    """
     spec = text.strip()
     zone = timezone
     if spec.startswith(("CRON_TZ=", "TZ=")):
@@ -278,15 +283,11 @@ def _next(s: Schedule, zone: ZoneInfo, ts: int) -> int | None:
                 break
         if wrapped:
             continue
-        while t.second != 0:  # the seconds field of a standard spec is {0}
-            if not added:
-                added = True
-            ts += 1
-            t = _wall(ts, zone)
-            if t.second == 0:
-                wrapped = True
-                break
-        if wrapped:
+        if t.second != 0:
+            # the seconds field of a standard spec is {0}: robfig's one-second steps end at the
+            # next whole minute and wrap; jump there at once (zone offsets are whole minutes)
+            added = True
+            ts += 60 - t.second
             continue
         return ts
 
