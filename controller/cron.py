@@ -134,7 +134,8 @@ class CronController:
         if d.error is not None:
             _log.warning("cronworkflow %s: %s", key, d.error)
         elif d.skipped is not None:
-            _log.info("cronworkflow %s: run at %s skipped (%s)", key, d.next_run, d.skipped)
+            _log.info("cronworkflow %s: run of %s skipped (%s)", key, core_cron.rfc3339(d.scheduled_time or 0),
+                      d.skipped)
         for name in d.terminate:
             await self._terminate(name, namespace)
         status = d.status

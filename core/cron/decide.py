@@ -44,7 +44,8 @@ _UTC = _dt.timezone.utc
 
 class Decision(msgspec.Struct, frozen=True, kw_only=True):
     """The actions for one CronWorkflow. `status` is the whole status to write (Argo's shape);
-    `labels`/`annotations` are metadata changes; `skipped` says why a due run did not start."""
+    `labels`/`annotations` are metadata changes; `scheduled_time` is the due run (created, or
+    `skipped` says why not)."""
 
     status: dict[str, Any]
     create: dict[str, Any] | None = None
@@ -216,19 +217,19 @@ def decide(obj: dict[str, Any], children: list[dict[str, Any]], /, *, now: float
     if due is None:
         return Decision(**base)
     if cron.suspend:
-        return Decision(**base, skipped="suspended")
+        return Decision(**base, skipped="suspended", scheduled_time=due)
     if cron.when:
         try:
             go = should_execute(cron.when, scope, now=nowdt)
         except LangError as exc:
             err = CronSpecError("$.spec.when", str(exc))
             status["conditions"] = upsert_condition(status.get("conditions") or [], SUBMISSION_ERROR, str(err))
-            return Decision(**base, skipped="when-error", error=err)
+            return Decision(**base, skipped="when-error", error=err, scheduled_time=due)
         if not go:
-            return Decision(**base, skipped="when")
+            return Decision(**base, skipped="when", scheduled_time=due)
     active = tuple(r["name"] for r in status.get("active") or ())
     if cron.concurrency_policy == "Forbid" and active:
-        return Decision(**base, skipped="forbid")
+        return Decision(**base, skipped="forbid", scheduled_time=due)
     terminate = active if cron.concurrency_policy == "Replace" else ()
     annotations = ({LAST_USED_SCHEDULE_ANNOTATION: cron.schedule_string}
                    if cron.annotations.get(LAST_USED_SCHEDULE_ANNOTATION) != cron.schedule_string else {})

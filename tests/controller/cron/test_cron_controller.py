@@ -1,6 +1,7 @@
 """The cron controller on the embedded API with the engine and simulated kubelet, all on a fake clock."""
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from tests.controller.engine.fakecluster import NS, FakeCluster
@@ -48,6 +49,10 @@ class CronCluster(FakeCluster):
         return sorted(items, key=lambda w: w["metadata"]["name"])
 
 
+async def _has_pods(c: CronCluster) -> bool:
+    return bool(await c.objects(base.PODS))
+
+
 def held(pod: dict) -> bool:
     return True  # pods never run: workflows stay Running
 
@@ -62,6 +67,10 @@ async def test_runs_on_schedule_and_records_status():
         assert wf["metadata"]["name"] == f"hello-{MINUTE}"
         assert wf["metadata"]["annotations"][SCHEDULED_TIME_ANNOTATION] == rfc3339(MINUTE)
         assert wf["metadata"]["ownerReferences"][0]["uid"] == made["metadata"]["uid"]
+        # {{workflow.scheduledTime}} reaches the pod from the annotation
+        await c.until(lambda: _has_pods(c))
+        [pod] = await c.objects(base.PODS)
+        assert rfc3339(MINUTE) in msgspec.json.encode(pod).decode()
         await c.until(lambda: c.completed(f"hello-{MINUTE}"))
         await c.settle()
         status = (await c.get_cron())["status"]

@@ -89,7 +89,7 @@ def test_multiple_schedules_next_is_the_earliest():
 
 def test_suspend_skips_but_marks_the_time_handled():
     d = decide(cron(suspend=True), [], now=T0, handled_through=T0 - 30)
-    assert d.create is None and d.skipped == "suspended" and d.handled_through == T0
+    assert d.create is None and d.skipped == "suspended" and d.handled_through == T0 and d.scheduled_time == T0
 
 
 @pytest.mark.parametrize("policy, creates, terminate, skipped", [
