@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tiphys.core.cron import (COMPLETED_LABEL, CRON_LABEL, LAST_USED_SCHEDULE_ANNOTATION, SCHEDULED_TIME_ANNOTATION,
                               created, decide, read_cron, rfc3339)
@@ -235,3 +237,35 @@ def test_unchanged_status_compares_equal():
     status = {"active": [ref("a")], "lastScheduledTime": rfc3339(T0), "phase": "Active", "succeeded": 1}
     d = decide(cron(status=status), [child("a")], now=T0 + 1, handled_through=T0)
     assert d.status == status
+
+
+PHASES = ["", "Pending", "Running", "Succeeded", "Failed", "Error"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(phases=st.lists(st.sampled_from(PHASES), min_size=0, max_size=8),
+       listed=st.lists(st.booleans(), min_size=8, max_size=8),
+       ok_limit=st.integers(-1, 4), failed_limit=st.integers(-1, 4))
+def test_a_second_pass_changes_nothing(phases, listed, ok_limit, failed_limit):
+    """Whatever the children, a pass applied to its own status counts nothing again, and the
+    counters grow by exactly the listed children that finished."""
+    kids = [child(f"w{i}", p, finished=T0 - i if p in ("Succeeded", "Failed", "Error") else None)
+            for i, p in enumerate(phases)]
+    active = [ref(f"w{i}") for i in range(len(phases)) if listed[i]]
+    obj = cron(successfulJobsHistoryLimit=ok_limit, failedJobsHistoryLimit=failed_limit,
+               status={"active": active} if active else {})
+    first = decide(obj, kids, now=T0 + 1, handled_through=T0 + 1)
+    finished = [p for i, p in enumerate(phases) if listed[i]]
+    assert first.status.get("succeeded", 0) == finished.count("Succeeded")
+    assert first.status.get("failed", 0) == finished.count("Failed") + finished.count("Error")
+    assert {r["name"] for r in first.status.get("active", ())} == \
+        {f"w{i}" for i, p in enumerate(phases) if p not in ("Succeeded", "Failed", "Error")}
+    second = decide(cron(successfulJobsHistoryLimit=ok_limit, failedJobsHistoryLimit=failed_limit,
+                         status=first.status), kids, now=T0 + 2, handled_through=T0 + 2)
+    assert second.status == first.status
+    kept = [k for k in kids if k["metadata"]["name"] not in first.delete]
+    ok_keep = ok_limit if ok_limit >= 0 else 3
+    failed_keep = failed_limit if failed_limit >= 0 else 1
+    assert sum(k["status"]["phase"] == "Succeeded" for k in kept) == min(ok_keep, phases.count("Succeeded"))
+    assert sum(k["status"]["phase"] in ("Failed", "Error") for k in kept) == \
+        min(failed_keep, phases.count("Failed") + phases.count("Error"))
