@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from tiphys.core.cron import CronSpecError, read_cron
 from tiphys.core.spec import SpecError
 from tiphys.core.validate.context import SpecContext, TemplateSite, _dict, _list
 
@@ -55,10 +56,18 @@ def check_structure(ctx: SpecContext) -> Iterator[SpecError]:
         yield from _template(ctx, site)
     yield from _enums(ctx, ctx.spec, ctx.spec_path, ENUMS_SPEC)
     if ctx.kind == "CronWorkflow":
-        yield from _enums(ctx, _dict(ctx.doc.body.get("spec")), ("spec",), ENUMS_CRON)
+        enum_errors = list(_enums(ctx, _dict(ctx.doc.body.get("spec")), ("spec",), ENUMS_CRON))
+        yield from enum_errors
         cron = _dict(ctx.doc.body.get("spec"))
         if not _list(cron.get("schedules")) and not cron.get("schedule"):
             yield ctx.error(("spec", "schedules"), "a CronWorkflow needs at least one schedule", "cron-schedule")
+        else:
+            try:  # the cron controller's own reader: schedules, timezone, policies, as it will run them
+                read_cron(ctx.doc.body)
+            except CronSpecError as exc:
+                error = ctx.error(_json_path(exc.path), exc.message, "cron-spec")
+                if all(e.path != error.path for e in enum_errors):
+                    yield error  # not already said by the enum rule
     yield from _parameters(ctx, _list(_dict(ctx.spec.get("arguments")).get("parameters")),
                            ctx.spec_path + ("arguments", "parameters"))
 
@@ -208,3 +217,15 @@ def _text(value: object) -> str:
     from tiphys.core.spec import as_text
 
     return as_text(value)
+
+
+def _json_path(text: str) -> tuple:
+    """`$.spec.schedules[1]` -> ("spec", "schedules", 1)."""
+    parts: list = []
+    for piece in text.removeprefix("$").strip(".").split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(name)
+        for index in filter(None, rest.replace("]", "").split("[")):
+            parts.append(int(index) if index.isdigit() else index)
+    return tuple(parts)
