@@ -236,7 +236,9 @@ class ControllerProcess:
         e = self.engine
         assert e is not None
         cron = self.cron.informers if self.cron is not None else ()
-        return [e.templates, e.cluster_templates, e.task_results, e.pods, e.workflows, *cron]
+        # configmaps: parameter ConfigMaps; sync_configmaps: semaphore limits (controller/sync.py)
+        return [e.templates, e.cluster_templates, e.configmaps, e.sync_configmaps, e.task_results, e.pods,
+                e.workflows, *cron]
 
     def stop(self) -> None:
         """Ask for a graceful stop (the signal handler calls this)."""
@@ -308,6 +310,9 @@ class ControllerProcess:
             if not await self._wait_or_stop(self.elector.acquire(), sentinel=True):
                 return 0
             hold = asyncio.ensure_future(self.elector.hold())
+        # before any reconcile, as the leader: the locks the workflows held when the last controller
+        # stopped (status.synchronization as the previous leader wrote it), or one would be granted twice
+        self.engine.locks.rebuild(self.engine.workflows.store.list())
         workers = asyncio.ensure_future(run_workers(self.engine.queue, self.metrics.timed(
             self.engine.reconciler.reconcile), n=opts.workflow_workers, stats=self.engine.stats))
         crons = self.cron.run_workers()
