@@ -98,12 +98,10 @@ class LockManager:
             if (meta.get("labels") or {}).get(COMPLETED_LABEL) == "true":
                 continue
             ns, name = meta.get("namespace", ""), meta.get("name", "")
-            sync = (wf.get("status") or {}).get("synchronization") or {}
-            pairs: list[tuple[str, str]] = []
-            for h in ((sync.get("semaphore") or {}).get("holding") or ()):
-                pairs.extend((h.get("semaphore") or "", holder) for holder in h.get("holders") or ())
-            for h in ((sync.get("mutex") or {}).get("holding") or ()):
-                pairs.append((h.get("mutex") or "", h.get("holder") or ""))
+            pairs = _holdings(wf.get("status"))
+            if pairs is None:  # a status edited by hand must not stop the controller from starting
+                _log.warning("workflow %s/%s: unreadable status.synchronization", ns, name)
+                continue
             for key, holder in pairs:
                 ref = ref_of_key(key)
                 if ref is None or not holder:
@@ -117,3 +115,28 @@ class LockManager:
                 self.table.hold(holder_key, ref, limit)
                 restored += 1
         return restored
+
+
+def _holdings(status: object, /) -> list[tuple[str, str]] | None:
+    """(lock key, holder) pairs of a status.synchronization; None when it is not shaped as Argo writes it."""
+    if not isinstance(status, dict):
+        return []
+    sync = status.get("synchronization") or {}
+    if not isinstance(sync, dict):
+        return None
+    pairs: list[tuple[str, str]] = []
+    for kind, field in (("semaphore", "holders"), ("mutex", "holder")):
+        part = sync.get(kind) or {}
+        holding = (part.get("holding") or []) if isinstance(part, dict) else None
+        if not isinstance(holding, list):
+            return None
+        for h in holding:
+            if not isinstance(h, dict):
+                return None
+            key, who = h.get(kind), h.get(field)
+            holders = who if kind == "semaphore" else [who]
+            if not isinstance(key, str) or not isinstance(holders, list) or not all(
+                    isinstance(x, str) for x in holders):
+                return None
+            pairs.extend((key, holder) for holder in holders)
+    return pairs
