@@ -227,7 +227,10 @@ def decide(obj: dict[str, Any], children: list[dict[str, Any]], /, *, now: float
             return Decision(**base, skipped="when-error", error=err, scheduled_time=due)
         if not go:
             return Decision(**base, skipped="when", scheduled_time=due)
-    active = tuple(r["name"] for r in status.get("active") or ())
+    # this run's own child may exist already (a pass that created it, then lost its status write
+    # to a conflict, is being repeated): it is neither another run for Forbid nor one for Replace to stop
+    own = child_name(cron.name, due)
+    active = tuple(r["name"] for r in status.get("active") or () if r.get("name") != own)
     if cron.concurrency_policy == "Forbid" and active:
         return Decision(**base, skipped="forbid", scheduled_time=due)
     terminate = active if cron.concurrency_policy == "Replace" else ()

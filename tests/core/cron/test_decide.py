@@ -269,3 +269,20 @@ def test_a_second_pass_changes_nothing(phases, listed, ok_limit, failed_limit):
     assert sum(k["status"]["phase"] == "Succeeded" for k in kept) == min(ok_keep, phases.count("Succeeded"))
     assert sum(k["status"]["phase"] in ("Failed", "Error") for k in kept) == \
         min(failed_keep, phases.count("Failed") + phases.count("Error"))
+
+
+@pytest.mark.parametrize("policy", ["Replace", "Forbid"])
+def test_a_repeated_pass_keeps_the_run_it_already_created(policy):
+    """The pass that created `hello-<T0>` lost its status write (Conflict) and runs again: the
+    child is now active, but it is this run's own, so Replace does not terminate it and Forbid
+    does not skip (the create is an AlreadyExists and the status records the run)."""
+    others = ["hello-100"] if policy == "Replace" else []
+    obj = cron(concurrencyPolicy=policy, status={"active": [ref(n) for n in others]})
+    kids = [child(n) for n in others] + [child(f"hello-{T0}")]
+    d = decide(obj, kids, now=T0, handled_through=T0 - 30)
+    assert d.skipped is None and d.create is not None
+    assert d.create["metadata"]["name"] == f"hello-{T0}"
+    assert d.terminate == tuple(others)
+    status = created(d, None)
+    assert status["lastScheduledTime"] == rfc3339(T0)
+    assert [r["name"] for r in status["active"]] == [*others, f"hello-{T0}"]
