@@ -183,9 +183,7 @@ def _next_run(cron: CronSpec, since: float) -> int | None:
 def decide(obj: dict[str, Any], children: list[dict[str, Any]], /, *, now: float,
            handled_through: float | None) -> Decision:
     """The actions for CronWorkflow `obj` with its child workflows at time `now` (see module doc)."""
-    status = copy.deepcopy(obj.get("status") or {})
-    if not isinstance(status, dict):
-        status = {}
+    status = _readable(copy.deepcopy(obj.get("status") or {}))
     try:
         cron = read_cron(obj)
     except CronSpecError as exc:
@@ -257,6 +255,21 @@ def created(decision: Decision, workflow: dict[str, Any] | None, /) -> dict[str,
     status["lastScheduledTime"] = rfc3339(decision.scheduled_time)
     _drop_condition(status, SUBMISSION_ERROR)
     return status
+
+
+def _readable(status: Any) -> dict[str, Any]:
+    """The status with the fields this controller writes kept only when shaped as it writes them.
+
+    The status is ours: a field edited into another shape is dropped (and so rewritten by the
+    next status write) instead of failing every pass, which would leave the CronWorkflow stuck."""
+    if not isinstance(status, dict):
+        return {}
+    checks = {"active": lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
+              "conditions": lambda v: isinstance(v, list) and all(isinstance(c, dict) for c in v),
+              "succeeded": lambda v: isinstance(v, int) and not isinstance(v, bool),
+              "failed": lambda v: isinstance(v, int) and not isinstance(v, bool),
+              "lastScheduledTime": lambda v: isinstance(v, str)}
+    return {k: v for k, v in status.items() if v is None or k not in checks or checks[k](v)}
 
 
 def _drop_condition(status: dict[str, Any], kind: str) -> None:

@@ -151,6 +151,8 @@ def read_cron(obj: dict[str, Any], /) -> CronSpec:
 def read_child(obj: dict[str, Any], /) -> Child:
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
+    meta = meta if isinstance(meta, dict) else {}
+    status = status if isinstance(status, dict) else {}  # not a workflow's status: no phase yet
     return Child(name=str(meta.get("name") or ""), uid=str(meta.get("uid") or ""),
                  phase=str(status.get("phase") or ""), finished_at=str(status.get("finishedAt") or ""),
                  api_version=str(obj.get("apiVersion") or "argoproj.io/v1alpha1"),

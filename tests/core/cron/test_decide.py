@@ -286,3 +286,22 @@ def test_a_repeated_pass_keeps_the_run_it_already_created(policy):
     status = created(d, None)
     assert status["lastScheduledTime"] == rfc3339(T0)
     assert [r["name"] for r in status["active"]] == [*others, f"hello-{T0}"]
+
+
+@pytest.mark.parametrize("status", [
+    {"active": ["hello-100"]}, {"active": "hello-100"}, {"failed": "two"}, {"succeeded": 1.5},
+    {"lastScheduledTime": 5}, {"conditions": "SpecError"}, {"conditions": ["SpecError"]},
+])
+def test_a_status_edited_out_of_shape_is_rewritten_not_fatal(status):
+    """The status is the controller's: a field in another shape is dropped (the write replaces
+    it) and the run still happens, instead of every pass raising and the cron never running."""
+    d = decide(cron(status=status), [], now=T0, handled_through=T0 - 30)
+    assert d.error is None and d.create is not None
+    assert not set(status) & set(d.status)
+
+
+@pytest.mark.parametrize("kid", [{"metadata": {"name": "hello-1", "uid": "u"}, "status": "Running"},
+                                 {"metadata": "hello-1"}])
+def test_a_child_out_of_shape_is_read_without_raising(kid):
+    d = decide(cron(), [kid], now=T0, handled_through=T0 - 30)
+    assert d.create is not None
