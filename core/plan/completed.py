@@ -57,7 +57,7 @@ def after_completion(wf: dict, spec: dict, pods: Iterable[dict], now: float, /, 
     phase = status.get("phase") or ""
     if phase not in _COMPLETED:
         return Cleanup(actions=[], requeue_at=None)
-    finished = parse_time(status["finishedAt"]).timestamp() if status.get("finishedAt") else now
+    finished = _finished_at(status.get("finishedAt"), now)
     requeue: list[float] = []
     ttl = ttl_seconds(spec.get("ttlStrategy"), phase)
     if ttl is not None:
@@ -86,3 +86,15 @@ def after_completion(wf: dict, spec: dict, pods: Iterable[dict], now: float, /, 
             if name:
                 actions.append(DeletePVC(name))
     return Cleanup(actions=actions, requeue_at=min(requeue) if requeue else None)
+
+
+def _finished_at(text: object, now: float, /) -> float:
+    """`status.finishedAt` in epoch seconds; `now` when absent or unreadable (a status edited by
+    hand), so nothing comes due from it: the workflow is kept rather than a reconcile failing on
+    every retry."""
+    if not text or not isinstance(text, str):
+        return now
+    try:
+        return parse_time(text).timestamp()
+    except ValueError:
+        return now
