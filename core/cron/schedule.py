@@ -83,6 +83,12 @@ class Schedule(msgspec.Struct, frozen=True):
 
     def last_at_or_before(self, until: float, /, *, after: float) -> int | None:
         """The latest run in (after, until], or None — robfig's walk from `after` (Argo's missed-run loop)."""
+        if self.every is not None:
+            # the walk's runs are start + k * every: counted, not walked (a second-long @every over a
+            # large startingDeadlineSeconds is millions of steps on the event loop)
+            start = int(after // 1)
+            k = int((until - start) // self.every)
+            return start + k * self.every if k >= 1 else None
         last, t = None, self.next_after(after)
         while t is not None and t <= until:
             last, t = t, self.next_after(t)
