@@ -79,6 +79,11 @@ async def _run(example: str) -> dict:
 def test_example_succeeds(example):
     """The example ends Succeeded, as it does under Argo (or is listed, with its reason, as a gap)."""
     final = asyncio.run(_run(example))
+    if final["status"]["phase"] == "Failed" and final["status"].get("message") == "No more retries left":
+        # Some examples exit at random (retry-container: exit 1 with p=2/3, limit 10, so every
+        # attempt fails about once in 86 runs, under Argo too). A second run failing the same way
+        # (p ~ 1e-4) means the retries themselves are broken.
+        final = asyncio.run(_run(example))
     phase = final["status"]["phase"]
     gap = known_gaps().get(example)
     if gap is not None:
