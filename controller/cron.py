@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import Counter
 from typing import Any
 
 import msgspec
@@ -65,6 +66,11 @@ class CronController:
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
         self.stats = WorkerStats()
         self.created = 0  # children created by this process (observability, tests)
+        # Argo's cron metrics: runs created, concurrency policy applied, errors by cause
+        self.triggered: Counter[tuple[str, str]] = Counter()  # (namespace, name)
+        self.policy_triggered: Counter[tuple[str, str, str]] = Counter()  # (namespace, name, policy)
+        self.errors: Counter[str] = Counter()
+        self._last_error: dict[str, str] = {}  # key -> the error counted last (counted once, not per pass)
         # key -> (spec digest, handled_through): which scheduled times this process dealt with
         self._handled: dict[str, tuple[bytes, float | None]] = {}
         self._tasks: list[asyncio.Task] = []
@@ -131,6 +137,7 @@ class CronController:
         now = self.clock.now()
         kids = self.children.store.by_index("cron", key)
         d = core_cron.decide(obj, kids, now=now, handled_through=handled)
+        self._count(key, d)
         if d.error is not None:
             _log.warning("cronworkflow %s: %s", key, d.error)
         elif d.skipped is not None:
@@ -149,6 +156,17 @@ class CronController:
             return Result()
         return Result(requeue_after=max(0.0, d.next_run - now))
 
+    def _count(self, key: str, d: core_cron.Decision) -> None:
+        namespace, _, name = key.partition("/")
+        if d.skipped == "forbid":
+            self.policy_triggered[(namespace, name, "Forbid")] += 1
+        if d.terminate:
+            self.policy_triggered[(namespace, name, "Replace")] += 1
+        error = str(d.error) if d.error is not None else ""
+        if error and self._last_error.get(key) != error:
+            self.errors["CronWorkflowSubmissionError" if d.skipped == "when-error" else "CronWorkflowSpecError"] += 1
+        self._last_error[key] = error
+
     async def _create(self, key: str, d: core_cron.Decision, namespace: str | None) -> dict:
         assert d.create is not None
         try:
@@ -159,11 +177,13 @@ class CronController:
             return core_cron.created(d, None)
         except ApiError as exc:
             _log.warning("cronworkflow %s: failed to submit: %r", key, exc)
+            self.errors["CronWorkflowSubmissionError"] += 1
             status = dict(d.status)
             status["conditions"] = core_cron.upsert_condition(
                 status.get("conditions") or [], core_cron.SUBMISSION_ERROR, f"Failed to submit Workflow: {exc}")
             return status
         self.created += 1
+        self.triggered[(namespace or "", key.partition("/")[2])] += 1
         _log.info("cronworkflow %s: created %s", key, wf["metadata"]["name"])
         return core_cron.created(d, wf)
 

@@ -288,7 +288,8 @@ class ControllerProcess:
                 lease_duration=opts.lease_duration, renew_deadline=opts.renew_deadline,
                 retry_period=opts.retry_period), clock=self.clock)
         self.metrics.bind(engine=self.engine, queue=self.engine.queue, elector=self.elector,
-                          leader_election=opts.leader_elect, config=self.config, logs=self.log_counter)
+                          leader_election=opts.leader_elect, config=self.config, logs=self.log_counter,
+                          cron=self.cron)
         mc = first.metrics
         if mc.enabled or opts.metrics_port is not None:
             port = opts.metrics_port if opts.metrics_port is not None else mc.port

@@ -97,6 +97,7 @@ class ControllerMetrics:
         self.errors: Counter[str] = Counter({cause: 0 for cause in ERROR_CAUSES})
         self.busy = 0
         self.engine: Any = None
+        self.cron: Any = None
         self.queue: InstrumentedQueue | None = None
         self.elector: Any = None
         self.leader_election = False
@@ -114,8 +115,10 @@ class ControllerMetrics:
         return CountingApi(api, on_request=on_request)
 
     def bind(self, *, engine: Any = None, queue: InstrumentedQueue | None = None, elector: Any = None,
-             leader_election: bool = False, config: Any = None, logs: Any = None) -> None:
+             leader_election: bool = False, config: Any = None, logs: Any = None, cron: Any = None) -> None:
         """Attach the parts to read at scrape time; informer handlers count phase transitions."""
+        if cron is not None:
+            self.cron = cron
         if queue is not None:
             self.queue = queue
             queue.on_latency = self.queue_latency.labels(queue.name).observe
@@ -187,8 +190,18 @@ class _Collector:
         yield from self._queue()
         yield _family(PREFIX + "k8s_request_total", "Kubernetes API requests", "counter",
                       [({"kind": k, "verb": v, "status_code": c}, n) for (k, v, c), n in sorted(m.k8s_requests.items())])
+        errors = Counter(m.errors)
+        if m.cron is not None:
+            errors.update(m.cron.errors)
         yield _family(PREFIX + "error_count", "Controller errors by cause", "counter",
-                      [({"cause": c}, n) for c, n in sorted(m.errors.items())])
+                      [({"cause": c}, n) for c, n in sorted(errors.items())])
+        if m.cron is not None:
+            yield _family(PREFIX + "cronworkflows_triggered_total", "Workflows a CronWorkflow created", "counter",
+                          [({"name": name, "namespace": ns}, n) for (ns, name), n in sorted(m.cron.triggered.items())])
+            yield _family(PREFIX + "cronworkflows_concurrencypolicy_triggered",
+                          "Times a CronWorkflow's concurrencyPolicy skipped or replaced a run", "counter",
+                          [({"name": name, "namespace": ns, "concurrency_policy": policy}, n)
+                           for (ns, name, policy), n in sorted(m.cron.policy_triggered.items())])
         yield _family(PREFIX + "workers_busy_count", "Workers processing a key", "gauge",
                       [({"worker_type": "workflow"}, m.busy)])
         levels = sorted(m.logs.counts.items()) if m.logs is not None else []

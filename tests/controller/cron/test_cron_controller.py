@@ -94,6 +94,8 @@ async def test_forbid_skips_while_one_runs():
         await c.create_cron(concurrencyPolicy="Forbid")
         await c.advance(31 + 120)
         assert [w["metadata"]["name"] for w in await c.children()] == [f"hello-{MINUTE}"]
+        assert c.cron.triggered == {(NS, "hello"): 1}
+        assert c.cron.policy_triggered == {(NS, "hello", "Forbid"): 2}  # the two skipped runs
 
 
 async def test_allow_runs_alongside():
@@ -110,6 +112,7 @@ async def test_replace_terminates_the_running_one():
         await c.advance(31)
         await c.advance(60)
         first, second = await c.children()
+        assert c.cron.policy_triggered == {(NS, "hello", "Replace"): 1}
         assert first["spec"].get("shutdown") == "Terminate"
         assert second["metadata"]["name"] == f"hello-{MINUTE + 60}" and "shutdown" not in second["spec"]
         await c.until(lambda: c.completed(f"hello-{MINUTE}"))
@@ -191,6 +194,7 @@ async def test_bad_schedule_is_a_condition():
         [cond] = (await c.get_cron())["status"]["conditions"]
         assert cond["type"] == "SpecError" and "$.spec.schedules[0]" in cond["message"]
         assert await c.children() == []
+        assert c.cron.errors == {"CronWorkflowSpecError": 1}  # once, however many passes see it
         cron = await c.get_cron()
         cron["spec"]["schedules"] = ["* * * * *"]
         await c.api.update(base.CRON_WORKFLOWS, cron, namespace=NS)
@@ -228,3 +232,19 @@ async def test_when_gates_runs(when, runs):
         await c.create_cron(when=when)
         await c.advance(30 + 4 * 60, step=1.0)
         assert len(await c.children()) == runs
+
+
+async def test_cron_metrics_under_argo_names():
+    """argo_workflows_cronworkflows_triggered_total and ..._concurrencypolicy_triggered, as Argo exports them."""
+    from tiphys.controller.metrics import ControllerMetrics
+
+    async with CronCluster(hold=held) as c:
+        await c.create_cron(concurrencyPolicy="Forbid")
+        await c.advance(31 + 60)
+        metrics = ControllerMetrics()
+        metrics.bind(cron=c.cron)
+        text = metrics.exposition().decode()
+        assert 'argo_workflows_cronworkflows_triggered_total{name="hello",namespace="default"} 1.0' in text
+        assert ('argo_workflows_cronworkflows_concurrencypolicy_triggered{name="hello",namespace="default",'
+                'concurrency_policy="Forbid"} 1.0') in text
+        assert 'argo_workflows_error_count{cause="CronWorkflowSpecError"} 0.0' in text
