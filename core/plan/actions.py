@@ -6,7 +6,7 @@ from typing import Any, Union
 import msgspec
 
 __all__ = ["CreatePod", "DeletePod", "SignalPod", "CreatePVC", "DeletePVC", "EmitEvent", "DeleteTaskResults",
-           "DeleteWorkflow", "Action"]
+           "DeleteWorkflow", "SaveMemo", "Action"]
 
 
 class CreatePod(msgspec.Struct, frozen=True, tag=True):
@@ -58,4 +58,19 @@ class DeleteTaskResults(msgspec.Struct, frozen=True, tag=True):
     """Delete every WorkflowTaskResult of the workflow (after completion, as Argo does)."""
 
 
-Action = Union[CreatePod, DeletePod, SignalPod, CreatePVC, DeletePVC, EmitEvent, DeleteTaskResults, DeleteWorkflow]
+class SaveMemo(msgspec.Struct, frozen=True, tag=True):
+    """Write a `memoize` cache entry (Argo's JSON) under `key` of the ConfigMap `config_map`.
+
+    Idempotent: the applier reads the ConfigMap, sets the key and writes it back, re-reading on a
+    409; a missing ConfigMap is created with the `configmap-type: Cache` label. `refresh` (a hit)
+    only moves `lastHitTimestamp`, and only while the stored entry is still the one that was hit.
+    """
+
+    config_map: str
+    key: str
+    entry: dict[str, Any]
+    refresh: bool = False
+
+
+Action = Union[CreatePod, DeletePod, SignalPod, CreatePVC, DeletePVC, EmitEvent, DeleteTaskResults, DeleteWorkflow,
+               SaveMemo]

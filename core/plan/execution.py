@@ -47,7 +47,7 @@ class Frame(Protocol):
 class Execution:
     def __init__(self, meta: WorkflowMeta, spec: dict, nodes: dict[str, NodeStatus], /, *,
                  settings: PodSettings = PodSettings(), stored_templates: dict[str, dict] | None = None,
-                 library: Any = None, configmaps: Any = None, locks: Any = None) -> None:
+                 library: Any = None, configmaps: Any = None, locks: Any = None, memo_caches: Any = None) -> None:
         self.meta = meta
         self.spec = spec
         self.settings = settings
@@ -61,6 +61,9 @@ class Execution:
         self.stored_templates: dict[str, dict] = dict(stored_templates or {})
         self.library = library  # resolves templateRef: (name, template, cluster) -> template dict | None
         self.configmaps = configmaps  # reads parameter ConfigMaps: (name, key) -> str | None
+        self.memo_caches = memo_caches  # memoize caches: ConfigMap name -> the ConfigMap | None (memo.py)
+        self.memo_written: dict[tuple[str, str], dict] = {}  # (ConfigMap, key) -> the entry we saved last
+        self.memo_retry: list[Action] = []  # SaveMemo actions to issue again (refused, or lost in a crash)
         self.locks = locks  # sync.LockService: mutexes and semaphores shared with other workflows
         self.lock_holders: dict[str, str] = {}  # node id -> its holder key, released when the node is fulfilled
         self.lock_waiting: dict[str, Any] = {}  # node id -> the Call to try again when it waits for a lock
@@ -185,6 +188,10 @@ class Execution:
             return node
         self._put(new)
         if not was_fulfilled and self.fulfilled(node_id):
+            if new.memoization_status is not None and new.phase == "Succeeded":
+                from tiphys.core.plan.memo import saved  # a memoized miss that Succeeded: save its outputs
+
+                saved(self, self.nodes[node_id])
             self._fulfilled(node_id)
         return new
 

@@ -14,6 +14,7 @@ import msgspec
 from tiphys.core.lang.tags import substitute_object
 from tiphys.core.lang.errors import LangError
 from tiphys.core.plan.actions import CreatePod
+from tiphys.core.plan.artifact_repo import archive_location
 from tiphys.core.plan.execution import FULFILLED, Execution
 from tiphys.core.plan.templates import LEAF_TYPES, TemplateError, bind_inputs, resolve, template_type
 from tiphys.core.status import ids
@@ -69,11 +70,26 @@ def execute(ex: Execution, call: Call) -> str:
         if state in (sync.WAITING, sync.FAILED):
             return node_id
         fresh = state == sync.ACQUIRED_AFTER_WAIT
+    scope = {**ex.global_scope, **call.locals, **input_scope, "node.name": call.name}
+    if template.get("memoize") is not None and not call.retry_attempt and (fresh or node_id not in ex.nodes):
+        from tiphys.core.plan import memo  # §5.3 step 10: a hit (or a bad memoize) ends the node here
+
+        missed = memo.before_start(ex, call, node_id, template, kind, scope=scope, retried=bool(retry),
+                                   node_kwargs=node_kwargs(call, resolved), inputs=inputs)
+        if missed is None:
+            return node_id
+        started = _dispatch(ex, call, resolved, inputs, scope, kind, retry, fresh)
+        memo.after_start(ex, started, missed)
+        return started
+    return _dispatch(ex, call, resolved, inputs, scope, kind, retry, fresh)
+
+
+def _dispatch(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict, kind: str, retry: Any,
+              fresh: bool) -> str:
     if retry and not call.retry_attempt:
         from tiphys.core.plan.retry import RetryFrame
 
         return RetryFrame.start(ex, call, resolved, inputs, retry)
-    scope = {**ex.global_scope, **call.locals, **input_scope, "node.name": call.name}
     if kind in LEAF_TYPES:
         return _start_leaf(ex, call, resolved, inputs, scope, fresh=fresh)
     if kind == "steps":
@@ -142,6 +158,7 @@ def _start_leaf(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: d
             return _error_node(ex, call, str(exc))
     if inputs:
         template = {**template, "inputs": inputs}
+    template = _with_archive_location(ex, template, scope)
     existed = ex.node_id(call.name) in ex.nodes and not fresh  # fresh: made while it waited for a lock
     node = ex.init_node(call.name, "Pod", inputs=inputs, **node_kwargs(call, resolved))
     if not existed and any(template.get(k) is not None for k in ("container", "script", "containerSet")):
@@ -212,10 +229,29 @@ def _adopt_leaf(ex: Execution, call: Call, node_id: str) -> None:
         template = _substitute(ex, resolved.template, scope)
     except LangError:
         return
-    ex.pod_templates[node_id] = {**template, **({"inputs": inputs} if inputs else {})}
+    ex.pod_templates[node_id] = _with_archive_location(ex, {**template, **({"inputs": inputs} if inputs else {})},
+                                                       scope)
     ex.leaf_of_pod[pod_name] = node_id
     ex.pods_active += 1
     ex.adopted.append((call, node_id, pod_name))
+
+
+def _with_archive_location(ex: Execution, template: dict, scope: dict) -> dict:
+    """The workflow's artifact repository as the template's `archiveLocation` where it needs one
+    (core.plan.artifact_repo), its key format rendered with the globals and `pod.name`."""
+    # set by the controller once the repository is resolved; an Execution made without one
+    # (core-only callers) leaves templates as they are
+    repository = getattr(ex, "artifact_repository", None)
+    if repository is None:
+        return template
+    location = archive_location(template, repository, workflow_archive_logs=ex.spec.get("archiveLogs"))
+    if location is None:
+        return template
+    try:
+        location = substitute_object(location, scope)
+    except LangError:
+        pass  # an unknown tag stays: the executor renders the key variables it knows, naming others
+    return {**template, "archiveLocation": location}
 
 
 def _start_suspend(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
