@@ -14,10 +14,11 @@ not implement, and keys nobody knows, are not errors: they land in
 What happens to each supported key: `executor`, `mainContainer`, `images`,
 `podGCDeleteDelayDuration` and `podGCGracePeriodSeconds` become `PodSettings` (hot: new workflows get them), `resourceRateLimit`
 throttles pod creation and `initialDelay` delays new workflows' first reconcile (both hot),
-`instanceID` and `metricsConfig` are read at start-up. `parallelism`, `namespaceParallelism`,
-`artifactRepository` and `workflowDefaults` are parsed and checked
-but not yet acted on by the engine: they are listed in `ControllerConfig.inert`, logged once and
-exported beside the unsupported keys, so an operator is never silently ignored.
+`parallelism` and `namespaceParallelism` throttle whole workflows (`controller.throttle`, hot:
+a raised limit admits waiters at once), `instanceID` and `metricsConfig` are read at start-up.
+`artifactRepository` and `workflowDefaults` are parsed and checked but not yet acted on by the
+engine: they are listed in `ControllerConfig.inert`, logged once and exported beside the
+unsupported keys, so an operator is never silently ignored.
 
 `ConfigWatcher` follows that one ConfigMap with an informer (field selector on its name) and
 hot-reloads: each change is parsed, a good one replaces `current` and is handed to the
@@ -154,7 +155,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
 }
 SUPPORTED_KEYS = frozenset(_FIELDS)
 # Parsed and validated, but the engine has no hook for them yet (see the module docstring).
-NOT_ENFORCED = frozenset({"parallelism", "namespaceParallelism", "artifactRepository", "workflowDefaults"})
+NOT_ENFORCED = frozenset({"artifactRepository", "workflowDefaults"})
 _PATH = re.compile(r"at `\$([^`]*)`")
 
 
@@ -219,6 +220,9 @@ def _convert(key: str, raw: Any, node: yaml.Node | None, path: list[str | int]) 
             value = parse_duration(value)
         except DurationError as exc:
             raise ConfigError(str(exc), key=key, line=_line(node, path)) from None
+    if key in ("parallelism", "namespaceParallelism") and value < 0:
+        # Argo takes a negative limit and then admits no workflow at all; 0 is its "no limit"
+        raise ConfigError(f"must be >= 0 (0: no limit), got {value}", key=key, line=_line(node, path))
     if key == "podGCDeleteDelayDuration":
         try:
             parse_duration(value)

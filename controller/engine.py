@@ -20,6 +20,7 @@ from tiphys.controller.informer import (FuncHandler, Informer, index_by_namespac
                                         index_by_owner, strip_managed_fields)
 from tiphys.controller.reconciler import WorkflowReconciler
 from tiphys.controller.sync import LockManager
+from tiphys.controller.throttle import NamespaceLimits, Throttler
 from tiphys.controller.workqueue import RateLimitingQueue, WorkerStats, run_workers
 from tiphys.core.plan.meta import PodSettings
 
@@ -54,10 +55,16 @@ def slim_pod(pod: dict, /) -> dict:
             "status": pod.get("status") or {}}
 
 
+_KEPT_ANNOTATIONS = ("workflows.argoproj.io/default-artifact-repository",)
+
+
 def _configmap_data(cm: dict, /) -> dict:
     meta = cm.get("metadata") or {}
-    return {"metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion", "uid") if k in meta},
-            "data": cm.get("data") or {}}
+    kept = {k: meta[k] for k in ("name", "namespace", "resourceVersion", "uid") if k in meta}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k in _KEPT_ANNOTATIONS}
+    if annotations:  # artifact-repositories name their default key here
+        kept["annotations"] = annotations
+    return {"metadata": kept, "data": cm.get("data") or {}}
 
 
 _CHILD_INDEXERS = {"namespace": index_by_namespace, "workflow": index_by_workflow_key, "owner": index_by_owner}
@@ -85,16 +92,23 @@ class Engine:
         # parameter ConfigMaps (`valueFrom.configMapKeyRef`), the ones Argo's informer selects
         self.configmaps = Informer(api, base.CONFIG_MAPS, label_selector="workflows.argoproj.io/configmap-type",
                                    **common)
-        # semaphore ConfigMaps carry no label: an unselected informer, data only (controller/sync.py says why)
+        # semaphore and artifact-repositories ConfigMaps carry no label: an unselected informer, data
+        # only (controller/sync.py says why)
         self.sync_configmaps = Informer(api, base.CONFIG_MAPS, clock=clock, namespace=namespace,
                                         transform=_configmap_data)
         self.queue: RateLimitingQueue[str] = RateLimitingQueue(clock=clock)
-        self.locks = LockManager(read_configmap=self._configmap_data, enqueue=self.queue.add)
+        # late-bound: a subclass may replace `self.queue` in `_wire` (controller.main's instrumented queue)
+        self.locks = LockManager(read_configmap=self._configmap_data, enqueue=lambda key: self.queue.add(key))
+        # controller-wide parallelism; no limits until the controller ConfigMap sets them (`tiphys run`)
+        self.throttler = Throttler(enqueue=lambda key: self.queue.add(key))
+        self.namespace_limits = NamespaceLimits(api, self.throttler, clock=clock)
         self.reconciler = WorkflowReconciler(api, workflows=self.workflows, pods=self.pods,
+        # semaphore limits and artifact repositories: ConfigMaps without a selectable label
+        self.reconciler.repository_configmaps = self.sync_configmaps
                                              task_results=self.task_results, clock=clock, settings=settings,
                                              templates=self.templates, cluster_templates=self.cluster_templates,
                                              status_interval=status_interval, configmaps=self.configmaps,
-                                             locks=self.locks)
+                                             locks=self.locks, throttler=self.throttler)
         self.stats = WorkerStats()
         self._tasks: list[asyncio.Task] = []
         self._wire()
@@ -139,13 +153,17 @@ class Engine:
             self._tasks.append(asyncio.ensure_future(informer.run()))
         for informer in informers:
             await informer.wait_synced()
-        # before any reconcile: the locks the workflows held when the last controller stopped
+        await self.namespace_limits.start()
+        # before any reconcile: the locks the workflows held when the last controller stopped,
+        # and the workflows already running (they count against parallelism)
         self.locks.rebuild(self.workflows.store.list())
+        self.throttler.rebuild(self.workflows.store.list())
         self._tasks.append(asyncio.ensure_future(
             run_workers(self.queue, self.reconciler.reconcile, n=self.n_workers, stats=self.stats)))
 
     async def stop(self) -> None:
         self.queue.shut_down()
+        await self.namespace_limits.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -252,6 +252,9 @@ class ControllerProcess:
         if self.engine is None:
             return
         self.engine.queue.initial_delay = config.initial_delay
+        # hot: waiters a raised limit lets in are enqueued at once
+        self.engine.throttler.configure(parallelism=config.parallelism,
+                                        namespace_parallelism=config.namespace_parallelism)
         self.engine.reconciler.settings = config.pod_settings(PodSettings(), executor_image=self.options.executor_image)
         if (self.options.instance_id is None and config.instance_id != self._instance_id):
             _log.warning("instanceID changed in the ConfigMap; it takes effect after a restart",
@@ -305,6 +308,8 @@ class ControllerProcess:
         synced = await self._wait_or_stop(asyncio.gather(*(i.wait_synced() for i in self._informers())))
         if synced is None:
             return 0
+        if not await self._wait_or_stop(self.engine.namespace_limits.start(), sentinel=True):
+            return 0  # stopped while the Namespaces (parallelism-limit labels) were being listed
         _log.info("informers synced", extra={"instanceID": self._instance_id, "namespace": opts.namespace or "*"})
         hold: asyncio.Task | None = None
         if self.elector is not None:
@@ -314,6 +319,8 @@ class ControllerProcess:
         # before any reconcile, as the leader: the locks the workflows held when the last controller
         # stopped (status.synchronization as the previous leader wrote it), or one would be granted twice
         self.engine.locks.rebuild(self.engine.workflows.store.list())
+        # and the workflows already running count against parallelism before anything new is admitted
+        self.engine.throttler.rebuild(self.engine.workflows.store.list())
         workers = asyncio.ensure_future(run_workers(self.engine.queue, self.metrics.timed(
             self.engine.reconciler.reconcile), n=opts.workflow_workers, stats=self.engine.stats))
         crons = self.cron.run_workers()
@@ -362,6 +369,8 @@ class ControllerProcess:
     async def _shutdown(self) -> None:
         if self.engine is not None and not self.engine.queue.shutting_down:
             self.engine.queue.shut_down()
+        if self.engine is not None:
+            await self.engine.namespace_limits.stop()
         if self.cron is not None:
             await self.cron.stop()  # its workers; the informer tasks are in _informer_tasks
         for task in self._informer_tasks:

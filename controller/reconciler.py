@@ -24,10 +24,12 @@ from tiphys.controller.api import base
 from tiphys.controller.api.errors import Conflict, NotFound
 from tiphys.controller.apply import Applied, Applier
 from tiphys.controller.status_writer import StatusWriter
+from tiphys.controller.throttle import Throttler, postpone, without_postponed_message
 from tiphys.controller.workqueue import Result, RetryableError
-from tiphys.core.plan import claims
+from tiphys.core.plan import artifact_repo, claims
 from tiphys.core.plan.actions import DeletePod, DeletePVC
 from tiphys.core.plan.completed import after_completion
+from tiphys.core.plan.defaults import DefaultsError, join_workflow_spec, merge_metadata
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.plan.planner import Observed, apply_client_resume, new_execution, plan
 from tiphys.core.spec import SpecErrors, decode_document
@@ -58,25 +60,31 @@ class PendingChanges:
 
 
 class _Held:
-    __slots__ = ("uid", "generation", "execution", "last_rv", "writer", "last_write", "unwritten")
+    __slots__ = ("uid", "generation", "execution", "last_rv", "writer", "last_write", "unwritten",
+                 "base", "repository_ref", "metadata_defaults")
 
     def __init__(self, uid: str, generation: int, execution: Any, writer: StatusWriter) -> None:
         self.uid, self.generation, self.execution, self.writer = uid, generation, execution, writer
         self.last_rv = ""
         self.last_write = float("-inf")
         self.unwritten = False  # status changed in memory since the last write
+        self.base: dict = {}  # what lies under the workflow's own spec (template, workflowDefaults)
+        self.repository_ref: dict | None = None  # status.artifactRepositoryRef, settled once
+        self.metadata_defaults: dict | None = None  # workflowDefaults.metadata at adoption
 
 
 class WorkflowReconciler:
     def __init__(self, api: base.Api, /, *, workflows: Any, pods: Any, task_results: Any, clock: Any,
                  settings: PodSettings = PodSettings(), templates: Any = None, cluster_templates: Any = None,
                  applier: Applier | None = None, metrics: Any = None, status_interval: float = 1.0,
-                 configmaps: Any = None, locks: Any = None) -> None:
+                 configmaps: Any = None, locks: Any = None, throttler: Throttler | None = None) -> None:
         self.api = api
         self.workflows, self.pods, self.task_results = workflows, pods, task_results
         self.templates, self.cluster_templates = templates, cluster_templates
         self.configmaps = configmaps
         self.locks = locks  # controller.sync.LockManager: mutexes and semaphores across workflows
+        # controller-wide parallelism (controller.throttle); without one nothing is limited
+        self.throttler = throttler if throttler is not None else Throttler(enqueue=lambda key: None)
         self.clock = clock
         self.settings = settings
         self.applier = applier or Applier(api)
@@ -88,6 +96,13 @@ class WorkflowReconciler:
         self.status_writes = 0
         self.cpu_seconds = 0.0  # the controller's own CPU: planning and status encoding
         self.status_interval = status_interval
+        # Hot ConfigMap settings (controller.main._apply_config), read when a workflow is adopted:
+        # a change reaches workflows adopted afterwards, not running ones.
+        self.workflow_defaults: dict | None = None  # `workflowDefaults` (a Workflow object)
+        self.artifact_repository: dict | None = None  # `artifactRepository`
+        self.controller_namespace = ""  # where a ref's ConfigMap is looked for after the workflow's own
+        # the unselected ConfigMap informer (artifact-repositories carry no label); None: none exist
+        self.repository_configmaps: Any = None
 
     # -- informer handlers (record and enqueue; never reconcile here) --------------------------
 
@@ -128,6 +143,7 @@ class WorkflowReconciler:
         if wf is None:
             if self.locks is not None:
                 self.locks.release_workflow(key)  # a deleted workflow holds nothing
+            self.throttler.remove(key)
             self.held.pop(key, None)
             self.pending.pop(key, None)
             self.completed.pop(key, None)
@@ -136,6 +152,7 @@ class WorkflowReconciler:
         if (meta.get("labels") or {}).get(COMPLETED_LABEL) == "true":
             if self.locks is not None:
                 self.locks.release_workflow(key)
+            self.throttler.remove(key)
             self.held.pop(key, None)
             self.pending.pop(key, None)
             return await self._finished(wf)
@@ -150,11 +167,14 @@ class WorkflowReconciler:
             return Result(requeue_after=0.05)  # the cache has not seen our own write yet
         first = held is None
         if first:
-            held = self._adopt(key, wf)
+            if not self.throttler.admit(wf):  # §5.2 step 3: over the controller's parallelism
+                await postpone(self.api, wf)
+                return Result()  # enqueued again when admitted
+            held = self._adopt(key, without_postponed_message(wf))
             if held is None:
                 return Result()
         ex = held.execution
-        _refresh_spec(ex, wf)
+        _refresh_spec(ex, wf, base=held.base)
         if ex.active_suspends and held.last_rv and str(meta.get("resourceVersion")) != held.last_rv:
             # someone else wrote the workflow since our last write: a client may have resumed a node
             try:
@@ -236,8 +256,10 @@ class WorkflowReconciler:
         return Result(requeue_after=None if cleanup.requeue_at is None else max(0.0, cleanup.requeue_at - now))
 
     def _adopt(self, key: str, wf: dict) -> _Held | None:
-        meta = wf["metadata"]
-        wf, err = self._join_template(wf)
+        defaults = self.workflow_defaults or {}
+        metadata_defaults = defaults.get("metadata") if isinstance(defaults.get("metadata"), dict) else None
+        meta = merge_metadata(wf["metadata"], metadata_defaults)
+        wf, base, err = self._join_template(wf)
         spec, err = _decode_spec(wf) if err is None else (None, err)
         writer = StatusWriter()
         status = wf.get("status") or {}
@@ -252,19 +274,60 @@ class WorkflowReconciler:
         ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings, library=self._library,
                            configmaps=lambda name, k: self._configmap(wmeta.namespace, name, k), locks=self.locks)
         held = _Held(meta.get("uid", ""), int(meta.get("generation") or 0), ex, writer)
+        held.base, held.metadata_defaults = base, metadata_defaults
         self.held[key] = held
         if err:
             ex.workflow.set(phase="Failed", message=err, finished_at=_now_text(self.clock.now()),
                             started_at=ex.workflow.started_at or _now_text(self.clock.now()))
+            return held
+        try:  # §5.2 step 6, once: a restarted controller keeps the recorded repository
+            recorded = status.get("artifactRepositoryRef")
+            if isinstance(recorded, dict):
+                held.repository_ref = recorded
+                repository = artifact_repo.repository_of(recorded, default=self.artifact_repository,
+                                                         read=self._repository_configmap)
+            else:
+                held.repository_ref = artifact_repo.resolve_repository(
+                    (spec or {}).get("artifactRepositoryRef"), namespace=wmeta.namespace,
+                    controller_namespace=self.controller_namespace, default=self.artifact_repository,
+                    read=self._repository_configmap)
+                repository = held.repository_ref["artifactRepository"]
+                ex.workflow.changed = True
+        except artifact_repo.RepositoryError as exc:
+            verb = "get" if isinstance(status.get("artifactRepositoryRef"), dict) else "resolve"
+            ex.workflow.set(phase="Error", message=f"failed to {verb} artifact repository: {exc}",
+                            finished_at=_now_text(self.clock.now()),
+                            started_at=ex.workflow.started_at or _now_text(self.clock.now()))
+            return held
+        ex.artifact_repository = repository  # read by core.plan.walk for templates' archiveLocation
         return held
 
-    def _join_template(self, wf: dict) -> tuple[dict, str | None]:
-        """`spec.workflowTemplateRef`: the template's spec merged under the workflow's (Argo's
-        JoinWorkflowSpec), once; the result is kept in `status.storedWorkflowTemplateSpec`."""
+    def _repository_configmap(self, namespace: str, name: str) -> tuple[dict, dict] | None:
+        informer = self.repository_configmaps
+        cm = informer.store.get(f"{namespace}/{name}") if informer is not None else None
+        if cm is None:
+            return None
+        return cm.get("data") or {}, (cm.get("metadata") or {}).get("annotations") or {}
+
+    def _join_template(self, wf: dict) -> tuple[dict, dict, str | None]:
+        """The spec to run and what lies under the workflow's own fields.
+
+        Without a `workflowTemplateRef`: `workflowDefaults` merged under the spec (Argo's
+        setWorkflowDefaults). With one: the workflow over the template over the defaults (Argo's
+        JoinWorkflowSpec), once; the result is kept in `status.storedWorkflowTemplateSpec`.
+        """
         spec = wf.get("spec") or {}
         ref = spec.get("workflowTemplateRef")
+        defaults = self.workflow_defaults or {}
+        defaults_spec = defaults.get("spec") if isinstance(defaults.get("spec"), dict) else None
         if not isinstance(ref, dict):
-            return wf, None
+            if not defaults_spec:
+                return wf, {}, None
+            try:
+                merged = join_workflow_spec(spec, defaults=defaults_spec)
+            except DefaultsError as exc:
+                return wf, {}, f"invalid spec: {exc}"
+            return {**wf, "spec": merged}, defaults_spec, None
         stored = (wf.get("status") or {}).get("storedWorkflowTemplateSpec")
         if stored is None:
             cluster = bool(ref.get("clusterScope"))
@@ -278,11 +341,17 @@ class WorkflowReconciler:
                     found = obj
             if found is None:
                 kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
-                return wf, f"invalid spec: {kind} {name!r} not found"
-            stored = found.get("spec") or {}
+                return wf, {}, f"invalid spec: {kind} {name!r} not found"
+            # stored as Argo stores it, the defaults of this moment included: a later ConfigMap
+            # change does not reach this workflow, even after a restart
+            try:
+                stored = join_workflow_spec({k: v for k, v in spec.items() if k != "workflowTemplateRef"},
+                                            template=found.get("spec") or {}, defaults=defaults_spec)
+            except DefaultsError as exc:
+                return wf, {}, f"invalid spec: {exc}"
         merged = _merge_specs(stored, {k: v for k, v in spec.items() if k != "workflowTemplateRef"})
         status = {**(wf.get("status") or {}), "storedWorkflowTemplateSpec": stored}
-        return {**wf, "spec": merged, "status": status}, None
+        return {**wf, "spec": merged, "status": status}, stored, None
 
     def _configmap(self, namespace: str, name: str, key: str) -> str | None:
         if self.configmaps is None:
@@ -306,7 +375,7 @@ class WorkflowReconciler:
         """One status write; on 409 re-read and re-apply our status (we own it), never regressing."""
         ex = held.execution
         cpu = time.process_time()
-        body = self._with_sync(key, _with_claims(held.writer.workflow_body(wf, ex), ex))
+        body = _with_defaults(self._with_sync(key, _with_claims(held.writer.workflow_body(wf, ex), ex)), held)
         self.cpu_seconds += time.process_time() - cpu
         namespace, _, name = key.partition("/")
         for attempt in range(5):
@@ -319,8 +388,9 @@ class WorkflowReconciler:
                     return
                 if (live.get("metadata") or {}).get("uid") != held.uid:
                     return
-                _refresh_spec(ex, live)
-                body = self._with_sync(key, _with_claims(held.writer.workflow_body(live, ex), ex))
+                _refresh_spec(ex, live, base=held.base)
+                body = _with_defaults(self._with_sync(key, _with_claims(held.writer.workflow_body(live, ex), ex)),
+                                      held)
                 continue
             except NotFound:
                 return
@@ -333,6 +403,7 @@ class WorkflowReconciler:
             if ex.workflow.phase in ("Succeeded", "Failed", "Error"):
                 if self.locks is not None:
                     self.locks.release_workflow(key)  # also when it ended outside the planner (bad spec)
+                self.throttler.remove(key)  # its slot goes to the next waiter now, as Argo's after operate
                 self.held.pop(key, None)
                 self.pending.pop(key, None)
                 self.completed[key] = (held.uid, int(held.last_rv or 0))
@@ -347,6 +418,17 @@ class WorkflowReconciler:
         if sync and isinstance(status, dict):
             body = {**body, "status": {**status, "synchronization": sync}}
         return body
+
+
+def _with_defaults(body: dict, held: _Held) -> dict:
+    """The workflow as written: `workflowDefaults` labels/annotations under its own (Argo merges
+    them into the object once), and `status.artifactRepositoryRef`."""
+    if held.metadata_defaults:
+        body = {**body, "metadata": merge_metadata(body.get("metadata") or {}, held.metadata_defaults)}
+    status = body.get("status")
+    if held.repository_ref is not None and isinstance(status, dict):
+        body = {**body, "status": {**status, "artifactRepositoryRef": held.repository_ref}}
+    return body
 
 
 def _take_claims(ex: Any, applied: Applied) -> bool:
@@ -408,12 +490,16 @@ def _merge_specs(base: dict, over: dict) -> dict:
     return out
 
 
-def _refresh_spec(ex: Any, wf: dict) -> None:
-    """Fields a user may change on a running workflow (suspend, shutdown, deadlines, parallelism)."""
+def _refresh_spec(ex: Any, wf: dict, *, base: dict) -> None:
+    """Fields a user may change on a running workflow (suspend, shutdown, deadlines, parallelism);
+    one the workflow does not set keeps the value of what lies under it (`base`: template, defaults)."""
     live = wf.get("spec") or {}
     for field in ("suspend", "shutdown", "activeDeadlineSeconds", "parallelism"):
-        if live.get(field) != ex.spec.get(field):
-            ex.spec = {**ex.spec, field: live.get(field)}
+        value = live.get(field)
+        if value is None and field != "suspend":  # JoinWorkflowSpec: suspend is always the workflow's
+            value = base.get(field)
+        if value != ex.spec.get(field):
+            ex.spec = {**ex.spec, field: value}
 
 
 def _now_text(ts: float) -> str:

@@ -59,7 +59,7 @@ def test_config_key_holds_the_whole_document():
     assert c.artifact_repository == {"s3": {"bucket": "b", "endpoint": "minio:9000"}}
     assert c.workflow_defaults == {"spec": {"ttlStrategy": {"secondsAfterCompletion": 60}}}
     assert c.unsupported == ()
-    assert c.inert == ("artifactRepository", "namespaceParallelism", "parallelism", "workflowDefaults")
+    assert c.inert == ("artifactRepository", "workflowDefaults")  # parallelism limits are enforced
 
 
 def test_settings_reach_pod_settings_and_the_flag_wins():
@@ -90,7 +90,7 @@ def test_unknown_and_unsupported_keys_are_listed_not_fatal():
     c = parse_configmap(_cm({"config": "persistence:\n  archive: true\nparallelism: 2\n", "sso": "x: 1",
                              "noSuchKey": "1"}))
     assert c.unsupported == ("noSuchKey", "persistence", "sso") and c.parallelism == 2
-    assert c.inert == ("parallelism",)
+    assert c.inert == ()  # parallelism is enforced (controller.throttle), so not reported as inert
 
 
 def test_empty_configmap_gives_argo_defaults():
@@ -110,6 +110,9 @@ def test_empty_configmap_gives_argo_defaults():
     pytest.param({"config": "- just\n- a list\n"}, "config", 1, "mapping", id="not-a-mapping"),
     pytest.param({"resourceRateLimit": "limit: 0\nburst: 1\n"}, "resourceRateLimit", 1, "limit must be > 0",
                  id="zero-rate"),
+    pytest.param({"parallelism": "-1"}, "parallelism", 1, "must be >= 0", id="negative-parallelism"),
+    pytest.param({"config": "instanceID: a\nnamespaceParallelism: -2\n"}, "config", 2,
+                 "namespaceParallelism: must be >= 0", id="negative-namespace-parallelism"),
 ])
 def test_malformed_configmap_names_key_and_line(data, key, line, words):
     with pytest.raises(ConfigError) as info:
