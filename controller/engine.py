@@ -103,12 +103,12 @@ class Engine:
         self.throttler = Throttler(enqueue=lambda key: self.queue.add(key))
         self.namespace_limits = NamespaceLimits(api, self.throttler, clock=clock)
         self.reconciler = WorkflowReconciler(api, workflows=self.workflows, pods=self.pods,
-        # semaphore limits and artifact repositories: ConfigMaps without a selectable label
-        self.reconciler.repository_configmaps = self.sync_configmaps
                                              task_results=self.task_results, clock=clock, settings=settings,
                                              templates=self.templates, cluster_templates=self.cluster_templates,
                                              status_interval=status_interval, configmaps=self.configmaps,
                                              locks=self.locks, throttler=self.throttler)
+        # semaphore limits and artifact repositories: ConfigMaps without a selectable label
+        self.reconciler.repository_configmaps = self.sync_configmaps
         self.stats = WorkerStats()
         self._tasks: list[asyncio.Task] = []
         self._wire()
