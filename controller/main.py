@@ -256,6 +256,10 @@ class ControllerProcess:
         self.engine.throttler.configure(parallelism=config.parallelism,
                                         namespace_parallelism=config.namespace_parallelism)
         self.engine.reconciler.settings = config.pod_settings(PodSettings(), executor_image=self.options.executor_image)
+        # hot, like the pod settings: read when a workflow is adopted, so running ones keep theirs
+        rec = self.engine.reconciler
+        rec.workflow_defaults, rec.artifact_repository = config.workflow_defaults, config.artifact_repository
+        rec.controller_namespace = self.namespace
         if (self.options.instance_id is None and config.instance_id != self._instance_id):
             _log.warning("instanceID changed in the ConfigMap; it takes effect after a restart",
                          extra={"running": self._instance_id, "configured": config.instance_id})
