@@ -16,9 +16,11 @@ What happens to each supported key: `executor`, `mainContainer`, `images`,
 throttles pod creation and `initialDelay` delays new workflows' first reconcile (both hot),
 `parallelism` and `namespaceParallelism` throttle whole workflows (`controller.throttle`, hot:
 a raised limit admits waiters at once), `instanceID` and `metricsConfig` are read at start-up.
-`artifactRepository` and `workflowDefaults` are parsed and checked but not yet acted on by the
-engine: they are listed in `ControllerConfig.inert`, logged once and exported beside the
-unsupported keys, so an operator is never silently ignored.
+`workflowDefaults` is merged under workflows adopted afterwards and `artifactRepository` is the
+repository of workflows no `artifact-repositories` ConfigMap serves (both hot; `core.plan.defaults`,
+`core.plan.artifact_repo`). A key parsed but not acted on would be listed in
+`ControllerConfig.inert` (`NOT_ENFORCED`), logged once and exported beside the unsupported keys,
+so an operator is never silently ignored.
 
 `ConfigWatcher` follows that one ConfigMap with an informer (field selector on its name) and
 hot-reloads: each change is parsed, a good one replaces `current` and is handed to the
@@ -155,7 +157,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
 }
 SUPPORTED_KEYS = frozenset(_FIELDS)
 # Parsed and validated, but the engine has no hook for them yet (see the module docstring).
-NOT_ENFORCED = frozenset({"artifactRepository", "workflowDefaults"})
+NOT_ENFORCED: frozenset[str] = frozenset()
 _PATH = re.compile(r"at `\$([^`]*)`")
 
 
@@ -223,6 +225,11 @@ def _convert(key: str, raw: Any, node: yaml.Node | None, path: list[str | int]) 
     if key in ("parallelism", "namespaceParallelism") and value < 0:
         # Argo takes a negative limit and then admits no workflow at all; 0 is its "no limit"
         raise ConfigError(f"must be >= 0 (0: no limit), got {value}", key=key, line=_line(node, path))
+    if key == "workflowDefaults":
+        for part in ("metadata", "spec"):  # a Workflow object: these two are what gets merged
+            if value.get(part) is not None and not isinstance(value[part], dict):
+                raise ConfigError(f"{part} must be a mapping (a Workflow's {part})", key=key,
+                                  line=_line(node, path + [part]))
     if key == "podGCDeleteDelayDuration":
         try:
             parse_duration(value)

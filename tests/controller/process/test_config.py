@@ -59,7 +59,7 @@ def test_config_key_holds_the_whole_document():
     assert c.artifact_repository == {"s3": {"bucket": "b", "endpoint": "minio:9000"}}
     assert c.workflow_defaults == {"spec": {"ttlStrategy": {"secondsAfterCompletion": 60}}}
     assert c.unsupported == ()
-    assert c.inert == ("artifactRepository", "workflowDefaults")  # parallelism limits are enforced
+    assert c.inert == ()  # every supported key is acted on (parallelism, defaults, artifact repository)
 
 
 def test_settings_reach_pod_settings_and_the_flag_wins():
@@ -111,6 +111,8 @@ def test_empty_configmap_gives_argo_defaults():
     pytest.param({"resourceRateLimit": "limit: 0\nburst: 1\n"}, "resourceRateLimit", 1, "limit must be > 0",
                  id="zero-rate"),
     pytest.param({"parallelism": "-1"}, "parallelism", 1, "must be >= 0", id="negative-parallelism"),
+    pytest.param({"workflowDefaults": "metadata: {}\nspec: [a]\n"}, "workflowDefaults", 2, "spec must be a mapping",
+                 id="defaults-spec-not-a-mapping"),
     pytest.param({"config": "instanceID: a\nnamespaceParallelism: -2\n"}, "config", 2,
                  "namespaceParallelism: must be >= 0", id="negative-namespace-parallelism"),
 ])
