@@ -4,12 +4,14 @@ PVC creates go first (a pod must not wait on a claim that does not exist; if one
 creates are held back and reported as failed). Pod creates run concurrently (bounded);
 AlreadyExists means a create we made before a crash and is success (pod names are
 deterministic); for a PVC it is success only when the workflow owns the claim. Deletes
-tolerate NotFound. Events are best effort. What failed comes back in `Applied`, for the
+tolerate NotFound. Events are best effort. A memoize cache write (`SaveMemo`) reads the
+ConfigMap, sets its key and writes it back, re-reading on a 409. What failed comes back in `Applied`, for the
 reconciler to hand to the planner: nothing is retried here.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import datetime, timezone
 from typing import Any, Sequence
@@ -17,11 +19,13 @@ from typing import Any, Sequence
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Invalid, NotFound
 from tiphys.core.plan.actions import (CreatePod, CreatePVC, DeletePod, DeletePVC, DeleteTaskResults, DeleteWorkflow,
-                                      EmitEvent, SignalPod)
+                                      EmitEvent, SaveMemo, SignalPod)
 
 __all__ = ["Applier", "Applied", "PVCRefused"]
 
 _log = logging.getLogger("tiphys.apply")
+_CACHE_LABEL, _CACHE = "workflows.argoproj.io/configmap-type", "Cache"
+_MEMO_ATTEMPTS = 5
 
 
 class PVCRefused(ApiError):
@@ -154,6 +158,54 @@ class Applier:
                     pass
         elif isinstance(action, EmitEvent):
             await self._event(wf, namespace, action)
+        elif isinstance(action, SaveMemo):
+            await self._save_memo(namespace, action)
+
+    async def _save_memo(self, namespace: str, action: SaveMemo) -> None:
+        """Set one cache entry: read, set the key, write with the read resourceVersion; a 409 (another
+        writer) re-reads and re-applies. A missing ConfigMap is created with Argo's Cache label."""
+        name = action.config_map
+        text = json.dumps(action.entry, separators=(",", ":"))
+        for _ in range(_MEMO_ATTEMPTS):
+            try:
+                live = await self.api.get(base.CONFIG_MAPS, name, namespace=namespace)
+            except NotFound:
+                if action.refresh:
+                    return  # the entry that was hit is gone: nothing to refresh
+                body = {"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": name, "namespace": namespace, "labels": {_CACHE_LABEL: _CACHE}},
+                        "data": {action.key: text}}
+                try:
+                    self.api_writes += 1
+                    await self.api.create(base.CONFIG_MAPS, body, namespace=namespace)
+                    return
+                except AlreadyExists:
+                    continue  # made by another writer meanwhile: read it and set our key
+            meta = live.get("metadata") or {}
+            labels = meta.get("labels") or {}
+            if labels.get(_CACHE_LABEL, _CACHE) != _CACHE:
+                # the planner refuses such a ConfigMap; it was relabelled since: never write into it
+                _log.warning("memoize: ConfigMap %s/%s is labelled %s=%s, not a cache: entry %r not saved",
+                             namespace, name, _CACHE_LABEL, labels.get(_CACHE_LABEL), action.key)
+                return
+            data = dict(live.get("data") or {})
+            if action.refresh:
+                text = _refreshed(data.get(action.key), action.entry)
+                if text is None:
+                    return  # replaced by a newer save since the hit: that one stays
+            if data.get(action.key) == text and labels.get(_CACHE_LABEL) == _CACHE:
+                return  # already so (a save issued again after a crash)
+            data[action.key] = text
+            # an unlabelled ConfigMap of that name becomes a cache, as Argo's Save labels it
+            body = {**live, "metadata": {**meta, "labels": {**labels, _CACHE_LABEL: _CACHE}}, "data": data}
+            try:
+                self.api_writes += 1
+                await self.api.update(base.CONFIG_MAPS, body, namespace=namespace)
+                return
+            except Conflict:
+                continue
+        raise Conflict(f"memoize cache {namespace}/{name}: key {action.key!r} not saved after "
+                       f"{_MEMO_ATTEMPTS} conflicting writes")
 
     async def _event(self, wf: dict, namespace: str, action: EmitEvent) -> None:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -167,6 +219,17 @@ class Applier:
                  "source": {"component": "workflow-controller"}, "reportingComponent": "workflow-controller"}
         self.api_writes += 1
         await self.api.create(base.EVENTS, event, namespace=namespace)
+
+
+def _refreshed(stored: Any, hit: dict) -> str | None:
+    """The stored entry with the hit's lastHitTimestamp, if it is still the entry that was hit."""
+    try:
+        current = json.loads(stored) if isinstance(stored, str) else None
+    except ValueError:
+        return None
+    if not isinstance(current, dict) or any(current.get(k) != hit.get(k) for k in ("nodeID", "creationTimestamp")):
+        return None
+    return json.dumps({**current, "lastHitTimestamp": hit.get("lastHitTimestamp")}, separators=(",", ":"))
 
 
 def _text(exc: ApiError) -> str:

@@ -27,7 +27,8 @@ from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.throttle import Throttler, postpone, without_postponed_message
 from tiphys.controller.workqueue import Result, RetryableError
 from tiphys.core.plan import artifact_repo, claims
-from tiphys.core.plan.actions import DeletePod, DeletePVC
+from tiphys.core.plan import memo
+from tiphys.core.plan.actions import DeletePod, DeletePVC, SaveMemo
 from tiphys.core.plan.completed import after_completion
 from tiphys.core.plan.defaults import DefaultsError, join_workflow_spec, merge_metadata
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
@@ -192,7 +193,7 @@ class WorkflowReconciler:
         result = plan(ex, observed, now)
         self.cpu_seconds += time.process_time() - cpu
         try:
-            applied = await self.applier.apply(wf, result.actions)
+            applied = await self.applier.apply(wf, memo.take_retries(ex) + result.actions)
         except Exception:
             # Something unexpected broke the apply: forget this execution; the retry re-adopts from
             # status, pods and task results, as after a restart (creates again: AlreadyExists = done).
@@ -200,6 +201,7 @@ class WorkflowReconciler:
             raise
         # Pod creates lost to a 5xx or a cut connection are issued again by the next plan, with backoff.
         ex.retry_creates = applied.failed_creates
+        _memo_failed(key, ex, applied)
         requeue = result.requeue_after
         if _take_claims(ex, applied):
             requeue = 0.0  # every PVC exists now: the entry template may start
@@ -220,6 +222,8 @@ class WorkflowReconciler:
         if applied.failed_creates or applied.claims_failed:
             raise RetryableError(f"{len(applied.failed_creates)} pod and {len(applied.claims_failed)} PVC creates "
                                  f"of {key} failed; retrying")
+        if ex.memo_retry and key in self.held:
+            raise RetryableError(f"{len(ex.memo_retry)} memoize cache writes of {key} failed; retrying")
         return Result(requeue_after=requeue)
 
     async def _collect_pods(self, wf: dict, ex: Any, now: float) -> float | None:
@@ -273,6 +277,7 @@ class WorkflowReconciler:
                              creation_timestamp=meta.get("creationTimestamp", ""))
         ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings, library=self._library,
                            configmaps=lambda name, k: self._configmap(wmeta.namespace, name, k), locks=self.locks)
+        _memo_caches(ex, self.configmaps, wmeta.namespace)
         held = _Held(meta.get("uid", ""), int(meta.get("generation") or 0), ex, writer)
         held.base, held.metadata_defaults = base, metadata_defaults
         self.held[key] = held
@@ -429,6 +434,23 @@ def _with_defaults(body: dict, held: _Held) -> dict:
     if held.repository_ref is not None and isinstance(status, dict):
         body = {**body, "status": {**status, "artifactRepositoryRef": held.repository_ref}}
     return body
+
+
+def _memo_caches(ex: Any, informer: Any, namespace: str) -> None:
+    """memoize caches are read from the ConfigMap informer (Argo's: label `configmap-type` exists), so a
+    lookup costs no API call; saves a crash lost (outputs in status, no entry) are issued again."""
+    store = informer.store if informer is not None else None
+    ex.memo_caches = (lambda name: store.get(f"{namespace}/{name}")) if store is not None else None
+    memo.reissue_lost(ex)
+
+
+def _memo_failed(key: str, ex: Any, applied: Applied) -> None:
+    """Cache writes the API refused go back to the Execution, to be issued again with backoff."""
+    failed = [a for a in applied.failed if isinstance(a, SaveMemo)]
+    if failed:
+        memo.retry_later(ex, failed)
+        if ex.workflow.phase in ("Succeeded", "Failed", "Error"):
+            _log.warning("workflow %s completed with %d memoize cache writes not made", key, len(failed))
 
 
 def _take_claims(ex: Any, applied: Applied) -> bool:
