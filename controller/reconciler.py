@@ -62,7 +62,7 @@ class PendingChanges:
 
 class _Held:
     __slots__ = ("uid", "generation", "execution", "last_rv", "writer", "last_write", "unwritten",
-                 "base", "repository_ref", "metadata_defaults")
+                 "base", "repository_ref", "metadata_defaults", "spec_defaults")
 
     def __init__(self, uid: str, generation: int, execution: Any, writer: StatusWriter) -> None:
         self.uid, self.generation, self.execution, self.writer = uid, generation, execution, writer
@@ -72,6 +72,10 @@ class _Held:
         self.base: dict = {}  # what lies under the workflow's own spec (template, workflowDefaults)
         self.repository_ref: dict | None = None  # status.artifactRepositoryRef, settled once
         self.metadata_defaults: dict | None = None  # workflowDefaults.metadata at adoption
+        # workflowDefaults.spec at adoption, for a workflow without a template ref: written into its
+        # spec, as Argo's setWorkflowDefaults does (the clean-up after completion and a restarted
+        # controller read it there; a later ConfigMap change cannot alter it)
+        self.spec_defaults: dict | None = None
 
 
 class WorkflowReconciler:
@@ -263,6 +267,7 @@ class WorkflowReconciler:
         defaults = self.workflow_defaults or {}
         metadata_defaults = defaults.get("metadata") if isinstance(defaults.get("metadata"), dict) else None
         meta = merge_metadata(wf["metadata"], metadata_defaults)
+        ref_less = not isinstance((wf.get("spec") or {}).get("workflowTemplateRef"), dict)
         wf, base, err = self._join_template(wf)
         spec, err = _decode_spec(wf) if err is None else (None, err)
         writer = StatusWriter()
@@ -280,6 +285,7 @@ class WorkflowReconciler:
         _memo_caches(ex, self.configmaps, wmeta.namespace)
         held = _Held(meta.get("uid", ""), int(meta.get("generation") or 0), ex, writer)
         held.base, held.metadata_defaults = base, metadata_defaults
+        held.spec_defaults = base if ref_less and base and not err else None
         self.held[key] = held
         if err:
             ex.workflow.set(phase="Failed", message=err, finished_at=_now_text(self.clock.now()),
@@ -426,10 +432,15 @@ class WorkflowReconciler:
 
 
 def _with_defaults(body: dict, held: _Held) -> dict:
-    """The workflow as written: `workflowDefaults` labels/annotations under its own (Argo merges
-    them into the object once), and `status.artifactRepositoryRef`."""
+    """The workflow as written: `workflowDefaults` labels/annotations and (without a template ref)
+    spec under its own, as Argo merges them into the object, and `status.artifactRepositoryRef`."""
     if held.metadata_defaults:
         body = {**body, "metadata": merge_metadata(body.get("metadata") or {}, held.metadata_defaults)}
+    if held.spec_defaults:
+        try:
+            body = {**body, "spec": join_workflow_spec(body.get("spec") or {}, defaults=held.spec_defaults)}
+        except DefaultsError:
+            pass  # the spec was edited since adoption into a shape that does not merge: leave it as written
     status = body.get("status")
     if held.repository_ref is not None and isinstance(status, dict):
         body = {**body, "status": {**status, "artifactRepositoryRef": held.repository_ref}}
