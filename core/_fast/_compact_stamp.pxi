@@ -6,6 +6,7 @@
 
 
 cdef long long _INT_BOUND = 1LL << 40
+cdef str _HOLE_TEXT = HOLE_JSON[:HOLE_JSON_LEN].decode()
 
 
 cdef class _Column:
@@ -67,7 +68,7 @@ cdef object fill(object proto, list plan, list values, object replace):
 
 def stamp(layout, list shapes, tuple attrs, object replace, object decode_one, object rfc3339, dict text_cache,
           str hash_mark):
-    """IDs and nodes of a layout; `shapes[i]` = (flags, rkeys, proto, frags, plan, holes) of shape i,
+    """IDs and nodes of a layout; `shapes[i]` = (flags, rkeys, proto, hashed text, plan, holes) of shape i,
     `attrs` = the node type's attribute names for id, name, displayName, boundaryID, children,
     outboundNodes, startedAt, finishedAt, hostNodeName, resourcesDuration."""
     cdef str a_id, a_name, a_display, a_boundary, a_children, a_outbound, a_started, a_finished, a_host, a_res
@@ -214,23 +215,35 @@ def stamp(layout, list shapes, tuple attrs, object replace, object decode_one, o
                 kw.update(fill(proto, shape[4], values, replace))
             nodes[i] = replace(proto, **kw)
         else:
-            frags = <list>shape[3]
-            if len(frags) != m + 1:
-                raise ValueError(f"node {i}: shape with {m} holes has {len(frags) - 1}")
-            body = [frags[0]]
-            for k in range(m):
-                body.append(_encode_basestring(values[k]))
-                body.append(frags[k + 1])
             h = digits[i]
             if h is None:
                 raise ValueError(f"node {i}: hash marker without a hashed ID")
-            nodes[i] = replace(decode_one("".join(body).replace(hash_mark, h)), **kw)
+            nodes[i] = replace(decode_one(hashed_text(<str>shape[3], hash_mark, <str>h, values, i)), **kw)
     if hat != nhash:
         raise ValueError("a column is longer than its nodes use")
     for column in (lcp, suffix, other, boundary, kids, started, finished, host, resources, strings):
         if not (<_Column>column).done():
             raise ValueError("a column is longer than its nodes use")
     return ids_, nodes
+
+
+cdef str hashed_text(str text, str hash_mark, str digits, list values, Py_ssize_t i):
+    """`_compact_decode._hashed_text`: the hash back first, then the first `m` HOLE_JSONs
+    filled (the digits may occur inside a hole's JSON, so splitting first can miscount; fields
+    put back at placement come after the holes and may spell HOLE_JSON too)."""
+    cdef Py_ssize_t k, m = len(values)
+    cdef list frags, body
+    text = text.replace(hash_mark, digits)
+    if not m:  # a shape without holes may spell HOLE_JSON (the encoder kept the strings)
+        return text
+    frags = text.split(_HOLE_TEXT, m)
+    if len(frags) != m + 1:
+        raise ValueError(f"node {i}: shape with {m} holes has {len(frags) - 1}")
+    body = [frags[0]]
+    for k in range(m):
+        body.append(_encode_basestring(values[k]))
+        body.append(frags[k + 1])
+    return "".join(body)
 
 
 cdef str display_of(object name, object boundary_name):

@@ -5,7 +5,9 @@ with the column fields set by `msgspec.structs.replace` (C-level, no validation 
 column was type-checked when the layout was decoded), and its string holes — parameter values
 and `outputs.result` — filled in the order the encoder cut them out. A shape that carries the
 node's own hash (artifact keys hold the pod name) cannot be shared: such nodes decode their
-shape text individually.
+shape text individually: the hash goes back into the text *before* it is split at the holes,
+as the encoder cut the holes out before it marked the hash (a hash's digits may occur inside a
+hole's own JSON, `"\\u0000s"`, which ID `<workflow>-0` once turned into an unreadable status).
 """
 from __future__ import annotations
 
@@ -45,9 +47,9 @@ _COLUMN_FIELDS = ("id", "name", "displayName", "boundaryID", "children", "outbou
 
 # One entry of the shape table, ready to stamp out nodes (a plain tuple, so that the Cython
 # loops read it too): flags, resource keys, prototype node (None when the shape holds the node's
-# hash: such nodes decode their own text), text fragments between holes (hashed shapes only),
-# hole plan (see `_hole_plan`), hole count.
-_Shape = tuple[int, list[str], Any, "list[str] | None", list, int]
+# hash: such nodes decode their own text), that shape text with HASH_MARK still in it (hashed
+# shapes only), hole plan (see `_hole_plan`), hole count.
+_Shape = tuple[int, list[str], Any, "str | None", list, int]
 
 
 def _hole_plan(proto: Any, holes: int) -> list[tuple[str, list[tuple[str, list[int] | None]]]]:
@@ -127,10 +129,8 @@ def _shapes(layout: L.Layout, node_type: type, decode_one: Callable[[str], Any])
         flags &= _ALL_FLAGS  # unknown bits mean nothing, in either implementation
         text = text.replace(L.WF_MARK, wf_json)
         if L.HASH_MARK in text:
-            frags = text.split(L.HOLE_JSON) if holes else [text]
-            if len(frags) != holes + 1:
-                raise ValueError(f"shape with {holes} holes has {len(frags) - 1}")
-            shapes.append((flags, rkeys, None, frags, [], holes))
+            # Split per node (`_hashed_text`): the holes are only countable once the hash is back.
+            shapes.append((flags, rkeys, None, text, [], holes))
         else:
             proto = decode_one(text) if text else node_type()
             shapes.append((flags, rkeys, proto, None, _hole_plan(proto, holes) if holes else [], holes))
@@ -192,7 +192,7 @@ def _stamp(layout: L.Layout, shapes: list[_Shape], attrs: tuple[str, ...],
     # Locals, not module attributes, in the hot loop.
     f_boundary, f_display, f_children, f_outbound = L.F_BOUNDARY, L.F_DISPLAY, L.F_CHILDREN, L.F_OUTBOUND
     f_started, f_finished, f_host, f_resources = L.F_STARTED, L.F_FINISHED, L.F_HOST, L.F_RESOURCES
-    for i, (flags, rkeys, proto, frags, plan, holes) in enumerate(node_shapes):
+    for i, (flags, rkeys, proto, hashed, plan, holes) in enumerate(node_shapes):
         name = names[i]
         kw: dict[str, Any] = {a_id: ids_[i]}
         if name is not None:
@@ -247,18 +247,37 @@ def _stamp(layout: L.Layout, shapes: list[_Shape], attrs: tuple[str, ...],
                 kw.update(_fill(proto, plan, values))
             nodes[i] = _replace(proto, **kw)
         else:
-            body = [frags[0]]
-            for value, frag in zip(values, frags[1:]):
-                body.append(encode_basestring(value))
-                body.append(frag)
             h = digits[i]
             if h is None:
                 raise ValueError(f"node {i}: hash marker without a hashed ID")
-            nodes[i] = _replace(decode_one("".join(body).replace(L.HASH_MARK, h)), **kw)
+            nodes[i] = _replace(decode_one(_hashed_text(hashed, h, values, i)), **kw)
     for column in (lcp, suffix, other, hashes, boundary, kids, started, finished, host, resources, strings):
         if next(column, None) is not None:
             raise ValueError("a column is longer than its nodes use")
     return ids_, nodes
+
+
+def _hashed_text(text: str, digits: str, values: list[str], i: int) -> str:
+    """A hashed shape's JSON for one node: its hash put back, then its strings in the holes.
+
+    The encoder cut the holes (on the node's plain JSON) before it replaced the hash's digits,
+    so that order is undone in reverse: restoring the digits first gives back exactly the text
+    whose `HOLE_JSON`s it counted (digits such as "0" also match inside `"\\u0000s"`).
+
+    That count covers the row's text only: reference fields put back at placement (a dangling
+    boundaryID, a displayName that is not the derived one) are appended after it and may spell
+    HOLE_JSON themselves, so only the first `len(values)` occurrences are holes."""
+    text = text.replace(L.HASH_MARK, digits)
+    if not values:  # a shape without holes may spell HOLE_JSON (the encoder kept the strings)
+        return text
+    frags = text.split(L.HOLE_JSON, len(values))
+    if len(frags) != len(values) + 1:
+        raise ValueError(f"node {i}: shape with {len(values)} holes has {len(frags) - 1}")
+    body = [frags[0]]
+    for value, frag in zip(values, frags[1:]):
+        body.append(encode_basestring(value))
+        body.append(frag)
+    return "".join(body)
 
 
 def _refs(kids: Any, i: int, ids_: list[str], prev_lists: list[list[str]], which: int) -> list[str]:
