@@ -214,6 +214,7 @@ def before_start(ex: Execution, call: Any, node_id: str, template: dict, kind: s
     else:  # it waited for a lock and now hits (Argo's updateAsCacheHitNode)
         ex.update(node_id, phase="Succeeded", outputs=outputs, memoization_status=memo.status_hit, message=None,
                   synchronization_status=None, task_result_synced=True)
+    ex.publish_globals(template, outputs)  # Argo's processNodeOutputs: a hit's `globalName` outputs count too
     touched = {**entry, "lastHitTimestamp": ex.now}
     if (memo.cache_name, memo.key) in ex.memo_written:
         ex.memo_written[(memo.cache_name, memo.key)] = touched

@@ -223,3 +223,69 @@ def test_go_duration(text, seconds):
 def test_go_duration_refuses(text):
     with pytest.raises(memo.MemoError):
         memo.go_duration(text)
+
+
+def _steps_spec() -> dict:
+    inner = {"name": "inner", "memoize": {"key": "steps-key", "cache": {"configMap": {"name": "cache"}}},
+             "steps": [[{"name": "leaf", "template": "plain"}]],
+             "outputs": {"parameters": [{"name": "p", "globalName": "g",
+                                         "valueFrom": {"parameter": "{{steps.leaf.outputs.result}}"}}]}}
+    plain = {"name": "plain", "container": {"image": "busybox", "command": ["true"]}}
+    main = {"name": "main", "steps": [[{"name": "memo", "template": "inner"}],
+                                      [{"name": "use", "template": "plain", "when": "{{steps.memo.outputs.parameters.p}} == x"}]]}
+    return {"entrypoint": "main", "templates": [main, inner, plain]}
+
+
+def test_a_memoized_steps_template_saves_its_outputs_and_a_hit_makes_a_childless_steps_node():
+    ex = _execution(_steps_spec(), {})
+    r = plan(ex, Observed(), T0)
+    (create,) = [a for a in r.actions if type(a).__name__ == "CreatePod"]
+    ex.update(create.node_id, phase="Succeeded", task_result_synced=True, outputs=Outputs(result="x"))
+    plan(ex, Observed(), T0 + 1)
+    (save,) = [a for a in ex.actions if isinstance(a, SaveMemo)]
+    steps = next(n for n in ex.nodes.values() if n.display_name == "memo")
+    assert steps.type_ == "Steps" and steps.memoization_status.hit is False
+    assert save.entry["nodeID"] == steps.id_
+    assert {k: save.entry["outputs"]["parameters"][0][k] for k in ("name", "value")} == {"name": "p", "value": "x"}
+
+    again = _execution(_steps_spec(), {"cache": _cm({"steps-key": save.entry})}, name="wf2")
+    r = plan(again, Observed(), T0 + 2)
+    hit = next(n for n in again.nodes.values() if n.display_name == "memo")
+    assert (hit.type_, hit.phase, hit.memoization_status.hit) == ("Steps", "Succeeded", True)
+    assert not [n for n in again.nodes.values() if n.boundary_id == hit.id_]  # nothing ran inside it
+    # its only child is the next step group, linked to the previous group's outbound nodes as in Argo
+    assert [again.nodes[c].type_ for c in hit.children] == ["StepGroup"]
+    assert again.outbound(hit.id_) == [hit.id_]  # a memoised hit is its own outbound node (§4.6)
+    assert again.global_outputs == {"g": "x"}
+    # the next step read the cached output: its `when` held, so it runs
+    assert [a for a in r.actions if type(a).__name__ == "CreatePod"]
+    assert next(n for n in again.nodes.values() if n.display_name == "use").phase == "Pending"
+
+
+def test_a_node_that_waited_for_its_lock_looks_the_cache_up_when_it_gets_the_lock():
+    from tiphys.core.plan import sync
+
+    locks = sync.LocalLocks()
+    spec = _spec(MEMO)
+    spec["templates"][1]["synchronization"] = {"mutexes": [{"name": "m"}]}
+    first = new_execution(WorkflowMeta(name="a", namespace="ns", uid="ua", creation_timestamp=T0_TEXT), spec, {}, {},
+                          locks=locks)
+    first.memo_caches = {}.get
+    r = plan(first, Observed(), T0)
+    (create,) = [a for a in r.actions if type(a).__name__ == "CreatePod"]
+    cms: dict = {}
+    second = _execution(spec, cms, name="b")
+    second.locks = locks
+    plan(second, Observed(), T0)
+    waiting = _leaf(second)
+    assert waiting.phase == "Pending" and waiting.synchronization_status.waiting == "ns/Mutex/m"
+    assert waiting.memoization_status is None
+    first.update(create.node_id, phase="Succeeded", task_result_synced=True,
+                 outputs=Outputs(parameters=[Parameter(name="out", value="from-a")]))
+    (save,) = [a for a in first.actions if isinstance(a, SaveMemo)]
+    cms["cache"] = _cm({"k-hello": save.entry})  # the informer now shows a's entry
+    r = plan(second, Observed(), T0 + 1)
+    node = _leaf(second)
+    assert not [a for a in r.actions if type(a).__name__ == "CreatePod"]
+    assert (node.phase, node.memoization_status.hit, node.synchronization_status) == ("Succeeded", True, None)
+    assert node.outputs.parameters[0].value == "from-a" and locks.holders_of("ns/b") == []
