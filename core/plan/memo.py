@@ -210,10 +210,11 @@ def before_start(ex: Execution, call: Any, node_id: str, template: dict, kind: s
     if existing is None:
         node_type = _NODE_TYPES.get(kind, "Pod")
         ex.init_node(call.name, node_type, phase="Succeeded", inputs=inputs, **node_kwargs)
-        ex.update(node_id, outputs=outputs, memoization_status=memo.status_hit)
+        # no pod, so no task result to wait for: Argo's hit node has no taskResultSynced at all
+        ex.update(node_id, outputs=outputs, memoization_status=memo.status_hit, task_result_synced=None)
     else:  # it waited for a lock and now hits (Argo's updateAsCacheHitNode)
         ex.update(node_id, phase="Succeeded", outputs=outputs, memoization_status=memo.status_hit, message=None,
-                  synchronization_status=None, task_result_synced=True)
+                  synchronization_status=None, task_result_synced=None)
     ex.publish_globals(template, outputs)  # Argo's processNodeOutputs: a hit's `globalName` outputs count too
     touched = {**entry, "lastHitTimestamp": ex.now}
     if (memo.cache_name, memo.key) in ex.memo_written:

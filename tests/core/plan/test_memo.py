@@ -65,6 +65,7 @@ def test_hit_completes_the_node_with_cached_outputs_and_no_pod_and_refreshes_las
     assert (node.memoization_status.hit, node.memoization_status.key, node.memoization_status.cache_name) == \
         (True, "k-hello", "cache")
     assert node.finished_at == node.started_at == T0_TEXT
+    assert node.task_result_synced is None and node.progress == "1/1"
     assert ex.workflow.phase == "Succeeded"
     (touch,) = _kinds(r, SaveMemo)
     assert touch.refresh and touch.key == "k-hello" and touch.config_map == "cache"
