@@ -176,7 +176,9 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
     if ex.spec_parallelism_reached():
         return False
     if ex.shutting_down and not call.on_exit:
-        ex.update(node_id, phase="Failed", message=f"workflow shutdown with strategy:  {ex.spec.get('shutdown')}")
+        # no pod, so no outputs will come: the node must not wait for a task result (§5.7)
+        ex.update(node_id, phase="Failed", message=f"workflow shutdown with strategy:  {ex.spec.get('shutdown')}",
+                  task_result_synced=True)
         return True
     from tiphys.core.plan._poderrors import PodSpecError
     from tiphys.core.plan.deadlines import (TimeoutFormatError, pending_deadline, pod_deadline, template_deadline,

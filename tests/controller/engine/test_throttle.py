@@ -4,7 +4,6 @@ workflows run at each moment is observable, not a race. Limits are set the way t
 them from its ConfigMap (`Engine.throttler.configure`, before the workers start)."""
 from __future__ import annotations
 
-import pytest
 
 from tests.controller.engine.fakecluster import NS, FakeCluster
 from tiphys.controller.api import base
@@ -192,8 +191,6 @@ async def test_terminating_a_postponed_workflow_bypasses_the_throttler_without_t
         await c.until(lambda: _has_pod(c, "b"))  # the slot went to b, c never held one
 
 
-@pytest.mark.xfail(strict=True, reason="planner (core/plan/walk.py _create_pod): a pod node failed by a shutdown "
-                   "before its pod exists keeps taskResultSynced=false, so the workflow never completes")
 async def test_a_workflow_terminated_before_its_first_pod_completes_failed():
     async with Throttled(parallelism=1) as c:
         await c.create(wf("a"))
