@@ -284,7 +284,9 @@ class WorkflowReconciler:
                            configmaps=lambda name, k: self._configmap(wmeta.namespace, name, k), locks=self.locks)
         _memo_caches(ex, self.configmaps, wmeta.namespace)
         held = _Held(meta.get("uid", ""), int(meta.get("generation") or 0), ex, writer)
-        held.base, held.metadata_defaults = base, metadata_defaults
+        # JoinWorkflowSpec: under a template ref `suspend` is always the workflow's own
+        held.base = base if ref_less else {k: v for k, v in base.items() if k != "suspend"}
+        held.metadata_defaults = metadata_defaults
         held.spec_defaults = base if ref_less and base and not err else None
         self.held[key] = held
         if err:
@@ -529,7 +531,7 @@ def _refresh_spec(ex: Any, wf: dict, *, base: dict) -> None:
     live = wf.get("spec") or {}
     for field in ("suspend", "shutdown", "activeDeadlineSeconds", "parallelism"):
         value = live.get(field)
-        if value is None and field != "suspend":  # JoinWorkflowSpec: suspend is always the workflow's
+        if value is None:
             value = base.get(field)
         if value != ex.spec.get(field):
             ex.spec = {**ex.spec, field: value}
