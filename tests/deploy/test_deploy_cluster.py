@@ -216,11 +216,12 @@ NEEDED = [("get", "workflows", "argoproj.io"), ("list", "workflows", "argoproj.i
           ("watch", "workflowtaskresults", "argoproj.io"), ("deletecollection", "workflowtaskresults", "argoproj.io"),
           ("create", "pods", ""), ("delete", "pods", ""), ("patch", "pods", ""), ("watch", "pods", ""),
           ("create", "persistentvolumeclaims", ""), ("delete", "persistentvolumeclaims", ""),
-          ("watch", "configmaps", ""), ("create", "events", ""), ("patch", "events", "")]
+          ("watch", "configmaps", ""), ("create", "configmaps", ""), ("update", "configmaps", ""),
+          ("create", "events", ""), ("patch", "events", "")]
 # What it must not, anywhere.
 REFUSED = [("create", "pods", "", "exec"), ("get", "pods", "", "exec"), ("get", "secrets", "", ""),
            ("list", "secrets", "", ""), ("update", "workflowtemplates", "argoproj.io", ""),
-           ("create", "configmaps", "", ""), ("create", "roles", "rbac.authorization.k8s.io", ""),
+           ("delete", "configmaps", "", ""), ("create", "roles", "rbac.authorization.k8s.io", ""),
            ("create", "serviceaccounts", "", "token"), ("delete", "leases", "coordination.k8s.io", "")]
 
 

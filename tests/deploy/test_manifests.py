@@ -153,7 +153,10 @@ def test_controller_rbac_is_least_privilege(base: str) -> None:
     assert all(g in {"", "argoproj.io"} for g, _, _ in granted)
     pods = {v for g, r, v in granted if r == "pods"}
     assert pods == {"get", "list", "watch", "create", "delete", "patch"}
-    assert {v for g, r, v in granted if r == "configmaps"} == {"get", "list", "watch"}
+    # read: its ConfigMap, parameters, semaphore limits; create/update: memoize caches
+    assert {v for g, r, v in granted if r == "configmaps"} == {"get", "list", "watch", "create", "update"}
+    # the namespace parallelism label is cluster data: only the cluster install reads namespaces
+    assert {v for g, r, v in granted if r == "namespaces"} == ({"get", "list", "watch"} if base == "cluster-install" else set())
     assert {v for g, r, v in granted if r == "events"} == {"create", "patch"}
     assert {v for g, r, v in granted if r == "workflowtemplates"} == {"get", "list", "watch"}
     assert {v for g, r, v in granted if r == "workflowtaskresults"} == \
