@@ -60,11 +60,22 @@ def _supporting() -> list:
     return docs
 
 
+# Argo's quick-start install (manifests/quick-start/base/artifact-repositories-configmap.yaml), which
+# its examples assume (artifact-repository-ref.yaml names `my-key`): here both keys are the session's
+# local artifact directory (an s3 location without server is served by the executor's default driver)
+_ARTIFACT_REPOSITORIES = {
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": {"name": "artifact-repositories",
+                 "annotations": {"workflows.argoproj.io/default-artifact-repository": "default-v1"}},
+    "data": {key: "s3:\n  keyFormat: 'artifacts/{{workflow.name}}/{{pod.name}}'\n" for key in ("default-v1", "my-key")}}
+
+
 async def _run(example: str) -> dict:
     wf = next(d.body for d in load_text((EXAMPLES / example).read_bytes()) if d.kind == "Workflow")
     kinds = {"WorkflowTemplate": base.WORKFLOW_TEMPLATES, "ClusterWorkflowTemplate": base.CLUSTER_WORKFLOW_TEMPLATES,
              "ConfigMap": base.CONFIG_MAPS}
     async with LocalSession(kubelet="agent") as session:
+        await session.api.create(base.CONFIG_MAPS, _ARTIFACT_REPOSITORIES, namespace="default")
         for doc in _supporting():
             resource = kinds[doc.kind]
             try:
