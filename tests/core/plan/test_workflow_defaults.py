@@ -102,3 +102,34 @@ def test_metadata_labels_and_annotations_go_under_the_workflows():
                                 "finalizers": ["x"]})
     assert out == {"name": "wf", "labels": {"team": "mine", "env": "prod"}, "annotations": {"a": "1"}}
     assert merge_metadata(meta, None) is meta
+
+
+# -- properties the reconciler relies on (the merged spec is written back and merged again) ------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_names = st.sampled_from(["a", "b", "c", "d"])
+_scalars = st.one_of(st.integers(-3, 3), st.text("xyz", max_size=2), st.booleans())
+_templates = st.lists(st.fixed_dictionaries({"name": _names}, optional={"image": _scalars, "n": _scalars}),
+                      max_size=4, unique_by=lambda t: t["name"])
+_specs = st.fixed_dictionaries({}, optional={
+    "activeDeadlineSeconds": _scalars, "templates": _templates, "nodeSelector": st.dictionaries(_names, _scalars),
+    "tolerations": st.lists(st.fixed_dictionaries({"key": _names}, optional={"effect": _scalars}), max_size=3,
+                            unique_by=lambda t: t["key"]),
+    "args": st.lists(_scalars, max_size=3)})
+
+
+@settings(max_examples=200, deadline=None)
+@given(_specs, _specs)
+def test_merging_again_changes_nothing_and_the_workflows_values_stay(spec, defaults):
+    once = join_workflow_spec(spec, defaults=defaults)
+    assert join_workflow_spec(once, defaults=defaults) == once
+    for key, value in spec.items():
+        if not isinstance(value, (dict, list)) or key == "args":
+            assert once[key] == value
+    for t in spec.get("templates", ()):
+        merged = next(m for m in once["templates"] if m["name"] == t["name"])
+        assert all(merged[k] == v for k, v in t.items())
+    assert {t["name"] for t in once.get("templates", ())} == \
+        {t["name"] for t in [*spec.get("templates", ()), *defaults.get("templates", ())]}
