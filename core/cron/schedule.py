@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+
+from tiphys.core.lang._go import go_duration
 
 from .errors import CronSpecError
 
@@ -50,8 +51,6 @@ _DESCRIPTORS = {  # minute, hour, dom, month, dow
 }
 _DESCRIPTORS["@annually"] = _DESCRIPTORS["@yearly"]
 _DESCRIPTORS["@midnight"] = _DESCRIPTORS["@daily"]
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 class Schedule(msgspec.Struct, frozen=True):
@@ -108,21 +107,10 @@ def load_zone(name: str, /, *, path: str) -> ZoneInfo:
 
 def parse_go_duration(text: str, /, *, path: str) -> float:
     """Seconds in a Go `time.ParseDuration` string (`1h30m`, `90s`, `1.5h`, `0`)."""
-    s = text.strip()
-    sign = -1.0 if s.startswith("-") else 1.0
-    body = s[1:] if s[:1] in "+-" else s
-    if body == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(body):
-        m = _GO_PART.match(body, pos)
-        if m is None:
-            raise CronSpecError(path, f"invalid duration {text!r} (expected Go syntax such as 1h30m)")
-        total += float(m.group(1)) * _GO_UNITS[m.group(2)]
-        pos = m.end()
-    if not body:
-        raise CronSpecError(path, f"invalid duration {text!r}")
-    return sign * total
+    try:
+        return go_duration(text)
+    except ValueError:
+        raise CronSpecError(path, f"invalid duration {text!r} (expected Go syntax such as 1h30m)") from None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -397,3 +397,28 @@ def _quote_rune(n: int) -> str:
 
 def _pad(s: str, flags: str, width: int) -> str:
     return s.ljust(width) if "-" in flags else s.rjust(width)
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def go_duration(text: str, /) -> float:
+    """Seconds in a Go `time.ParseDuration` string (`1h30m`, `500ms`, `-2m`, `0`); ValueError
+    otherwise. Go refuses a bare number other than 0 (callers that take plain seconds too check
+    for a number first)."""
+    s = text.strip()
+    sign = -1.0 if s.startswith("-") else 1.0
+    body = s[1:] if s[:1] in ("+", "-") else s
+    if body == "0":
+        return 0.0
+    if not body:
+        raise ValueError(f"invalid duration {text!r}")
+    pos, total = 0, 0.0
+    while pos < len(body):
+        m = _DURATION_PART.match(body, pos)
+        if m is None:
+            raise ValueError(f"invalid duration {text!r}")
+        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total

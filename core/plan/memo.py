@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from tiphys.core.lang._go import go_duration as _go_duration
 from tiphys.core.lang.errors import LangError
 from tiphys.core.lang.tags import substitute_object
 from tiphys.core.plan.actions import SaveMemo
@@ -45,8 +46,6 @@ CACHE_TYPE = "Cache"
 # Argo's cacheKeyRegex (workflow/controller/cache): stricter than a ConfigMap data key, no '.' or '_'
 _KEY = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
 _CM_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_GO_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _NODE_TYPES = {"container": "Pod", "script": "Pod", "containerSet": "Pod", "resource": "Pod", "data": "Pod",
                "steps": "Steps", "dag": "DAG", "suspend": "Suspend", "http": "HTTP", "plugin": "Plugin"}
 
@@ -76,21 +75,10 @@ def go_duration(text: str, /) -> float:
 
     Stricter than `timeouts.parse_duration`: Go refuses a bare number other than 0.
     """
-    s = text.strip()
-    sign = -1.0 if s.startswith("-") else 1.0
-    body = s[1:] if s[:1] in "+-" and s else s
-    if body == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(body):
-        m = _GO_PART.match(body, pos)
-        if m is None:
-            raise MemoError(f"invalid duration {text!r}")
-        total += float(m.group(1)) * _GO_UNITS[m.group(2)]
-        pos = m.end()
-    if not body:
-        raise MemoError(f"invalid duration {text!r}")
-    return sign * total
+    try:
+        return _go_duration(text)
+    except ValueError as exc:
+        raise MemoError(str(exc)) from None
 
 
 def memo_of(template: dict, scope: dict, /, *, where: str) -> Memo:
