@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from ._duration import parse_go_duration
+from tiphys.core.lang._go import go_duration as parse_go_duration
 
 __all__ = ["ArgosayError", "main", "parse_duration", "run"]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from ._duration import parse_go_duration
+from tiphys.core.lang._go import go_duration as parse_go_duration
 from ._errors import ExecutorError, WaitTimeout
 from .artifacts.repository import ArtifactRepository
 from .outputs import capture_result, collect_artifacts, collect_logs, collect_parameters

@@ -404,21 +404,21 @@ _DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 def go_duration(text: str, /) -> float:
-    """Seconds in a Go `time.ParseDuration` string (`1h30m`, `500ms`, `-2m`, `0`); ValueError
-    otherwise. Go refuses a bare number other than 0 (callers that take plain seconds too check
-    for a number first)."""
+    """Seconds in a Go `time.ParseDuration` string (`1h30m`, `500ms`, `-2m`, `0`); ValueError with
+    Go's message otherwise. Go refuses a bare number other than 0 (callers that take plain seconds
+    too check for a number first). Surrounding blanks are forgiven."""
     s = text.strip()
     sign = -1.0 if s.startswith("-") else 1.0
     body = s[1:] if s[:1] in ("+", "-") else s
     if body == "0":
         return 0.0
     if not body:
-        raise ValueError(f"invalid duration {text!r}")
+        raise ValueError(f'time: invalid duration "{text}"')
     pos, total = 0, 0.0
     while pos < len(body):
         m = _DURATION_PART.match(body, pos)
         if m is None:
-            raise ValueError(f"invalid duration {text!r}")
+            raise ValueError(f'time: invalid duration "{text}"')
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
         pos = m.end()
     return sign * total

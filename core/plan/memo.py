@@ -77,8 +77,8 @@ def go_duration(text: str, /) -> float:
     """
     try:
         return _go_duration(text)
-    except ValueError as exc:
-        raise MemoError(str(exc)) from None
+    except ValueError:
+        raise MemoError(f"invalid duration {text!r}") from None
 
 
 def memo_of(template: dict, scope: dict, /, *, where: str) -> Memo:
