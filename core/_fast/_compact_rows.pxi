@@ -8,6 +8,7 @@
 # the caller asks the reference for that node's row, so both always write the same bytes.
 
 cdef object FALLBACK = object()
+cdef object _RES_BOUND = 1 << 62  # `_compact_encode._RES_BOUND`
 # Values the builtins conversion leaves as they are (and msgspec writes as JSON scalars).
 cdef frozenset _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -146,10 +147,15 @@ cdef class RowWriter:
             if res is not None:
                 if type(res) is not dict:
                     return FALLBACK
-                if res:
-                    for rk, rv in (<dict>res).items():
-                        if type(rk) is not str or type(rv) is not int:
-                            return FALLBACK
+                fits = True
+                for rk, rv in (<dict>res).items():
+                    if type(rk) is not str or type(rv) is not int:
+                        return FALLBACK
+                    # Doubled in an int64 column (2v or 2q+1): beyond ±2^62 the dict stays in
+                    # the shape, as in `_compact_encode._row`.
+                    if not -_RES_BOUND <= rv < _RES_BOUND:
+                        fits = False
+                if res and fits:
                     flags |= F_RESOURCES
                     rkeys = self.last_rkeys
                     if len(<tuple>rkeys) == len(<dict>res):

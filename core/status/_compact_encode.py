@@ -39,6 +39,9 @@ _JSON = msgspec.json.Encoder()
 _LAYOUT_ENCODER = msgspec.msgpack.Encoder()
 _ABSENT = object()
 _INT_ONLY = {int}
+# resourcesDuration values become 2v or 2q+1 (q <= v) in a msgpack int column: only values
+# within ±2^62 fit int64 doubled; others stay in the shape (encoding raised OverflowError).
+_RES_BOUND = 1 << 62
 _new_row = tuple.__new__
 
 
@@ -147,7 +150,8 @@ def _row(key: str, d: Any, workflow: str, wf_json: str) -> _Row:
     rkeys: tuple = ()
     rvals: tuple = ()
     res = d.get("resourcesDuration")
-    if type(res) is dict and res and set(map(type, res.values())) == _INT_ONLY:
+    if (type(res) is dict and res and set(map(type, res.values())) == _INT_ONLY
+            and all(-_RES_BOUND <= v < _RES_BOUND for v in res.values())):
         del d["resourcesDuration"]
         flags |= F_RESOURCES
         rkeys, rvals = tuple(res), tuple(res.values())

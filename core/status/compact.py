@@ -16,7 +16,8 @@ Per node, in breadth-first order from the roots (siblings adjacent, children mos
   previous node's is one marker); **startedAt** as seconds since the previous node's start,
   **finishedAt** as seconds since its own start, when they are canonical RFC3339 seconds;
 * **hostNodeName** as an index into a host table; **resourcesDuration** values as multiples of
-  the node's run time when they are (they are requests x time);
+  the node's run time when they are (they are requests x time), all within ±2^62 (doubled in
+  an int64 column);
 * the **strings** that vary per node (parameter values, `outputs.result`), a repeat within a
   node as a back-reference;
 * everything else — the node's *shape* — as JSON text interned in a shape table, with the
