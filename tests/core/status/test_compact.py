@@ -97,9 +97,12 @@ def node_maps(draw) -> dict[str, NodeStatus]:
         names[0] = draw(text)  # sometimes no recognisable root
     node_ids: list[str] = []
     for name in names:
-        kind = draw(st.sampled_from(["derived", "derived", "odd", "leading-zero"]))
+        kind = draw(st.sampled_from(["derived", "derived", "odd", "leading-zero", "small"]))
+        # "small": a hash of few digits, which also occur in the shape's other text (even in a
+        # hole's `"\u0000s"`: ID `<workflow>-0` once made the status unreadable).
         nid = {"derived": ids.node_id(WF, name), "odd": draw(text) or "x",
-               "leading-zero": f"{WF}-0{ids.fnv1a32(name)}"}[kind]
+               "leading-zero": f"{WF}-0{ids.fnv1a32(name)}",
+               "small": f"{WF}-{draw(st.sampled_from([0, 1, 10, 2**32 - 1]))}"}[kind]
         if nid not in node_ids:
             node_ids.append(nid)
     refs = st.sampled_from(node_ids + ["elsewhere", ""]) if node_ids else text
