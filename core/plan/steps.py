@@ -5,6 +5,7 @@ completion costs O(1) and only the group's last completion advances to the next 
 """
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import Any
 
 from tiphys.core.lang.tags import substitute_object
@@ -126,7 +127,9 @@ class StepsFrame:
         steps = self.groups[self.group] or []
         for step in steps:
             try:
-                resolved_step = substitute_call(step, {**self.scope, "steps.name": step.get("name", "")}, "steps")
+                # an overlay, not a copy: the scope grows by every finished step
+                resolved_step = substitute_call(step, ChainMap({"steps.name": step.get("name", "")}, self.scope),
+                                                "steps")
             except UnresolvedVariable as exc:
                 # Argo requeues while a producer may still finish; ours have all finished here
                 self._step_error(ex, gnode.id_, step, str(exc))
