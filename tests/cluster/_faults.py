@@ -71,6 +71,9 @@ class FaultProxy:
         `drop_methods` and whose path contains `drop_path`.
     storm: (period, length) seconds; within the first `length` of every `period`, every
         request is answered 429 with `Retry-After: 1`.
+    shed: (n, k): besides, the first k of every n requests are answered so (what API Priority
+        and Fairness does to a share of requests); unlike time windows, this reaches the
+        controller's bursts however fast it plans.
     watch_delay: seconds to hold every watch whose path contains `watch_delay_path` before
         forwarding it: the events it would have carried arrive that much later (a lagging
         informer).
@@ -85,13 +88,14 @@ class FaultProxy:
                                                                                 "DELETE"}),
                  drop_path: str = "", storm: tuple[float, float] | None = None, p_gone: float = 0.0,
                  max_gone: int = 1_000_000, gone_paths: tuple[str, ...] = ("",), watch_delay: float = 0.0,
-                 watch_delay_path: str = "") -> None:
+                 watch_delay_path: str = "", shed: tuple[int, int] | None = None) -> None:
         self.upstream = cluster.server.rstrip("/")
         self._ssl = ssl.create_default_context(cafile=str(cluster.ca_cert))
         self.rng = random.Random(seed)
         self.cut_watch_after = cut_watch_after
         self.p_drop = p_drop
         self.storm = storm
+        self.shed = shed
         self.drop_methods = drop_methods
         self.drop_path = drop_path
         self.p_gone = p_gone
@@ -140,7 +144,8 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         watch = request.query.get("watch") in ("1", "true")
         self.stats["requests"] += 1
-        if self.enabled and self._in_storm():
+        shed = self.shed is not None and (self.stats["requests"] - 1) % self.shed[0] < self.shed[1]
+        if self.enabled and (self._in_storm() or shed):
             self.stats["429"] += 1
             return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 429,
                                       "reason": "TooManyRequests", "message": "injected 429 storm"},
