@@ -77,17 +77,18 @@ class FaultProxy:
     watch_delay: seconds to hold every watch whose path contains `watch_delay_path` before
         forwarding it: the events it would have carried arrive that much later (a lagging
         informer).
-    p_gone: probability that a watch from a resourceVersion is expired (410), for the first
-        `max_gone` such watches on paths containing one of `gone_paths` (real expiries are
-        rare: one per etcd compaction window; and like client-go, informers back off before
-        each relist).
+    expire: {path fragment: n}: the first n watches from a resourceVersion on paths containing
+        the fragment are expired with 410, the two forms taking turns (real expiries are rare:
+        one per etcd compaction window; like client-go, informers back off before each relist).
+        A count, not a probability: how many watches a run reopens depends on how fast it goes,
+        and a test that asserts on the faults must get them however fast that is.
     """
 
     def __init__(self, cluster: ControlPlane, /, *, seed: int = 0, cut_watch_after: tuple[float, float] | None = None,
                  p_drop: float = 0.0, drop_methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH",
                                                                                 "DELETE"}),
-                 drop_path: str = "", storm: tuple[float, float] | None = None, p_gone: float = 0.0,
-                 max_gone: int = 1_000_000, gone_paths: tuple[str, ...] = ("",), watch_delay: float = 0.0,
+                 drop_path: str = "", storm: tuple[float, float] | None = None, expire: dict[str, int] | None = None,
+                 watch_delay: float = 0.0,
                  watch_delay_path: str = "", shed: tuple[int, int] | None = None) -> None:
         self.upstream = cluster.server.rstrip("/")
         self._ssl = ssl.create_default_context(cafile=str(cluster.ca_cert))
@@ -98,9 +99,7 @@ class FaultProxy:
         self.shed = shed
         self.drop_methods = drop_methods
         self.drop_path = drop_path
-        self.p_gone = p_gone
-        self.max_gone = max_gone
-        self.gone_paths = gone_paths
+        self.expire = dict(expire or {})
         self.watch_delay = watch_delay
         self.watch_delay_path = watch_delay_path
         self.enabled = True
@@ -151,11 +150,11 @@ class FaultProxy:
                                       "reason": "TooManyRequests", "message": "injected 429 storm"},
                                      status=429, headers={"Retry-After": "1"})
         rv = request.query.get("resourceVersion", "")
-        gone = self.stats["410_http"] + self.stats["410_event"]
-        if (self.enabled and watch and rv not in ("", "0") and gone < self.max_gone
-                and any(p in request.path for p in self.gone_paths)
-                and self.rng.random() < self.p_gone):
-            return await self._gone(request)
+        if self.enabled and watch and rv not in ("", "0"):
+            fragment = next((p for p, n in self.expire.items() if n > 0 and p in request.path), None)
+            if fragment is not None:
+                self.expire[fragment] -= 1
+                return await self._gone(request)
         if self.enabled and watch and self.watch_delay and self.watch_delay_path in request.path:
             self.stats["watch_delayed"] += 1
             await asyncio.sleep(self.watch_delay)
@@ -187,7 +186,7 @@ class FaultProxy:
     async def _gone(self, request: web.Request) -> web.StreamResponse:
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 410,
                   "reason": "Expired", "message": "too old resource version: injected by FaultProxy"}
-        if self.rng.random() < 0.5:
+        if self.stats["410_http"] <= self.stats["410_event"]:
             self.stats["410_http"] += 1
             return web.json_response({**status, "reason": "Gone"}, status=410)
         # the watch cache's way: 200, then one ERROR event, then the end of the stream
