@@ -6,6 +6,9 @@ unshares its mount namespace with private propagation and bind-mounts, shallow t
 private `/tmp` (the container's own, as an image's root filesystem would give it) and then every
 `volumeMount` (with `subPath`/`subPathExpr`, `readOnly`). Two pods writing `/tmp/out.txt` write
 two different files; everything else of the host's tree stays visible, since there is no image.
+A container that mirrors main's mounts under `/mainctrfs` (Argo's wait and init) gets a private,
+fresh `/mainctrfs` too, so its mount points (a file for an input artifact's `subPath`, a directory
+for the whole artifact) never meet another pod's left on the host.
 
 `Isolation.REWRITE` (no namespaces: not root, or the probe failed): the agent logs that once and
 maps mount paths instead. Every argv element, env value and `workingDir` that names a path at or
@@ -43,6 +46,7 @@ PYTHON_HELPER: tuple[str, ...] = (sys.executable, "-I", "-S", ENTER_SCRIPT)
 _EXECUTOR_DIRS = {"/var/run/argo": "ARGO_VAR_RUN", "/argo/staging": "ARGO_STAGING_DIR",
                   "/argo/inputs/artifacts": "ARGO_INPUTS_DIR", "/argo/config": "ARGO_CONFIG_DIR",
                   "/argo/secret": "ARGO_SECRETS_DIR"}
+_MIRROR_ROOT = "/mainctrfs"  # Argo's view of the main container's mounts from wait and init
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
 
 
@@ -162,6 +166,16 @@ def container_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path], 
                 source.mkdir(parents=True)  # kubelet creates a missing subPath as a directory
         mounts.append(Mount(str(source), _clean_target(vm.get("mountPath"), f"{at}.mountPath"),
                             bool(vm.get("readOnly"))))
+    if tmp_dir is not None and any(m.target.startswith(_MIRROR_ROOT + "/") for m in mounts):
+        # Argo mirrors main's mounts under /mainctrfs in the wait and init containers, where they
+        # are mount points in that container's own root filesystem. Made on the host's tree they
+        # would outlive the pod, and a later pod mirroring a file where one left a directory (an
+        # input artifact with `subPath` after the whole directory) could not bind it: ENOTDIR.
+        mirror = tmp_dir.with_name(tmp_dir.name + "-mainctrfs")
+        if mirror.exists():  # a fresh tree per container start, as a fresh root filesystem would be
+            shutil.rmtree(mirror)
+        mirror.mkdir(parents=True)
+        mounts.append(Mount(str(mirror), _MIRROR_ROOT))
     for keep in keep_visible:
         path = PurePosixPath(os.path.normpath(keep))
         if any(PurePosixPath(m.target) == path or PurePosixPath(m.target) in path.parents for m in mounts):
