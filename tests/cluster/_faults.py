@@ -9,8 +9,9 @@
   it injected, so a test can assert the fault really happened and thus can fail.
 * `RecordingKubelet` is the simulated kubelet that binds through a `Binding` object (a real
   apiserver refuses a `spec.nodeName` patch) and counts how often each pod ran.
-* `CountingApi` wraps the controller's `Api` and counts its writes: the "controller API
-  writes" of the benchmark are these, and the kubelet's writes never pass through it.
+* `CountingApi` (the kill-and-restart harness's, `tests/controller/engine/_restart.py`) wraps
+  the controller's `Api` and counts its writes: the "controller API writes" of the benchmark
+  are these, and the kubelet's writes never pass through it.
 * `fan_workflow` / `fan_behaviour` / `check_fan_run`: a steps fan-out whose outputs travel by
   value (gen -> N fan pods -> collect), so a lost output shows in the collect step's input.
 """
@@ -37,6 +38,8 @@ from tiphys.controller.api._http_config import static_token
 from tiphys.controller.nodeagent.agent import BINDINGS
 from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.simkubelet import SimKubelet, SimOutcome
+
+from tests.controller.engine._restart import CountingApi, Killed
 
 from ._control_plane import ControlPlane
 
@@ -217,75 +220,6 @@ class FaultProxy:
             return resp  # the client went away
         await resp.write_eof()
         return resp
-
-
-# -- the controller's side ------------------------------------------------------------------------
-
-class Killed(Exception):
-    """Raised by a `CountingApi` after its kill point: the controller process is dead."""
-
-
-class CountingApi(base.Api):
-    """Delegates to `inner`; counts successful writes by (verb, plural) and pod creates by name.
-
-    `kill_after`: after this many writes (of any kind) every later call raises `Killed`, and
-    `dead` is set - a process death right after a write landed.
-    """
-
-    def __init__(self, inner: base.Api, /, *, kill_after: int | None = None,
-                 pod_creates: Counter[str] | None = None) -> None:
-        self.inner = inner
-        self.writes: Counter[tuple[str, str]] = Counter()
-        self.pod_creates = pod_creates if pod_creates is not None else Counter()
-        self.kill_after = kill_after
-        self.dead = asyncio.Event()
-
-    @property
-    def total_writes(self) -> int:
-        return sum(self.writes.values())
-
-    def _check(self) -> None:
-        if self.dead.is_set():
-            raise Killed("controller is dead")
-
-    async def _write(self, verb: str, resource: base.Resource, call: Callable[[], Any]) -> Any:
-        self._check()
-        result = await call()
-        self.writes[(verb, resource.plural)] += 1
-        if self.kill_after is not None and self.total_writes >= self.kill_after:
-            self.dead.set()
-            raise Killed(f"killed after write {self.total_writes} ({verb} {resource.plural})")
-        return result
-
-    async def get(self, resource, name, /, **kw):
-        self._check()
-        return await self.inner.get(resource, name, **kw)
-
-    async def list(self, resource, /, **kw):
-        self._check()
-        return await self.inner.list(resource, **kw)
-
-    def watch(self, resource, /, **kw):
-        self._check()
-        return self.inner.watch(resource, **kw)
-
-    async def create(self, resource, body, /, **kw):
-        result = await self._write("create", resource, lambda: self.inner.create(resource, body, **kw))
-        if resource is base.PODS:
-            self.pod_creates[result["metadata"]["name"]] += 1
-        return result
-
-    async def update(self, resource, body, /, **kw):
-        return await self._write("update", resource, lambda: self.inner.update(resource, body, **kw))
-
-    async def patch(self, resource, name, patch, /, **kw):
-        return await self._write("patch", resource, lambda: self.inner.patch(resource, name, patch, **kw))
-
-    async def delete(self, resource, name, /, **kw):
-        return await self._write("delete", resource, lambda: self.inner.delete(resource, name, **kw))
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 # -- the kubelet's side ---------------------------------------------------------------------------

@@ -1,21 +1,15 @@
 """Kill and restart with lifecycle hooks: a controller that dies right after one of its writes is
 replaced by a new one on the same store; every hook node is found again, never made twice, and
-each hook's pod runs once (the harness is test_restart's)."""
+each hook's pod runs once (the harness, `_restart`, is test_restart's too)."""
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.controller.engine.test_restart import CrashingApi
-from tiphys.controller.api import base
-from tiphys.controller.api.embedded import EmbeddedApi
-from tiphys.controller.clock import RealClock
-from tiphys.controller.engine import Engine
-from tiphys.controller.local import wait_completed
-from tiphys.controller.simkubelet import SimKubelet, SimOutcome
+from tests.controller.engine._restart import run_lives
+from tiphys.controller.simkubelet import SimOutcome
 from tiphys.controller.status_writer import StatusWriter
 
 ECHO = {"name": "echo", "container": {"image": "busybox", "command": ["echo"]}}
@@ -37,53 +31,16 @@ WF = {
 HOOKS = ["hooky.hooks.running", "hooky[0].a.hooks.ok", "hooky[1].inner.x.hooks.ok"]
 
 
-async def _life(path: Path, kind, n: int, writes: Counter, runs: Counter, submit: bool) -> bool:
-    clock = RealClock()
-    store = EmbeddedApi(path=path, clock=clock)
-    api = CrashingApi(store, kind, n, writes)
-    kubelet = SimKubelet(store, clock=clock, behaviour=lambda p, t: _count(p, runs))
-    engine = Engine(api, clock=clock, workers=4, status_interval=0.0)
-    await kubelet.start()
-    await engine.start()
-    if submit:
-        await store.create(base.WORKFLOWS, WF, namespace="default")
-    waiter = asyncio.ensure_future(wait_completed(store, "hooky", "default", timeout=30))
-    dead = asyncio.ensure_future(api.dead.wait())
-    done, _ = await asyncio.wait({waiter, dead}, return_when=asyncio.FIRST_COMPLETED)
-    killed = dead in done and not waiter.done()
-    if waiter.done() and not waiter.cancelled() and waiter.exception() is not None:
-        raise waiter.exception()
-    for t in (waiter, dead):
-        t.cancel()
-    await engine.stop()
-    await kubelet.stop()
-    await store.close()
-    return killed
-
-
 def _count(pod: dict, runs: Counter) -> SimOutcome:
     runs[pod["metadata"]["annotations"]["workflows.argoproj.io/node-name"]] += 1
     return SimOutcome()
 
 
 def _run(tmp_path: Path, kind, n: int):
-    path = tmp_path / "hooks.db"
-    writes, runs = Counter(), Counter()
-
-    async def go():
-        lives = 1
-        killed = await _life(path, kind, n, writes, runs, submit=True)
-        while killed and lives < 4:
-            lives += 1
-            killed = await _life(path, None, 0, writes, runs, submit=False)
-        store = EmbeddedApi(path=path)
-        final = await store.get(base.WORKFLOWS, "hooky", namespace="default")
-        pods = await store.list(base.PODS, namespace="default")
-        await store.close()
-        return final, pods, lives
-
-    final, pods, lives = asyncio.run(go())
-    return final, runs, Counter(p["metadata"]["name"] for p in pods.items), lives
+    runs: Counter = Counter()
+    final, pods, lives = run_lives(tmp_path / "hooks.db", WF, behaviour=lambda p, t: _count(p, runs),
+                                   kill_on=kind, kill_after=n if kind else None)
+    return final, runs, pods, lives
 
 
 def _assert_clean(final: dict, runs: Counter, pods: Counter) -> None:
