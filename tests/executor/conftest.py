@@ -1,4 +1,5 @@
-"""Executor fixtures: the compiled wrapper, per-test protocol paths, a real S3 server."""
+"""Executor fixtures: the compiled wrapper, per-test protocol paths (the real S3 server,
+`s3_server`, is shared with the controller tests: s3_fixture.py, a plugin of tests/conftest.py)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,6 @@ import pytest
 
 from tiphys.executor.paths import ExecutorPaths
 from tiphys.executor.wrapper import WrapperBuild, build_wrapper_info
-
-from . import _s3server
 
 
 @pytest.fixture(scope="session")
@@ -76,16 +75,3 @@ def emissary(wrapper: Path, paths: ExecutorPaths) -> Emissary:
 
 
 PY = sys.executable
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_s3server.S3Server]:
-    root = tmp_path_factory.mktemp("s3")
-    try:
-        server = _s3server.start(root, root / "versitygw.log")
-    except _s3server.Unavailable as exc:
-        pytest.skip(f"no S3-compatible server: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()

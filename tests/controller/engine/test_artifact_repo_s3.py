@@ -6,29 +6,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Iterator
-
-import pytest
 
 from tests.controller.engine.fakecluster import NS, FakeCluster
-from tests.executor import _s3server
 from tiphys.controller.api import base
 from tiphys.executor.artifacts import Credentials, S3Client
 from tiphys.executor.paths import ExecutorPaths
 from tiphys.executor.runtime import repository_from_env
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_s3server.S3Server]:
-    root = tmp_path_factory.mktemp("s3")
-    try:
-        server = _s3server.start(root, root / "versitygw.log")
-    except _s3server.Unavailable as exc:
-        pytest.skip(f"no S3-compatible server: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def pod_env(pod: dict, container: str = "wait") -> tuple[dict, dict]:
