@@ -19,7 +19,7 @@ from tiphys.core.lang.expr.parser import PREDICATE_BUILTINS
 
 from .conftest import NOW
 
-SETTINGS = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LIMITS = Limits(max_steps=5_000, max_string=10_000, max_items=1_000)
 
 # text biased towards each language's punctuation so the parsers are actually exercised
@@ -193,7 +193,7 @@ def test_expr_print_parse_round_trip(tree: Any) -> None:
     assert to_source(parse(text)) == text
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(E_TREE)
 def test_printed_expressions_evaluate_safely(tree: Any) -> None:
     """Evaluating any well-formed expression yields a value or a typed error within budget."""
@@ -216,7 +216,7 @@ VALUES = st.recursive(
 _LITERAL_ENV = build_env({}, now=NOW)
 
 
-@settings(max_examples=400, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(BUILTINS) + ["sprig." + n for n in sorted(make_sprig(NOW))]),
        st.lists(VALUES, max_size=4))
 def test_every_function_any_arguments(name: str, args: list[Any]) -> None:
@@ -238,7 +238,7 @@ _EXPRS = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, deadline=2000)
+@settings(max_examples=300, deadline=None)
 @given(st.dictionaries(_KEYS, st.one_of(st.none(), st.text(alphabet="xyz", max_size=2)),
                        max_size=6), _EXPRS)
 def test_partial_env_matches_full_env(scope: dict[str, Any], expression: str) -> None:
