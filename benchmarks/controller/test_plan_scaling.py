@@ -6,61 +6,18 @@ reconcile. The per-event cost must be flat across sizes and far below that walk.
 """
 from __future__ import annotations
 
-import statistics
 import time
 
 import msgspec
 import pytest
 
-from tiphys.core.plan import CreatePod, Observed, WorkflowMeta, new_execution, plan
-
-NOW = 1_800_000_000.0
-SAMPLE = 300
+from benchmarks.controller._pod_events import NOW, SAMPLE, fan_workflow, per_event_seconds, started
+from tiphys.core.plan import Execution, Observed, new_execution, plan
 
 
-def fan_workflow(n: int) -> dict:
-    return {"entrypoint": "main", "templates": [
-        {"name": "main", "steps": [
-            [{"name": "fan", "template": "work", "withSequence": {"count": str(n)}}],
-            [{"name": "join", "template": "work"}]]},
-        {"name": "work", "container": {"image": "busybox", "command": ["true"]}}]}
-
-
-def succeeded(pod: dict) -> dict:
-    done = {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": "2027-01-15T08:00:00Z",
-                           "finishedAt": "2027-01-15T08:00:01Z"}}
-    status = {"phase": "Succeeded", "containerStatuses": [{"name": "wait", "state": done},
-                                                          {"name": "main", "state": done}]}
-    return {**pod, "status": status}
-
-
-def task_result(pod: dict) -> dict:
-    meta = pod["metadata"]
-    return {"metadata": {"name": meta["annotations"]["workflows.argoproj.io/node-id"], "namespace": "default",
-                         "labels": {"workflows.argoproj.io/workflow": "wf",
-                                    "workflows.argoproj.io/report-outputs-completed": "true"}},
-            "outputs": {"exitCode": "0"}}
-
-
-def started(n: int):
-    meta = WorkflowMeta(name="wf", namespace="default", uid="u-1", creation_timestamp="2027-01-15T08:00:00Z")
-    ex = new_execution(meta, fan_workflow(n), {}, {})
-    result = plan(ex, Observed(), NOW)
-    pods = [a.pod for a in result.actions if isinstance(a, CreatePod)]
-    assert len(pods) == n
-    return ex, pods
-
-
-def per_event_seconds(n: int) -> tuple[float, object, list]:
-    ex, pods = started(n)
-    step = max(1, len(pods) // SAMPLE)
-    samples = []
-    for pod in pods[::step][:SAMPLE]:
-        obs = Observed(pods=[succeeded(pod)], task_results=[task_result(pod)])
-        t0 = time.process_time()
-        plan(ex, obs, NOW + 1)
-        samples.append(time.process_time() - t0)
-    return statistics.median(samples), ex, pods
+def per_event(n: int) -> tuple[float, Execution, list[dict]]:
+    ex, pods = started(fan_workflow(n), n)
+    return per_event_seconds(ex, pods), ex, pods
 
 
 def rewalk_seconds(ex) -> float:
@@ -74,7 +31,7 @@ def rewalk_seconds(ex) -> float:
 
 @pytest.fixture(scope="module")
 def scaling():
-    return {n: per_event_seconds(n) for n in (1_000, 5_000, 50_000)}
+    return {n: per_event(n) for n in (1_000, 5_000, 50_000)}
 
 
 def test_pod_event_cost_is_flat(scaling, record, gate):

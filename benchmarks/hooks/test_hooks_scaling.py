@@ -8,11 +8,7 @@ expression never true) and a workflow-level hook (judged once per plan) are time
 """
 from __future__ import annotations
 
-import statistics
-import time
-
-from benchmarks.controller.test_plan_scaling import NOW, SAMPLE, fan_workflow, succeeded, task_result
-from tiphys.core.plan import CreatePod, Observed, WorkflowMeta, new_execution, plan
+from benchmarks.controller._pod_events import fan_workflow, per_event_seconds, started
 
 NEVER = 'workflow.status == "Failed"'
 
@@ -29,19 +25,10 @@ def hooked(n: int, *, step_hooks: bool, wf_hooks: bool) -> dict:
 
 
 def per_event(n: int, **kinds: bool) -> float:
-    meta = WorkflowMeta(name="wf", namespace="default", uid="u-1", creation_timestamp="2027-01-15T08:00:00Z")
-    ex = new_execution(meta, hooked(n, **kinds), {}, {})
-    pods = [a.pod for a in plan(ex, Observed(), NOW).actions if isinstance(a, CreatePod)]
-    assert len(pods) == n
-    step = max(1, n // SAMPLE)
-    samples = []
-    for pod in pods[::step][:SAMPLE]:
-        obs = Observed(pods=[succeeded(pod)], task_results=[task_result(pod)])
-        t0 = time.process_time()
-        plan(ex, obs, NOW + 1)
-        samples.append(time.process_time() - t0)
+    ex, pods = started(hooked(n, **kinds), n)
+    seconds = per_event_seconds(ex, pods)
     assert not any(".hooks." in (node.name or "") for node in ex.nodes.values())
-    return statistics.median(samples)
+    return seconds
 
 
 def test_hooked_pod_event_cost_is_flat(record):
