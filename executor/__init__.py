@@ -5,7 +5,8 @@
 * `wait` / `outputs` / `taskresult` -- outputs collected after main exits and reported as a
   WorkflowTaskResult through an injected `create_or_update(obj)` coroutine;
 * `artifacts/` -- the repository facade and its drivers (local, S3 with SigV4, HTTP, git, raw);
-* `argosay` -- Argo's test-image verbs, built in.
+* `argosay` -- Argo's test-image verbs, built in;
+* `cowsay` -- cowsay/cowthink as `docker/whalesay` (and `argoproj/argosay:v1`) have them.
 """
 from ._errors import (
     ArtifactConfigError,

@@ -155,6 +155,7 @@ class NodeAgent:
             else:
                 _log.warning("node agent: memory limits are not enforced and OOMKilled is not reported (%s)", why)
         images = self.images.with_executor_env({"TIPHYS_WRAPPER": str(wrapper)}) if wrapper else self.images
+        images = await asyncio.to_thread(images.with_tool_dir, self.root_dir / "bin" / "tools")
         self.ctx = RunContext(self.api, clock=self.clock, images=images, isolation=isolation, root_dir=self.root_dir,
                               relay_interval=self._relay_interval, cgroups=cgroups, helper=helper)
         if self.register_node:

@@ -3,7 +3,9 @@
 The agent runs containers as host processes, so an image is only a name that picks a
 `HostImage`: its ENTRYPOINT and CMD (which Kubernetes combines with the pod's `command`/`args`),
 a table of `programs` that rewrites `argv[0]` (`python3` in a `python:*` image runs the agent's
-own interpreter), extra environment, and host programs it `requires`.
+own interpreter), `tools` the image has on its PATH and the host lacks (built-in stand-ins: each
+also rewrites `argv[0]`, and a shell finds it through a shim in a directory put first on PATH,
+written by `with_tool_dir`), extra environment, and host programs it `requires`.
 
 Kubernetes' rule (`kuberuntime.ExpandContainerCommandAndArgs`): `command` replaces ENTRYPOINT
 and then `args` (or nothing) follow; without `command`, ENTRYPOINT is followed by `args` when
@@ -13,16 +15,21 @@ wrapper execs it by name.
 
 Lookup order: the caller's rules, then the executor image, then the defaults
 (`busybox*`, `alpine*`, `debian*`, `ubuntu*` run as is; `python:*`; `node:*` when node is
-installed; `argoproj/argosay:*`), then `fallback`; otherwise `ImageNotMapped`. Patterns are
+installed; `docker/whalesay*` and `argoproj/argosay:v1`, which was built on it, with
+`cowsay`/`cowthink`; `argoproj/argosay:*`), then `fallback`; otherwise `ImageNotMapped`. Patterns are
 `fnmatch` globs against the reference with `docker.io/` and `library/` removed, tried both with
 and without its tag.
 """
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import os
+import shlex
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import msgspec
 
@@ -43,11 +50,14 @@ class HostImage(msgspec.Struct, frozen=True, kw_only=True):
     env: dict[str, str] = {}
     # host programs that must be on PATH for this image to be usable
     requires: tuple[str, ...] = ()
+    # programs on the image's PATH the host lacks: name -> the argv of a built-in stand-in
+    tools: dict[str, tuple[str, ...]] = {}
 
 
 class ResolvedCommand(msgspec.Struct, frozen=True):
     argv: list[str]
     env: dict[str, str]
+    path: tuple[str, ...] = ()  # directories that go before the host's PATH (the image's tool shims)
 
 
 def normalize_image(image: str, /) -> str:
@@ -73,6 +83,15 @@ _PYTHON = HostImage(cmd=("python3",), programs={"python": _SELF, "python3": _SEL
 _ARGOSAY = (sys.executable, "-m", "tiphys.executor.argosay")
 
 
+def _cowsay(call: str) -> tuple[str, ...]:
+    return (sys.executable, "-c", f"from tiphys.executor.cowsay import main; raise SystemExit(main({call}))")
+
+
+# docker/whalesay (Ubuntu's cowsay, its default cow replaced by the whale) and the images built on it
+_WHALESAY_TOOLS = {"cowsay": _cowsay("whalesay=True"), "cowthink": _cowsay("think=True, whalesay=True")}
+_ARGOSAY_PROGRAMS = {"/argosay": _ARGOSAY, "argosay": _ARGOSAY}
+
+
 def _defaults() -> list[tuple[str, HostImage]]:
     return [
         ("busybox*", _SHELL), ("alpine*", _SHELL),
@@ -80,9 +99,15 @@ def _defaults() -> list[tuple[str, HostImage]]:
         ("python", _PYTHON), ("python:*", _PYTHON),
         ("node", HostImage(cmd=("node",), requires=("node",))),
         ("node:*", HostImage(cmd=("node",), requires=("node",))),
-        # argosay v2's ENTRYPOINT is /argosay; both spellings map to the built-in implementation
-        ("argoproj/argosay*", HostImage(entrypoint=("/argosay",),
-                                        programs={"/argosay": _ARGOSAY, "argosay": _ARGOSAY})),
+        # as Argo's example controller ConfigMap (`images:`) describes it: `cmd: [cowsay]`
+        ("docker/whalesay*", HostImage(cmd=("cowsay",), tools=_WHALESAY_TOOLS)),
+        # argosay's ENTRYPOINT is /argosay; both spellings map to the built-in (v2's verbs, for v1
+        # too). v1 was built FROM docker/whalesay and so has cowsay on PATH; v2 has not.
+        ("argoproj/argosay:v1", HostImage(entrypoint=("/argosay",), programs=_ARGOSAY_PROGRAMS,
+                                          tools=_WHALESAY_TOOLS)),
+        ("argoproj/argosay:v1@*", HostImage(entrypoint=("/argosay",), programs=_ARGOSAY_PROGRAMS,
+                                            tools=_WHALESAY_TOOLS)),
+        ("argoproj/argosay*", HostImage(entrypoint=("/argosay",), programs=_ARGOSAY_PROGRAMS)),
     ]
 
 
@@ -107,12 +132,25 @@ class ImageMap:
         self._executor = _executor(executor_env or {})
         self._defaults = _defaults() if defaults else []
         self._fallback = fallback
+        self._tool_dir: Path | None = None
 
     def with_executor_env(self, env: Mapping[str, str], /) -> ImageMap:
         """A copy whose executor image also gets `env` (the agent adds the wrapper location)."""
         out = ImageMap.__new__(ImageMap)
         out.__dict__.update(self.__dict__)
         out._executor = _executor({**self._executor.env, **env})
+        return out
+
+    def with_tool_dir(self, directory: Path, /) -> ImageMap:
+        """A copy that writes, under `directory`, a PATH directory of shims for each image's `tools`
+        (the agent calls it once at start; the shims exec the stand-ins)."""
+        out = ImageMap.__new__(ImageMap)
+        out.__dict__.update(self.__dict__)
+        out._tool_dir = directory
+        hosts = [h for _, h in (*self._rules, *self._defaults)] + ([self._fallback] if self._fallback else [])
+        for host in hosts:
+            if host.tools:
+                _write_shims(directory / _tools_key(host.tools), host.tools)
         return out
 
     def is_executor(self, image: str, /) -> bool:
@@ -145,7 +183,28 @@ class ImageMap:
             argv = [*host.entrypoint, *(args if args is not None else host.cmd)]
         if not argv:
             raise ImageNotMapped(where, image, "no command given and the image map has no default command")
-        return ResolvedCommand(_map_programs(argv, host.programs), dict(host.env))
+        path = (str(self._tool_dir / _tools_key(host.tools)),) if host.tools and self._tool_dir else ()
+        return ResolvedCommand(_map_programs(argv, {**host.tools, **host.programs}), dict(host.env), path)
+
+
+def _tools_key(tools: Mapping[str, tuple[str, ...]]) -> str:
+    text = "\n".join(f"{name}={shlex.join(argv)}" for name, argv in sorted(tools.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _write_shims(directory: Path, tools: Mapping[str, tuple[str, ...]]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, argv in tools.items():
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"HostImage tools: {name!r} is not a program name")
+        shim = directory / name
+        text = f"#!/bin/sh\n# {name} on the image's PATH: a tiphys built-in stand-in\nexec {shlex.join(argv)} \"$@\"\n"
+        if shim.is_file() and shim.read_text() == text:
+            continue
+        tmp = directory / f".{name}.{os.getpid()}"
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        tmp.replace(shim)  # atomic: a pod already running never sees half a shim
 
 
 def _map_one(argv: list[str], at: int, programs: Mapping[str, tuple[str, ...]]) -> list[str]:

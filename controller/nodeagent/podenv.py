@@ -1,7 +1,7 @@
 """A container's environment, built the way the kubelet builds it (`kubelet_pods.go: makeEnvironmentVariables`).
 
-Order and precedence: the host's `PATH` and `HOME` (standing in for the image's ENV), the image
-map's extra variables, `HOSTNAME` = pod name, then `envFrom` sources in order (ConfigMap/Secret,
+Order and precedence: the host's `PATH` (after the image's tool directories) and `HOME` (standing
+in for the image's ENV), the image map's extra variables, `HOSTNAME` = pod name, then `envFrom` sources in order (ConfigMap/Secret,
 with `prefix`; keys that are not valid names are skipped, as the kubelet does), then `env` in
 order. An `env` value may reference earlier variables as `$(NAME)` (`$$` escapes); `valueFrom`
 supports `fieldRef` (the downward API), `configMapKeyRef`, `secretKeyRef` and `resourceFieldRef`
@@ -16,7 +16,7 @@ import binascii
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tiphys.controller.api import base
@@ -111,10 +111,10 @@ def _resource_field(container: Mapping[str, Any], ref: Mapping[str, Any], where:
 
 
 async def container_env(pod: Object, container: Mapping[str, Any], /, *, cache: SourceCache,
-                        image_env: Mapping[str, str], where: str) -> dict[str, str]:
+                        image_env: Mapping[str, str], where: str, image_path: Sequence[str] = ()) -> dict[str, str]:
     """The complete environment of `container` in `pod`."""
-    env: dict[str, str] = {"PATH": os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-                           "HOME": os.environ.get("HOME", "/root")}
+    host_path = os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    env: dict[str, str] = {"PATH": ":".join([*image_path, host_path]), "HOME": os.environ.get("HOME", "/root")}
     env.update(image_env)
     env["HOSTNAME"] = str((pod.get("metadata") or {}).get("name") or "")
     for i, source in enumerate(container.get("envFrom") or ()):

@@ -222,7 +222,8 @@ class PodRun:
         try:
             resolved = ctx.images.resolve(str(spec.get("image", "")), spec.get("command"), spec.get("args"),
                                           where=where)
-            env = await container_env(self.pod, spec, cache=self._sources, image_env=resolved.env, where=where)
+            env = await container_env(self.pod, spec, cache=self._sources, image_env=resolved.env,
+                                      image_path=resolved.path, where=where)
             if ctx.images.is_executor(str(spec.get("image", ""))):
                 env["TIPHYS_TASK_RESULT_DIR"] = str(self._relay.directory)
             argv = [expand_vars(a, env) for a in resolved.argv]
