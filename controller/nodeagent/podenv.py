@@ -1,12 +1,12 @@
 """A container's environment, built the way the kubelet builds it (`kubelet_pods.go: makeEnvironmentVariables`).
 
-Order and precedence: the host's `PATH` (after the image's tool directories) and `HOME` (standing
-in for the image's ENV), the image map's extra variables, `HOSTNAME` = pod name, then `envFrom` sources in order (ConfigMap/Secret,
-with `prefix`; keys that are not valid names are skipped, as the kubelet does), then `env` in
-order. An `env` value may reference earlier variables as `$(NAME)` (`$$` escapes); `valueFrom`
-supports `fieldRef` (the downward API), `configMapKeyRef`, `secretKeyRef` and `resourceFieldRef`
-(the container's limit or request, else the node's capacity as the kubelet reports it, here
-the host's CPU count and memory). A missing non-optional source is a `ContainerConfigError`,
+Order and precedence: the host's `PATH` (after the image's tool directories) and `HOME`
+(standing in for the image's ENV), the image map's extra variables, `HOSTNAME` = pod name, then
+`envFrom` sources in order (ConfigMap/Secret, with `prefix`; keys that are not valid names are
+skipped, as the kubelet does), then `env` in order. An `env` value may reference earlier
+variables as `$(NAME)` (`$$` escapes); `valueFrom` supports `fieldRef` (the downward API),
+`configMapKeyRef`, `secretKeyRef` and `resourceFieldRef` (the container's limit or request, else
+the node's capacity as the kubelet reports it, here the host's CPU count and memory). A missing non-optional source is a `ContainerConfigError`,
 which is what the kubelet reports as `CreateContainerConfigError`.
 """
 from __future__ import annotations
