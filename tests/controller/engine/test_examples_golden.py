@@ -86,17 +86,21 @@ def _tree(final: dict, nodes: dict) -> dict:
             "nodes": lines}
 
 
+def _assert_golden(got: dict, path: Path, *, width: int) -> None:
+    """`got` equals the reviewed golden file at `path`. With TIPHYS_UPDATE_GOLDEN=1, or when the file
+    is missing (outside CI, where a missing file fails), the file is first written from `got`."""
+    if os.environ.get("TIPHYS_UPDATE_GOLDEN") == "1" or not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"golden file {path.name} missing")
+        path.write_text(yaml.safe_dump(got, sort_keys=False, width=width, allow_unicode=True))
+    assert got == yaml.safe_load(path.read_text())
+
+
 @pytest.mark.parametrize("stem", EXAMPLES)
 def test_example_node_tree(stem):
     """The example's node tree matches its reviewed golden file."""
     final, nodes = run_workflow(_workflow(stem), behaviour=behaviour)
-    got = _tree(final, nodes)
-    path = GOLDEN / f"{stem}.yaml"
-    if os.environ.get("TIPHYS_UPDATE_GOLDEN") == "1" or not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"golden file {path.name} missing")
-        path.write_text(yaml.safe_dump(got, sort_keys=False, width=200, allow_unicode=True))
-    assert got == yaml.safe_load(path.read_text())
+    _assert_golden(_tree(final, nodes), GOLDEN / f"{stem}.yaml", width=200)
 
 
 def test_enough_examples():

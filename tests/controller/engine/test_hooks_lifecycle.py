@@ -13,19 +13,15 @@ template for a container of the same name, so the trees are Argo's with `Pod` wh
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.controller.engine.test_examples_golden import _tree, _workflow
+from tests.controller.engine.conftest import run_workflow
+from tests.controller.engine.test_examples_golden import GOLDEN, _assert_golden, _tree, _workflow
 from tiphys.controller import simkubelet
 from tiphys.controller.api import base
-from tiphys.controller.local import LocalSession
 from tiphys.controller.status_writer import StatusWriter
 
-GOLDEN = Path(__file__).parent / "golden"
 NODE_ID = "workflows.argoproj.io/node-id"
 STAND_IN = {"name": "http", "container": {"image": "alpine:3.23", "command": ["sh", "-c"], "args": ["echo hook"]}}
 
@@ -56,14 +52,7 @@ async def _until_node_running(api, meta: dict) -> None:
 
 def _run(wf: dict, monkeypatch) -> tuple[dict, dict]:
     monkeypatch.setattr(simkubelet, "SimKubelet", RunningFirst)
-
-    async def go() -> dict:
-        async with LocalSession() as session:
-            return await session.run(wf, timeout=60)
-
-    final = asyncio.run(go())
-    nodes = StatusWriter().read_nodes(final.get("status") or {})
-    return final, {n.name: n for n in nodes.values()}
+    return run_workflow(wf, timeout=60)
 
 
 def _example(stem: str) -> dict:
@@ -76,13 +65,7 @@ def _example(stem: str) -> dict:
 @pytest.mark.parametrize("stem", ["life-cycle-hooks-wf-level", "life-cycle-hooks-tmpl-level"])
 def test_lifecycle_hook_examples(stem, monkeypatch):
     final, nodes = _run(_example(stem), monkeypatch)
-    got = _tree(final, nodes)
-    path = GOLDEN / f"{stem}.yaml"
-    if os.environ.get("TIPHYS_UPDATE_GOLDEN") == "1" or not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"golden file {path.name} missing")
-        path.write_text(yaml.safe_dump(got, sort_keys=False, width=250, allow_unicode=True))
-    assert got == yaml.safe_load(path.read_text())
+    _assert_golden(_tree(final, nodes), GOLDEN / f"{stem}.yaml", width=250)
     for name, node in nodes.items():
         if ".hooks." in name or name.endswith(".onExit"):
             assert node.node_flag is not None and node.node_flag.hooked, name
