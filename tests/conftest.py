@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("tiphys", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("TIPHYS_HYPOTHESIS_PROFILE", "tiphys"))
 
-# One real kube-apiserver + etcd per session, for every test that asks for it (tests/cluster/fixture.py).
-pytest_plugins = ["tests.cluster.fixture"]
+# One real kube-apiserver + etcd per session, for every test that asks for it (tests/cluster/fixture.py),
+# and one real S3 server (tests/executor/s3_fixture.py).
+pytest_plugins = ["tests.cluster.fixture", "tests.executor.s3_fixture"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_ARGO = REPO.parent / "shared" / "argo"
