@@ -87,14 +87,14 @@ class FakeCluster:
             done += step
         await self.settle()
 
-    async def workflow(self, name: str) -> dict | None:
+    async def workflow(self, name: str, namespace: str = NS) -> dict | None:
         try:
-            return await self.api.get(base.WORKFLOWS, name, namespace=NS)
+            return await self.api.get(base.WORKFLOWS, name, namespace=namespace)
         except NotFound:
             return None
 
-    async def completed(self, name: str) -> bool:
-        wf = await self.workflow(name)
+    async def completed(self, name: str, namespace: str = NS) -> bool:
+        wf = await self.workflow(name, namespace)
         return wf is not None and (wf["metadata"].get("labels") or {}).get("workflows.argoproj.io/completed") == "true"
 
     async def nodes(self, name: str) -> dict:

@@ -4,7 +4,6 @@ workflows run at each moment is observable, not a race. Limits are set the way t
 them from its ConfigMap (`Engine.throttler.configure`, before the workers start)."""
 from __future__ import annotations
 
-
 from tests.controller.engine.fakecluster import NS, FakeCluster
 from tiphys.controller.api import base
 from tiphys.controller.engine import Engine
@@ -52,12 +51,13 @@ class Throttled(FakeCluster):
         """Let the workflow's pod run, and wait until the workflow is completed."""
         for pod in await self.pods_of(name, namespace):
             await self.kubelet._run(pod)
+        await self.until(lambda: self.completed(name, namespace))
 
-        async def done() -> bool:
-            obj = await self.api.get(base.WORKFLOWS, name, namespace=namespace)
-            return (obj["metadata"].get("labels") or {}).get("workflows.argoproj.io/completed") == "true"
-
-        await self.until(done)
+    async def terminate(self, name: str, namespace: str = NS) -> None:
+        """Set `spec.shutdown: Terminate`, as `argo terminate` does."""
+        live = await self.api.get(base.WORKFLOWS, name, namespace=namespace)
+        await self.api.update(base.WORKFLOWS, {**live, "spec": {**live["spec"], "shutdown": "Terminate"}},
+                              namespace=namespace)
 
 
 async def _postponed(c: Throttled, name: str, namespace: str = NS) -> bool:
@@ -178,8 +178,7 @@ async def test_terminating_a_postponed_workflow_bypasses_the_throttler_without_t
             await c.create(wf(name))
             await c.advance(1)
         await c.advance(1)
-        live = await c.api.get(base.WORKFLOWS, "c", namespace=NS)
-        await c.api.update(base.WORKFLOWS, {**live, "spec": {**live["spec"], "shutdown": "Terminate"}}, namespace=NS)
+        await c.terminate("c")
         await c.advance(2)
         c_status = await c.status("c")
         assert c_status.get("message") != POSTPONED_MESSAGE  # reconciled at once, out of the queue
@@ -197,15 +196,9 @@ async def test_a_workflow_terminated_before_its_first_pod_completes_failed():
         await c.advance(1)
         await c.create(wf("c"))
         await c.advance(1)
-        live = await c.api.get(base.WORKFLOWS, "c", namespace=NS)
-        await c.api.update(base.WORKFLOWS, {**live, "spec": {**live["spec"], "shutdown": "Terminate"}}, namespace=NS)
-        await c.until(lambda: _completed(c, "c"), limit=10)
+        await c.terminate("c")
+        await c.until(lambda: c.completed("c"), limit=10)
         assert (await c.status("c"))["phase"] == "Failed"
-
-
-async def _completed(c: Throttled, name: str) -> bool:
-    obj = await c.api.get(base.WORKFLOWS, name, namespace=NS)
-    return (obj["metadata"].get("labels") or {}).get("workflows.argoproj.io/completed") == "true"
 
 
 def suspended(name: str) -> dict:
