@@ -83,7 +83,8 @@ class NodeAgent:
     def __init__(self, api: base.Api, /, *, clock: Any, node_name: str = "tiphys-local", namespace: str | None = None,
                  images: ImageMap | None = None, root_dir: Path, max_pods: int = 16,
                  isolation: Isolation | None = None, scheduler_names: tuple[str, ...] = ("", "default-scheduler"),
-                 relay_interval: float = 0.2, register_node: bool = True) -> None:
+                 relay_interval: float = 0.2, register_node: bool = True,
+                 resource_poll_interval: float | None = None) -> None:
         if max_pods < 1:
             raise ValueError(f"NodeAgent: max_pods must be at least 1, got {max_pods}")
         self.api, self.clock, self.node_name, self.namespace = api, clock, node_name, namespace
@@ -92,6 +93,7 @@ class NodeAgent:
         self.max_pods = max_pods
         self.scheduler_names = scheduler_names
         self.register_node = register_node
+        self.resource_poll_interval = resource_poll_interval  # resource templates' conditions; None: 5 s
         self._isolation = isolation
         self._relay_interval = relay_interval
         common: dict[str, Any] = {"clock": clock, "namespace": namespace, "transform": strip_managed_fields}
@@ -157,7 +159,8 @@ class NodeAgent:
         images = self.images.with_executor_env({"TIPHYS_WRAPPER": str(wrapper)}) if wrapper else self.images
         images = await asyncio.to_thread(images.with_tool_dir, self.root_dir / "bin" / "tools")
         self.ctx = RunContext(self.api, clock=self.clock, images=images, isolation=isolation, root_dir=self.root_dir,
-                              relay_interval=self._relay_interval, cgroups=cgroups, helper=helper)
+                              relay_interval=self._relay_interval, cgroups=cgroups, helper=helper,
+                              resource_poll_interval=self.resource_poll_interval)
         if self.register_node:
             await self._register_node()
         self._tasks += [asyncio.ensure_future(self.own.run()), asyncio.ensure_future(self.unscheduled.run())]

@@ -38,6 +38,7 @@ from .errors import ContainerConfigError, NodeAgentError
 from .images import ImageMap
 from .podenv import SourceCache, container_env, parse_quantity
 from .process import ContainerProcess, StartFailed
+from .resourcepod import InProcessContainer, resource_action
 from .sandbox import PYTHON_HELPER, Isolation, container_mounts, expand_vars, launch_spec
 from .status import ContainerState, PodConditions, pod_status, timestamp
 from .taskresults import TaskResultRelay
@@ -54,13 +55,16 @@ class RunContext:
 
     def __init__(self, api: base.Api, /, *, clock: Any, images: ImageMap, isolation: Isolation, root_dir: Path,
                  relay_interval: float = 0.2, keep_pod_dirs: bool = False,
-                 cgroups: MemoryCgroups | None = None, helper: Sequence[str] = PYTHON_HELPER) -> None:
+                 cgroups: MemoryCgroups | None = None, helper: Sequence[str] = PYTHON_HELPER,
+                 resource_poll_interval: float | None = None) -> None:
         self.api, self.clock, self.images, self.isolation = api, clock, images, isolation
         self.cgroups = cgroups if isolation is Isolation.NAMESPACE else None  # joined by `_enter.py`
         self.root_dir = root_dir
         self.relay_interval = relay_interval
         self.helper = tuple(helper)  # the enter helper's argv prefix (C binary or Python script)
         self.keep_pod_dirs = keep_pod_dirs
+        # how often resource templates re-read their object for conditions (None: Argo's 5 s)
+        self.resource_poll_interval = resource_poll_interval
         # host paths containers must still see under their mounts (see `container_mounts`)
         self.keep_visible = [root_dir, Path(sys.prefix), Path(sys.base_prefix),
                              Path(__file__).resolve().parents[2]]
@@ -104,7 +108,7 @@ class PodRun:
         self.conditions = PodConditions()
         self.phase, self.reason, self.message = "Pending", "", ""
         self.start_time: str | None = None
-        self._procs: dict[str, ContainerProcess] = {}
+        self._procs: dict[str, ContainerProcess | InProcessContainer] = {}
         self._reapers: dict[str, asyncio.Future[tuple[int, str]]] = {}
         self._wake = asyncio.Event()
         self._timers: list[Any] = []  # deadline and kill escalations: a handful per pod
@@ -226,6 +230,9 @@ class PodRun:
                                       image_path=resolved.path, where=where)
             if ctx.images.is_executor(str(spec.get("image", ""))):
                 env["TIPHYS_TASK_RESULT_DIR"] = str(self._relay.directory)
+                action = resource_action(spec)
+                if action is not None:  # `argoexec resource`: played by the agent (resourcepod.py)
+                    return self._start_in_process(spec, action, env)
             argv = [expand_vars(a, env) for a in resolved.argv]
             namespaced = ctx.isolation is Isolation.NAMESPACE
             mounts = container_mounts(spec, self._volumes, env=env, where=where,
@@ -266,6 +273,22 @@ class PodRun:
             self._tick()
         return True
 
+    def _start_in_process(self, spec: dict[str, Any], action: str, env: dict[str, str]) -> bool:
+        name = spec["name"]
+        log_path = self.ctx.log_path(self.namespace, self.name, name)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_bytes(b"")
+        ctr = InProcessContainer(self.pod, spec, action, env, api=self.ctx.api, volumes=self._volumes,
+                                 log_path=log_path, task_result_dir=self._relay.directory,
+                                 poll_interval=self.ctx.resource_poll_interval)
+        self._procs[name] = ctr
+        self.states[name].start(self._now(), None)
+        reaper = ctr.start()
+        reaper.add_done_callback(lambda _: self._wake.set())
+        self._reapers[name] = reaper
+        self._tick()
+        return True
+
     async def _pump(self, done: Any) -> None:
         """Handle wake-ups until `done()` holds (or the pod is being stopped and nothing runs)."""
         while True:
@@ -290,7 +313,10 @@ class PodRun:
                 else:
                     oom = code == 137 and name in self._cgroups and self.ctx.cgroups is not None \
                         and self.ctx.cgroups.oom_killed(self._cgroups[name])
-                    self.states[name].finish(self._now(), code, reason="OOMKilled" if oom else None)
+                    proc = self._procs.get(name)
+                    message = proc.message if isinstance(proc, InProcessContainer) else ""
+                    self.states[name].finish(self._now(), code, reason="OOMKilled" if oom else None,
+                                             message=message)
                 self._drop_cgroup(name)
 
     def _drop_cgroup(self, name: str) -> None:

@@ -1,0 +1,26 @@
+"""tiphys.executor.resource: `argoexec resource <action>`, the main process of a resource template.
+
+* `command` -- `run_resource`: the action, the wait on success/failure conditions, the output
+  parameters, the task result (Argo's order);
+* `actions` -- get, create, apply, delete, replace, patch over a `client.KubeClient`;
+* `flags` -- the kubectl flags a template may pass; `kinds` -- kind and type-argument lookup;
+* `conditions` -- Argo's label-selector conditions over the live object; `jsonpath` -- kubectl's
+  JSONPath templates for `valueFrom.jsonPath`;
+* `incluster` -- the client a real pod uses (service-account token, discovery).
+"""
+from .actions import ACTIONS, Target
+from .client import KubeClient, PatchKind
+from .command import FAILURE_EXIT_CODE, ResourceOutcome, ResourceSettings, run_resource
+from .conditions import Requirement, Verdict, evaluate, parse_condition
+from .errors import (KubeAlreadyExists, KubeConflict, KubeError, KubeNotFound, KubeUnsupportedMediaType,
+                     ResourceError, ResourceFailed)
+from .flags import Flags, parse_flags
+from .jsonpath import JsonPathError, render
+from .kinds import BUILTIN, KindInfo, KindTable, UnknownKind
+
+__all__ = [
+    "ACTIONS", "BUILTIN", "FAILURE_EXIT_CODE", "Flags", "JsonPathError", "KindInfo", "KindTable",
+    "KubeAlreadyExists", "KubeClient", "KubeConflict", "KubeError", "KubeNotFound", "KubeUnsupportedMediaType",
+    "PatchKind", "Requirement", "ResourceError", "ResourceFailed", "ResourceOutcome", "ResourceSettings",
+    "Target", "UnknownKind", "Verdict", "evaluate", "parse_condition", "parse_flags", "render", "run_resource",
+]

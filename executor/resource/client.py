@@ -1,0 +1,49 @@
+"""What the `resource` command needs from an API server, as one small async protocol.
+
+The command never imports a client library: the entry point hands it an implementation --
+`incluster.InClusterClient` inside a real pod (service-account token, discovery), or the node
+agent's adapter over its own `Api` when the agent runs the pod in-process. Objects are plain
+dicts. Failures are `errors.KubeError` subclasses (`KubeNotFound`, `KubeAlreadyExists`,
+`KubeConflict`, `KubeUnsupportedMediaType`), mapped once from the HTTP status.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Any, Protocol
+
+from .kinds import KindInfo
+
+__all__ = ["KubeClient", "PatchKind"]
+
+
+class PatchKind(enum.StrEnum):
+    """`mergeStrategy` values, as kubectl's `patch --type`."""
+
+    STRATEGIC = "strategic"
+    MERGE = "merge"
+    JSON = "json"
+
+
+class KubeClient(Protocol):
+    async def kind_for_manifest(self, api_version: str, kind: str, /) -> KindInfo:
+        """The served resource of `apiVersion`/`kind`; `kinds.UnknownKind` if none."""
+        ...
+
+    async def kind_for_argument(self, text: str, /) -> KindInfo:
+        """The resource a kubectl TYPE argument (`pods`, `po`, `jobs.batch`) names; `UnknownKind`."""
+        ...
+
+    async def get(self, kind: KindInfo, name: str, /, *, namespace: str | None) -> dict[str, Any]: ...
+
+    async def list(self, kind: KindInfo, /, *, namespace: str | None,
+                   label_selector: str | None = None) -> list[dict[str, Any]]: ...
+
+    async def create(self, kind: KindInfo, body: dict[str, Any], /, *, namespace: str | None) -> dict[str, Any]: ...
+
+    async def update(self, kind: KindInfo, body: dict[str, Any], /, *, namespace: str | None) -> dict[str, Any]: ...
+
+    async def patch(self, kind: KindInfo, name: str, patch: Any, /, *, namespace: str | None,
+                    patch_kind: PatchKind) -> dict[str, Any]: ...
+
+    async def delete(self, kind: KindInfo, name: str, /, *, namespace: str | None,
+                     propagation: str | None = None, grace_period: int | None = None) -> None: ...
