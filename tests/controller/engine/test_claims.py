@@ -5,6 +5,7 @@ from tests.controller.engine.fakecluster import NS, FakeCluster
 from tiphys.controller.api import base
 from tiphys.controller.api.embedded import EmbeddedApi
 from tiphys.controller.api.errors import InternalError
+from tiphys.controller.clock import FakeClock
 from tiphys.controller.simkubelet import SimOutcome
 
 PVC_NAME = "vols-workdir"
@@ -127,26 +128,31 @@ async def test_our_own_pvc_from_before_a_restart_is_reused():
 
 
 class FlakyPVCApi(EmbeddedApi):
-    """PVC creates fail with a 500 the first `n` times."""
+    """PVC writes of one `verb` (create or delete) fail with a 500 saying `message` the first `n` times."""
 
-    def __init__(self, n: int, **kw) -> None:
+    def __init__(self, n: int, /, *, verb: str, message: str, **kw) -> None:
         super().__init__(**kw)
-        self.n = n
+        self.n, self.verb, self.message = n, verb, message
+
+    def _maybe_fail(self, verb: str, resource: base.Resource) -> None:
+        if verb == self.verb and resource == base.PERSISTENT_VOLUME_CLAIMS and self.n > 0:
+            self.n -= 1
+            raise InternalError(self.message)
 
     async def create(self, resource, body, /, **kw):
-        if resource == base.PERSISTENT_VOLUME_CLAIMS and self.n > 0:
-            self.n -= 1
-            raise InternalError("etcdserver: request timed out")
+        self._maybe_fail("create", resource)
         return await super().create(resource, body, **kw)
+
+    async def delete(self, resource, name, /, **kw):
+        self._maybe_fail("delete", resource)
+        return await super().delete(resource, name, **kw)
 
 
 async def test_a_failing_pvc_create_leaves_the_workflow_pending_then_it_runs():
     """A create that fails (5xx) keeps the workflow Pending with Argo's message and no pod; it is
     tried again with backoff, and the workflow then runs."""
-    from tiphys.controller.clock import FakeClock
-
     clock = FakeClock()
-    api = FlakyPVCApi(3, clock=clock)
+    api = FlakyPVCApi(3, verb="create", message="etcdserver: request timed out", clock=clock)
     seen: list[tuple[str, str]] = []
     async with FakeCluster(api=api, clock=clock) as c:
         await c.submit(workflow())
@@ -167,27 +173,11 @@ async def test_a_failing_pvc_create_leaves_the_workflow_pending_then_it_runs():
         assert api.n == 0
 
 
-class FlakyPVCDeleteApi(EmbeddedApi):
-    """PVC deletes fail with a 500 the first `n` times."""
-
-    def __init__(self, n: int, **kw) -> None:
-        super().__init__(**kw)
-        self.n = n
-
-    async def delete(self, resource, name, /, **kw):
-        if resource == base.PERSISTENT_VOLUME_CLAIMS and self.n > 0:
-            self.n -= 1
-            raise InternalError("etcdserver: leader changed")
-        return await super().delete(resource, name, **kw)
-
-
 async def test_a_failed_pvc_delete_stays_listed_and_is_tried_again():
     """Argo keeps a PVC whose delete failed in status.persistentVolumeClaims; tiphys also tries
     again after completion until it is gone."""
-    from tiphys.controller.clock import FakeClock
-
     clock = FakeClock()
-    api = FlakyPVCDeleteApi(2, clock=clock)
+    api = FlakyPVCApi(2, verb="delete", message="etcdserver: leader changed", clock=clock)
     async with FakeCluster(api=api, clock=clock) as c:
         await c.submit(workflow())
         await c.until(lambda: c.completed("vols"))
