@@ -69,6 +69,13 @@ async def _status(c: FakeCluster, name: str) -> dict:
     return (await c.workflow(name) or {}).get("status") or {}
 
 
+async def _all_succeed(c: FakeCluster, *names: str) -> None:
+    """Each workflow, in turn, completes, and it Succeeded."""
+    for name in names:
+        await c.until(lambda: c.completed(name))
+        assert (await _status(c, name))["phase"] == "Succeeded"
+
+
 async def test_second_workflow_waits_for_the_mutex_with_argos_message_and_runs_after():
     gate = Gate()
     async with gate.cluster_of() as c:
@@ -95,8 +102,7 @@ async def test_second_workflow_waits_for_the_mutex_with_argos_message_and_runs_a
         assert b["synchronization"] == {"mutex": {"holding": [{"mutex": MUTEX, "holder": "b"}]}}
         assert "synchronization" not in await _status(c, "a")  # released at completion
         await gate.run((await gate.pods("b"))[0])
-        await c.until(lambda: c.completed("b"))
-        assert (await _status(c, "b"))["phase"] == "Succeeded"
+        await _all_succeed(c, "b")
 
 
 async def _has(gate: Gate, workflow: str) -> bool:
@@ -124,9 +130,7 @@ async def test_semaphore_of_two_runs_two_of_three_workflows_then_the_third():
         assert len(await gate.unfinished()) == 2  # s1 and s3: never more than the limit
         for name in ("s1", "s3"):
             await gate.run((await gate.pods(name))[0])
-        for name in ("s1", "s2", "s3"):
-            await c.until(lambda: c.completed(name))
-            assert (await _status(c, name))["phase"] == "Succeeded"
+        await _all_succeed(c, "s1", "s2", "s3")
 
 
 async def test_higher_priority_waiter_goes_first():
@@ -165,8 +169,7 @@ async def test_template_mutex_in_a_fan_out_runs_one_pod_at_a_time():
                 {"mutex": f"{NS}/Mutex/welcome", "holder": holder.id_}]
             await gate.run(running[0])
             seen_running += 1
-        await c.until(lambda: c.completed("fan"))
-        assert (await _status(c, "fan"))["phase"] == "Succeeded"
+        await _all_succeed(c, "fan")
         assert len(await gate.pods("fan")) == 4
 
 
@@ -228,9 +231,7 @@ async def test_restart_in_the_middle_grants_no_lock_twice():
         await c.until(lambda: _has(gate, "c"))
         await gate.run((await gate.pods("a"))[0])
         await gate.run((await gate.pods("c"))[0])
-        for name in ("a", "b", "c"):
-            await c.until(lambda: c.completed(name))
-            assert (await _status(c, name))["phase"] == "Succeeded"
+        await _all_succeed(c, "a", "b", "c")
 
 
 async def test_deleting_the_holder_lets_the_waiter_run():
