@@ -108,3 +108,7 @@ class FakeCluster:
 
     async def objects(self, resource: base.Resource) -> list[dict]:
         return list((await self.api.list(resource, namespace=NS)).items)
+
+    async def has_pod(self) -> bool:
+        """Whether any pod exists yet (for `until`)."""
+        return bool(await self.names(base.PODS))

@@ -56,10 +56,7 @@ async def test_the_namespace_default_configmap_serves_workflows_without_a_ref():
         await configmap(c, "artifact-repositories", {"mine": REPO}, {DEFAULT_REPOSITORY_ANNOTATION: "mine"})
         c.engine.reconciler.artifact_repository = {"s3": {"bucket": "controller-default"}}
         await c.submit(workflow("ns-default"))
-
-        async def has_pod() -> bool:
-            return bool(await c.names(base.PODS))
-        await c.until(has_pod)
+        await c.until(c.has_pod)
         await c.settle()
         ref = (await c.workflow("ns-default"))["status"]["artifactRepositoryRef"]
         assert (ref["configMap"], ref["key"], ref["namespace"]) == ("artifact-repositories", "mine", NS)
@@ -70,10 +67,7 @@ async def test_the_controller_configmap_repository_is_the_last_resort():
     async with FakeCluster(hold=lambda pod: True) as c:
         c.engine.reconciler.artifact_repository = {"s3": {"bucket": "controller-default", "endpoint": "minio:9000"}}
         await c.submit(workflow("ctl"))
-
-        async def has_pod() -> bool:
-            return bool(await c.names(base.PODS))
-        await c.until(has_pod)
+        await c.until(c.has_pod)
         await c.settle()
         ref = (await c.workflow("ctl"))["status"]["artifactRepositoryRef"]
         assert ref == {"default": True, "artifactRepository": {"s3": {"bucket": "controller-default",
@@ -115,10 +109,7 @@ async def test_the_repository_is_resolved_once_a_changed_configmap_does_not_move
         await configmap(c, "my-repos", {"k": REPO})
         ref = {"configMap": "my-repos", "key": "k"}
         await c.submit(workflow("pin", artifactRepositoryRef=ref))
-
-        async def has_pod() -> bool:
-            return bool(await c.names(base.PODS))
-        await c.until(has_pod)
+        await c.until(c.has_pod)
         cm = await c.api.get(base.CONFIG_MAPS, "my-repos", namespace=NS)
         await c.api.update(base.CONFIG_MAPS, {**cm, "data": {"k": "s3:\n  bucket: moved\n"}}, namespace=NS)
         await c.stop_controller()  # a restarted controller reads the recorded repository

@@ -43,10 +43,7 @@ async def test_outputs_land_under_the_configmap_repositorys_key_format(s3_server
                                               "data": {"minio": json.dumps(repo)}}, namespace=NS)
         await c.settle()
         await c.submit(wf)
-
-        async def has_pod() -> bool:
-            return bool(await c.names(base.PODS))
-        await c.until(has_pod)
+        await c.until(c.has_pod)
         pod = (await c.objects(base.PODS))[0]
     template, env = pod_env(pod)
     secrets = tmp_path / "secret" / "s3-creds"

@@ -20,10 +20,7 @@ async def test_defaults_apply_to_a_workflow_that_lacks_them():
     async with FakeCluster(hold=lambda pod: True) as c:
         c.engine.reconciler.workflow_defaults = DEFAULTS
         await c.submit(workflow("d"))
-
-        async def has_pod() -> bool:
-            return bool(await c.names(base.PODS))
-        await c.until(has_pod)
+        await c.until(c.has_pod)
         pod = (await c.objects(base.PODS))[0]
         # the workflow deadline (activeDeadlineSeconds 300) caps the pod's
         assert 295 <= pod["spec"]["activeDeadlineSeconds"] <= 300
