@@ -17,6 +17,18 @@ from tiphys.core.plan.meta import PodSettings
 NS = "default"
 
 
+async def put_configmap(api: base.Api, name: str, data: dict[str, str], /, *, namespace: str = NS) -> None:
+    """Create the ConfigMap `name` with `data`, or replace the data of the one there."""
+    try:
+        live = await api.get(base.CONFIG_MAPS, name, namespace=namespace)
+    except NotFound:
+        await api.create(base.CONFIG_MAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                            "metadata": {"name": name, "namespace": namespace}, "data": data},
+                         namespace=namespace)
+        return
+    await api.update(base.CONFIG_MAPS, {**live, "data": data}, namespace=namespace)
+
+
 class HoldingKubelet(SimKubelet):
     """The simulated kubelet, except that pods `hold(pod)` picks are never run (they stay Pending)."""
 

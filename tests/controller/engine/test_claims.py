@@ -39,7 +39,7 @@ async def test_pvc_made_before_the_first_pod_with_argo_name_labels_owner_and_sta
     status lists it as Argo does while the workflow runs."""
     async with FakeCluster(hold=lambda pod: True) as c:
         wf = await c.submit(workflow())
-        await c.until(lambda: _has_pods(c))
+        await c.until(c.has_pod)
         pvcs = await c.objects(base.PERSISTENT_VOLUME_CLAIMS)
         pods = await c.objects(base.PODS)
         assert [p["metadata"]["name"] for p in pvcs] == [PVC_NAME]
@@ -57,10 +57,6 @@ async def test_pvc_made_before_the_first_pod_with_argo_name_labels_owner_and_sta
         assert status["phase"] == "Running"
         assert status["persistentVolumeClaims"] == [
             {"name": "workdir", "persistentVolumeClaim": {"claimName": PVC_NAME}}]
-
-
-async def _has_pods(c: FakeCluster) -> bool:
-    return bool(await c.names(base.PODS))
 
 
 async def test_succeeded_workflow_deletes_its_pvc_and_empties_the_list():

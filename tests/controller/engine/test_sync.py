@@ -3,7 +3,7 @@ API with the simulated kubelet. Pods are held (Pending) until a test lets one ru
 lock at each moment is observable, not a race."""
 from __future__ import annotations
 
-from tests.controller.engine.fakecluster import NS, FakeCluster
+from tests.controller.engine.fakecluster import NS, FakeCluster, put_configmap
 from tiphys.controller.api import base
 
 MUTEX = f"{NS}/Mutex/test"
@@ -55,14 +55,7 @@ class Gate:
 
 
 async def _configmap(c: FakeCluster, value: str) -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "my-config", "namespace": NS},
-            "data": {"workflow": value}}
-    try:
-        current = await c.api.get(base.CONFIG_MAPS, "my-config", namespace=NS)
-    except Exception:
-        await c.api.create(base.CONFIG_MAPS, body, namespace=NS)
-        return
-    await c.api.update(base.CONFIG_MAPS, {**current, "data": {"workflow": value}}, namespace=NS)
+    await put_configmap(c.api, "my-config", {"workflow": value})
 
 
 async def _status(c: FakeCluster, name: str) -> dict:

@@ -4,7 +4,10 @@ instrumented work queue), and a restart counting the running workflows before it
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
+from tests.controller.engine.fakecluster import put_configmap
 from tiphys.controller.api import EmbeddedApi, base
 from tiphys.controller.clock import FakeClock
 from tiphys.controller.main import ControllerProcess, Options
@@ -29,6 +32,18 @@ def _process(api: EmbeddedApi, clock: FakeClock) -> ControllerProcess:
                                      namespace=None, configmap=f"{NS}/{CM}"), api=api, clock=clock)
 
 
+@contextlib.asynccontextmanager
+async def _running(api: EmbeddedApi, clock: FakeClock) -> AsyncIterator[ControllerProcess]:
+    """The controller process runs for the block; then it stops, and must exit with status 0."""
+    proc = _process(api, clock)
+    run = asyncio.ensure_future(proc.run())
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        assert await asyncio.wait_for(run, 10) == 0
+
+
 async def _run_for(clock: FakeClock, settle, seconds: int) -> None:
     for _ in range(seconds):
         await settle(40)
@@ -41,13 +56,7 @@ async def _status(api: EmbeddedApi, name: str) -> dict:
 
 
 async def _configmap(api: EmbeddedApi, data: dict) -> None:
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CM, "namespace": NS}, "data": data}
-    try:
-        live = await api.get(base.CONFIG_MAPS, CM, namespace=NS)
-    except Exception:
-        await api.create(base.CONFIG_MAPS, body, namespace=NS)
-        return
-    await api.update(base.CONFIG_MAPS, {**live, "data": data}, namespace=NS)
+    await put_configmap(api, CM, data, namespace=NS)
 
 
 async def test_configmap_parallelism_holds_then_a_raised_limit_admits_at_once(settle):
@@ -57,9 +66,7 @@ async def test_configmap_parallelism_holds_then_a_raised_limit_admits_at_once(se
     for name in ("a", "b", "c"):
         await api.create(base.WORKFLOWS, _wf(name, SUSPEND), namespace=NS)
         clock.advance(1.0)
-    proc = _process(api, clock)
-    run = asyncio.ensure_future(proc.run())
-    try:
+    async with _running(api, clock):
         await _run_for(clock, settle, 5)
         assert (await _status(api, "a"))["phase"] == "Running"
         for name in ("b", "c"):
@@ -72,9 +79,6 @@ async def test_configmap_parallelism_holds_then_a_raised_limit_admits_at_once(se
         await _configmap(api, {"parallelism": "0"})  # 0: no limit
         await settle(200)
         assert (await _status(api, "c"))["phase"] == "Running"
-    finally:
-        proc.stop()
-        assert await asyncio.wait_for(run, 10) == 0
 
 
 async def test_restarted_process_counts_running_workflows_and_admits_when_one_ends(settle):
@@ -82,18 +86,11 @@ async def test_restarted_process_counts_running_workflows_and_admits_when_one_en
     api = EmbeddedApi(clock=clock)
     await _configmap(api, {"config": "parallelism: 1\n"})
     await api.create(base.WORKFLOWS, _wf("z-running", SUSPEND), namespace=NS)
-    proc = _process(api, clock)
-    run = asyncio.ensure_future(proc.run())
-    try:
+    async with _running(api, clock):
         await _run_for(clock, settle, 3)
         assert (await _status(api, "z-running"))["phase"] == "Running"
-    finally:
-        proc.stop()
-        assert await asyncio.wait_for(run, 10) == 0
     await api.create(base.WORKFLOWS, _wf("a-new", POD), namespace=NS)  # listed before z-running
-    proc = _process(api, clock)
-    run = asyncio.ensure_future(proc.run())
-    try:
+    async with _running(api, clock):
         await _run_for(clock, settle, 3)
         status = await _status(api, "a-new")
         assert (status.get("phase"), status.get("message")) == ("Pending", POSTPONED_MESSAGE)
@@ -101,6 +98,3 @@ async def test_restarted_process_counts_running_workflows_and_admits_when_one_en
         await _run_for(clock, settle, 2)
         pods = (await api.list(base.PODS, namespace=NS)).items
         assert [p["metadata"]["labels"]["workflows.argoproj.io/workflow"] for p in pods] == ["a-new"]
-    finally:
-        proc.stop()
-        assert await asyncio.wait_for(run, 10) == 0
