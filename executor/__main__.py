@@ -1,4 +1,4 @@
-"""`python -m tiphys.executor init|wait|argosay ...`: the in-pod entry points.
+"""`python -m tiphys.executor init|wait|resource|argosay ...`: the in-pod entry points.
 
 Thin by design: read the environment once, build settings and the artifact repository, call the
 library function, turn its outcome into an exit code. A failure prints one line naming what
@@ -58,6 +58,37 @@ def _wait(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _resource(args: argparse.Namespace) -> int:
+    """`resource <action>`: Argo's resource template main, through the pod's service account."""
+    from .resource.command import ResourceSettings, client_sink, run_resource
+    from .resource.incluster import InClusterClient
+    from .runtime import FileTaskResultSink
+    from .template import read_template
+    env = dict(os.environ)
+    template = read_template(ExecutorPaths.from_env(env), env)
+    settings = ResourceSettings.from_env(env)
+    sink_dir = args.task_result_dir or env.get("TIPHYS_TASK_RESULT_DIR")
+
+    async def go() -> int:
+        async with InClusterClient.from_env(env) as client:
+            sink = FileTaskResultSink(sink_dir) if sink_dir else client_sink(client)
+            outcome = await run_resource(template, args.action, client, settings, sink=sink,
+                                         log=lambda line: print(line, flush=True))
+        if outcome.message:
+            _termination_message(outcome.message)
+        return outcome.exit_code
+    return asyncio.run(go())
+
+
+def _termination_message(text: str) -> None:
+    """argoexec's `WriteTerminateMessage`: the kubelet shows it as the container's message."""
+    try:
+        with open("/dev/termination-log", "w") as f:
+            f.write(text)
+    except OSError:
+        pass  # not in a pod (or no termination log): the message is in the log already
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["argosay"]:
@@ -70,11 +101,19 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: $TIPHYS_WRAPPER, else the one built beside tiphys.executor.wrapper)")
     p_wait = sub.add_parser("wait", help="wait for main, collect outputs, write the task result")
     p_wait.add_argument("--task-result-dir", help="write task results as JSON files here")
+    p_res = sub.add_parser("resource", help="run a resource template's action (Argo's argoexec resource)")
+    p_res.add_argument("action", choices=["get", "create", "apply", "delete", "replace", "patch"])
+    p_res.add_argument("--task-result-dir", help="write task results as JSON files here (default: through the API)")
     args = parser.parse_args(argv)
     try:
+        if args.cmd == "resource":
+            return _resource(args)
         return _init(args) if args.cmd == "init" else _wait(args)
     except ExecutorError as exc:
         print(f"{args.cmd}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if args.cmd == "resource":
+            _termination_message(str(exc))
+            return 64  # argoexec's exit code for an error it reports
         return 1
 
 

@@ -34,11 +34,12 @@ from ..taskresult import TaskResultSink, build_outputs, build_task_result
 from . import jsonpath
 from .actions import Target, execute, load_manifest
 from .conditions import evaluate, parse_condition
-from .errors import KubeError, KubeNotFound, ResourceError, ResourceFailed
-from .flags import parse_flags
+from .errors import KubeAlreadyExists, KubeConflict, KubeError, KubeNotFound, ResourceError, ResourceFailed
 from .client import KubeClient
+from .flags import parse_flags
+from .kinds import BUILTIN
 
-__all__ = ["FAILURE_EXIT_CODE", "ResourceOutcome", "ResourceSettings", "run_resource"]
+__all__ = ["FAILURE_EXIT_CODE", "ResourceOutcome", "ResourceSettings", "client_sink", "run_resource"]
 
 FAILURE_EXIT_CODE = 64  # argoexec's exit code for an error it reports itself
 Sleep = Callable[[float], Awaitable[Any]]
@@ -69,6 +70,31 @@ class ResourceOutcome(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
     resource: str = ""                  # `<kind>.<group>/<name>` as Argo logs it; "" after delete
     task_result: dict[str, Any] = {}
+
+
+def client_sink(client: KubeClient, /) -> TaskResultSink:
+    """Write task results through `client`: create, or replace the existing one (Argo's executor
+    creates it, then patches it; a replace carrying the read resourceVersion says the same)."""
+    kind = BUILTIN.for_manifest("argoproj.io/v1alpha1", "WorkflowTaskResult")
+
+    async def write(obj: dict[str, Any]) -> None:
+        ns = obj["metadata"]["namespace"]
+        try:
+            await client.create(kind, obj, namespace=ns)
+            return
+        except KubeAlreadyExists:
+            pass
+        for _ in range(5):
+            live = await client.get(kind, obj["metadata"]["name"], namespace=ns)
+            body = {**obj, "metadata": {**obj["metadata"], "resourceVersion": live["metadata"]["resourceVersion"]}}
+            try:
+                await client.update(kind, body, namespace=ns)
+                return
+            except KubeConflict:
+                continue  # written in between: read again
+        raise KubeConflict(f"workflowtaskresults {obj['metadata']['name']!r}: kept conflicting", status=409,
+                           reason="Conflict")
+    return write
 
 
 def _read_file(path: str) -> bytes:
