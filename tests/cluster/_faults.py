@@ -65,10 +65,18 @@ def proxied_api(proxy: FaultProxy, token: str, /, *, qps: float = 200.0, burst: 
 _HOP = ("Authorization", "Content-Type", "Accept")
 
 
+class _Cut(Exception):
+    """A watch stream's event count ran out: cut it as its time would have."""
+
+
 class FaultProxy:
     """A reverse proxy `http://127.0.0.1:<port>` -> the apiserver, injecting faults on demand.
 
     cut_watch_after: (lo, hi) seconds; each watch stream is cut after a uniform time in it.
+    cut_watch_events: (lo, hi); each watch stream is cut mid-line after a uniform number of
+        events in it (whichever of the two comes first). A count the run's own events bound:
+        a run of E events sees at least E/hi - 1 cuts however fast it goes, where a time alone
+        gives a fast run few.
     p_drop: probability that a non-watch request's connection is dropped (half before
         forwarding, half after the upstream answered); only requests whose method is in
         `drop_methods` and whose path contains `drop_path`.
@@ -92,11 +100,13 @@ class FaultProxy:
                                                                                 "DELETE"}),
                  drop_path: str = "", storm: tuple[float, float] | None = None, expire: dict[str, int] | None = None,
                  watch_delay: float = 0.0,
-                 watch_delay_path: str = "", shed: tuple[int, int] | None = None) -> None:
+                 watch_delay_path: str = "", shed: tuple[int, int] | None = None,
+                 cut_watch_events: tuple[int, int] | None = None) -> None:
         self.upstream = cluster.server.rstrip("/")
         self._ssl = ssl.create_default_context(cafile=str(cluster.ca_cert))
         self.rng = random.Random(seed)
         self.cut_watch_after = cut_watch_after
+        self.cut_watch_events = cut_watch_events
         self.p_drop = p_drop
         self.storm = storm
         self.shed = shed
@@ -207,11 +217,24 @@ class FaultProxy:
         lifetime = None
         if self.enabled and self.cut_watch_after is not None:
             lifetime = self.rng.uniform(*self.cut_watch_after)
+        events = None
+        if self.enabled and self.cut_watch_events is not None:
+            events = self.rng.randint(*self.cut_watch_events)
         try:
             async with asyncio.timeout(lifetime):
                 while chunk := await upstream.content.readany():
+                    if events is not None and chunk.count(b"\n") >= events:
+                        # up to the events-th line's end and half of the next line, then the cut
+                        end = -1
+                        for _ in range(events):
+                            end = chunk.index(b"\n", end + 1)
+                        rest = chunk.find(b"\n", end + 1)
+                        await resp.write(chunk[:end + 1 + max(1, ((rest if rest >= 0 else len(chunk)) - end) // 2)])
+                        raise _Cut
+                    if events is not None:
+                        events -= chunk.count(b"\n")
                     await resp.write(chunk)
-        except TimeoutError:
+        except (TimeoutError, _Cut):
             self.stats["watch_cut"] += 1
             if request.transport is not None:
                 request.transport.abort()  # mid-body: the client sees a broken chunked stream
