@@ -88,6 +88,10 @@ class FaultProxy:
     watch_delay: seconds to hold every watch whose path contains `watch_delay_path` before
         forwarding it: the events it would have carried arrive that much later (a lagging
         informer).
+    conflict: {path fragment: n}: the first n PUTs on paths containing the fragment meet a
+        foreign write: the proxy first patches an annotation (`example.com/proxy-touched`) of
+        the object straight on the apiserver, so the PUT's resourceVersion is stale and it gets
+        409 however the controller's and any other writer's timings fall.
     expire: {path fragment: n}: the first n watches from a resourceVersion on paths containing
         the fragment are expired with 410, the two forms taking turns (real expiries are rare:
         one per etcd compaction window; like client-go, informers back off before each relist).
@@ -101,12 +105,13 @@ class FaultProxy:
                  drop_path: str = "", storm: tuple[float, float] | None = None, expire: dict[str, int] | None = None,
                  watch_delay: float = 0.0,
                  watch_delay_path: str = "", shed: tuple[int, int] | None = None,
-                 cut_watch_events: tuple[int, int] | None = None) -> None:
+                 cut_watch_events: tuple[int, int] | None = None, conflict: dict[str, int] | None = None) -> None:
         self.upstream = cluster.server.rstrip("/")
         self._ssl = ssl.create_default_context(cafile=str(cluster.ca_cert))
         self.rng = random.Random(seed)
         self.cut_watch_after = cut_watch_after
         self.cut_watch_events = cut_watch_events
+        self.conflict = dict(conflict or {})
         self.p_drop = p_drop
         self.storm = storm
         self.shed = shed
@@ -180,6 +185,11 @@ class FaultProxy:
         headers["Accept-Encoding"] = "identity"
         body = await request.read() if request.can_read_body else None
         assert self._session is not None
+        if self.enabled and request.method == "PUT":
+            fragment = next((p for p, n in self.conflict.items() if n > 0 and p in request.path), None)
+            if fragment is not None:
+                self.conflict[fragment] -= 1
+                await self._touch(request, headers)
         upstream = await self._session.request(request.method, self.upstream + request.path_qs, data=body,
                                                headers=headers, timeout=aiohttp.ClientTimeout(total=None))
         try:
@@ -195,6 +205,17 @@ class FaultProxy:
             return self._drop(request)
         out = {k: upstream.headers[k] for k in ("Content-Type", "Retry-After") if k in upstream.headers}
         return web.Response(status=upstream.status, body=raw, headers=out)
+
+    async def _touch(self, request: web.Request, headers: dict[str, str]) -> None:
+        """A foreign writer's merge patch on the object the PUT is about to replace."""
+        assert self._session is not None
+        path = request.path.removesuffix("/status")
+        self.stats["foreign_writes"] += 1
+        patch = {"metadata": {"annotations": {"example.com/proxy-touched": str(self.stats["foreign_writes"])}}}
+        async with self._session.patch(self.upstream + path, data=json.dumps(patch),
+                                       headers={**headers, "Content-Type": "application/merge-patch+json"}) as r:
+            if r.status != 200:
+                raise AssertionError(f"FaultProxy's foreign write to {path} failed: {r.status} {await r.text()}")
 
     async def _gone(self, request: web.Request) -> web.StreamResponse:
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 410,
