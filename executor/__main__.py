@@ -61,7 +61,7 @@ def _wait(args: argparse.Namespace) -> int:
 def _resource(args: argparse.Namespace) -> int:
     """`resource <action>`: Argo's resource template main, through the pod's service account."""
     from .resource.command import ResourceSettings, client_sink, run_resource
-    from .resource.incluster import InClusterClient
+    from .resource.incluster import SERVICE_ACCOUNT_DIR, InClusterClient
     from .runtime import FileTaskResultSink
     from .template import read_template
     env = dict(os.environ)
@@ -70,7 +70,9 @@ def _resource(args: argparse.Namespace) -> int:
     sink_dir = args.task_result_dir or env.get("TIPHYS_TASK_RESULT_DIR")
 
     async def go() -> int:
-        async with InClusterClient.from_env(env) as client:
+        # TIPHYS_SERVICE_ACCOUNT_DIR: where the token and CA are, for runs outside a pod (tests)
+        account = Path(env.get("TIPHYS_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR)
+        async with InClusterClient.from_env(env, account_dir=account) as client:
             sink = FileTaskResultSink(sink_dir) if sink_dir else client_sink(client)
             outcome = await run_resource(template, args.action, client, settings, sink=sink,
                                          log=lambda line: print(line, flush=True))
