@@ -6,7 +6,8 @@
   WorkflowTaskResult through an injected `create_or_update(obj)` coroutine;
 * `artifacts/` -- the repository facade and its drivers (local, S3 with SigV4, HTTP, git, raw);
 * `argosay` -- Argo's test-image verbs, built in;
-* `cowsay` -- cowsay/cowthink as `docker/whalesay` (and `argoproj/argosay:v1`) have them.
+* `cowsay` -- cowsay/cowthink as `docker/whalesay` (and `argoproj/argosay:v1`) have them;
+* `resource/` -- `argoexec resource <action>`, the main process of resource templates.
 """
 from ._errors import (
     ArtifactConfigError,
