@@ -2,6 +2,11 @@
 
 The same Engine that runs against a kube-apiserver runs here against the embedded API; pods run
 on the local node agent (or complete at once with `--simulate`). The view is `argo watch`'s tree.
+
+What `-f` files hold (templates, ConfigMaps, Secrets, PVCs) is created before the controller
+starts, in the workflow's namespace, and so is the `artifact-repositories` ConfigMap of Argo's
+quick-start install (keys `default-v1` and `my-key`, both the local artifact directory) unless a
+`-f` file brings its own: examples with `artifactRepositoryRef` run as they do there.
 """
 from __future__ import annotations
 
@@ -131,13 +136,18 @@ async def _run(wf: dict, template_files: list, *, simulate: bool, output: str, c
         sys.stdout.flush()
         last_lines[0] = text.count("\n") + 1
 
-    async with LocalSession(kubelet="sim" if simulate else "agent", state_path=state) as session:
-        for _, text in template_files:
-            for doc in load_text(text):
-                resource = SUPPORTING_KINDS.get(doc.kind)
-                if resource is not None:
-                    ns = None if not resource.namespaced else session.namespace
-                    await session.api.create(resource, doc.body, namespace=ns)
+    namespace = (wf.get("metadata") or {}).get("namespace") or "default"
+    preload = []
+    for _, text in template_files:
+        for doc in load_text(text):
+            resource = SUPPORTING_KINDS.get(doc.kind)
+            if resource is not None:
+                meta = {**(doc.body.get("metadata") or {})}
+                if resource.namespaced:
+                    meta.setdefault("namespace", namespace)  # as `kubectl apply -n`: a document's own wins
+                preload.append((resource, {**doc.body, "metadata": meta}))
+    async with LocalSession(kubelet="sim" if simulate else "agent", state_path=state, namespace=namespace,
+                            preload=preload, artifact_repositories=True) as session:
         created = await session.submit(wf)
         name, ns = created["metadata"]["name"], created["metadata"]["namespace"]
         loop = asyncio.get_running_loop()

@@ -2,10 +2,20 @@
 
 `tiphys run` and the controller tests use this; in a cluster the same `Engine` runs against the
 kube-apiserver and the cluster's kubelets instead.
+
+With the node agent, the embedded default artifact repository is a directory under the node's
+root (`TIPHYS_ARTIFACT_DIR`, the executor's default driver for key-only locations). Argo's
+examples assume its quick-start install, whose `artifact-repositories` ConfigMap names the keys
+`default-v1` (the namespace default) and `my-key` (`artifact-repository-ref.yaml`); with
+`artifact_repositories=True` the session creates that ConfigMap, each key a key-only `s3`
+location and so that same directory, unless one exists. `preload` objects (what `tiphys run -f`
+loads) and that ConfigMap are created before the engine starts, so its informers list them
+before any workflow is reconciled.
 """
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +23,25 @@ import msgspec
 
 from tiphys.controller.api import base
 from tiphys.controller.api.embedded import EmbeddedApi
-from tiphys.controller.api.errors import Gone, NotFound
+from tiphys.controller.api.errors import AlreadyExists, Gone, NotFound
 from tiphys.controller.clock import RealClock
 from tiphys.controller.engine import Engine
 from tiphys.core.plan.meta import PodSettings
 
-__all__ = ["LocalSession", "wait_completed"]
+__all__ = ["LocalSession", "wait_completed", "local_artifact_repositories", "ARTIFACT_REPOSITORY_KEYS"]
 
 COMPLETED = "workflows.argoproj.io/completed"
+ARTIFACT_REPOSITORY_KEYS = ("default-v1", "my-key")  # Argo's quick-start keys; the first is the default
+
+
+def local_artifact_repositories(namespace: str, /) -> dict:
+    """The `artifact-repositories` ConfigMap of a local run: Argo's quick-start keys, every one a
+    key-only `s3` location (no endpoint, no bucket), which the executor stores in the local
+    artifact directory under Argo's default key format `{{workflow.name}}/{{pod.name}}`."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "artifact-repositories", "namespace": namespace, "annotations": {
+                "workflows.argoproj.io/default-artifact-repository": ARTIFACT_REPOSITORY_KEYS[0]}},
+            "data": {key: "s3: {}\n" for key in ARTIFACT_REPOSITORY_KEYS}}
 
 
 async def wait_completed(api: base.Api, name: str, namespace: str, *, timeout: float = 60.0,
@@ -58,7 +79,8 @@ async def wait_completed(api: base.Api, name: str, namespace: str, *, timeout: f
 class LocalSession:
     def __init__(self, *, api: base.Api | None = None, kubelet: str = "sim", namespace: str = "default",
                  workers: int = 8, settings: PodSettings = PodSettings(), behaviour: Any = None,
-                 state_path: str | None = None, root_dir: str | None = None) -> None:
+                 state_path: str | None = None, root_dir: str | None = None,
+                 preload: Sequence[tuple[base.Resource, dict]] = (), artifact_repositories: bool = False) -> None:
         self.clock = RealClock()
         # deep enough history and watch buffers that a burst of pod events (a 50k fan-out) does not
         # push the informers into relists
@@ -79,8 +101,30 @@ class LocalSession:
         self.behaviour = behaviour
         self.kubelet: Any = None
         self.root_dir = root_dir
+        self._preload = list(preload)
+        self._defaults = [(base.CONFIG_MAPS, local_artifact_repositories(namespace))] if artifact_repositories else []
+
+    async def _create_preload(self) -> None:
+        """Create the preloaded objects, replacing one of the same name (a persisted `state_path`
+        holds the previous run's), then the defaults, keeping one that exists (the caller's own
+        `artifact-repositories` among the preloaded, or the previous run's)."""
+        for resource, body in self._preload:
+            ns = ((body.get("metadata") or {}).get("namespace") or self.namespace) if resource.namespaced else None
+            try:
+                await self.api.create(resource, body, namespace=ns)
+            except AlreadyExists:
+                name = str((body.get("metadata") or {}).get("name") or "")
+                current = await self.api.get(resource, name, namespace=ns)
+                meta = {**(body.get("metadata") or {}), "resourceVersion": current["metadata"]["resourceVersion"]}
+                await self.api.update(resource, {**body, "metadata": meta}, namespace=ns)
+        for resource, body in self._defaults:
+            try:
+                await self.api.create(resource, body, namespace=body["metadata"]["namespace"])
+            except AlreadyExists:
+                pass
 
     async def __aenter__(self) -> "LocalSession":
+        await self._create_preload()
         if self.kubelet_kind == "sim":
             from tiphys.controller.simkubelet import SimKubelet
 
