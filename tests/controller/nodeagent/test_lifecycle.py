@@ -163,9 +163,8 @@ async def test_stop_kills_running_processes(harness, tmp_path):
         await h.create(pod("bye", sh("main", "echo $$$$ > /host/pid; exec sleep 300", **HOST_MOUNT), **_host(tmp_path)))
         pid = await _pid_file(pidfile)
         assert _alive(pid)
-    for _ in range(100):
-        if not _alive(pid):
-            break
+    deadline = time.monotonic() + 15  # a wait, not a speed limit: 2 s was tight on a loaded machine
+    while _alive(pid) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert not _alive(pid)
 
@@ -204,8 +203,12 @@ async def test_deletion_grace_period_escalates_to_sigkill(harness):
         assert 0.9 <= time.monotonic() - started < 15
 
 
-async def test_concurrency_never_exceeds_max_pods(harness):
+async def test_concurrency_never_exceeds_max_pods(harness, tmp_path):
     """Twelve pods through max_pods=3: never more than three runs, or bound unfinished pods, at once."""
+    # The pods hold until the test opens the gate, so three of them are running at once for sure:
+    # with `sleep 0.1` a loaded machine could spawn the third after the first had ended, and the
+    # peak of 3 depended on how fast processes started.
+    gate = tmp_path / "gate"
     async with harness(max_pods=3) as h:
         peak_runs = peak_bound = 0
         done = asyncio.Event()
@@ -222,7 +225,13 @@ async def test_concurrency_never_exceeds_max_pods(harness):
 
         watcher = asyncio.ensure_future(monitor())
         for i in range(12):
-            await h.create(pod(f"q{i}", sh("main", "sleep 0.1")))
+            await h.create(pod(f"q{i}", sh("main", "while [ ! -f /host/gate ]; do sleep 0.02; done", **HOST_MOUNT),
+                               **_host(tmp_path)))
+        deadline = time.monotonic() + 60
+        while peak_runs < 3:  # whichever three the agent took first
+            assert time.monotonic() < deadline, f"never three runs at once (peak {peak_runs})"
+            await asyncio.sleep(0.02)
+        gate.write_text("go")
         finished = [await h.finished(f"q{i}") for i in range(12)]
         done.set()
         await watcher
