@@ -10,8 +10,11 @@ executor's; its log lines go to the container log; its failure message becomes t
 termination message (`main: Error (exit code 64): ...` on the node, as under Argo); and its exit
 code is written to `/var/run/argo/ctr/main/exitcode` for a `wait` container that archives logs.
 
-Kinds are looked up in `executor.resource.kinds.BUILTIN` (the built-in kinds and Argo's CRDs):
-the embedded store has no discovery. A strategic merge patch, which the embedded store refuses
+Kinds are looked up in `executor.resource.kinds.BUILTIN` (the built-in kinds and Argo's CRDs),
+then in the CustomResourceDefinitions the API holds (read once per command, only for a kind the
+table lacks): `base.Api` has no discovery, but a CRD object says what discovery would (group,
+served versions, plural, scope, short names). So a kind is known exactly when a cluster would
+serve it -- also on the embedded store, once its CRD is created there. A strategic merge patch, which the embedded store refuses
 (415) as a real server does for custom resources, is sent as a JSON merge patch for built-in
 kinds -- the same result wherever no list with merge keys is patched.
 """
@@ -30,15 +33,17 @@ from tiphys.controller.api import base
 from tiphys.controller.api import errors as api_errors
 from tiphys.executor.resource import (ACTIONS, BUILTIN, FAILURE_EXIT_CODE, KindInfo, KindTable, KubeAlreadyExists,
                                       KubeConflict, KubeError, KubeNotFound, KubeUnsupportedMediaType, PatchKind,
-                                      ResourceSettings, run_resource)
+                                      ResourceSettings, UnknownKind, run_resource)
 from tiphys.executor.runtime import FileTaskResultSink
 
-__all__ = ["ApiKubeClient", "InProcessContainer", "resource_action"]
+__all__ = ["CUSTOM_RESOURCE_DEFINITIONS", "ApiKubeClient", "InProcessContainer", "host_path", "resource_action"]
 
 _KNOWN = {r.key: r for r in (base.PODS, base.CONFIG_MAPS, base.SECRETS, base.PERSISTENT_VOLUME_CLAIMS, base.EVENTS,
                              base.LEASES, base.NODES, base.SERVICE_ACCOUNTS, base.NAMESPACES, base.WORKFLOWS,
                              base.WORKFLOW_TEMPLATES, base.CLUSTER_WORKFLOW_TEMPLATES, base.CRON_WORKFLOWS,
                              base.WORKFLOW_TASK_RESULTS, base.WORKFLOW_TASK_SETS, base.WORKFLOW_ARTIFACT_GC_TASKS)}
+CUSTOM_RESOURCE_DEFINITIONS = base.Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                                            "CustomResourceDefinition", namespaced=False)
 _PATCH = {PatchKind.STRATEGIC: base.PatchType.STRATEGIC, PatchKind.MERGE: base.PatchType.MERGE,
           PatchKind.JSON: base.PatchType.JSON}
 
@@ -64,12 +69,38 @@ class ApiKubeClient:
 
     def __init__(self, api: base.Api, /, *, kinds: KindTable = BUILTIN) -> None:
         self._api, self._kinds = api, kinds
+        self._custom: KindTable | None = None
+
+    async def _crds(self) -> KindTable:
+        if self._custom is None:
+            try:
+                items = (await self._api.list(CUSTOM_RESOURCE_DEFINITIONS)).items
+            except api_errors.ApiError:
+                items = []  # no right to read CRDs: the built-in table is all we know
+            kinds = []
+            for crd in items:
+                spec = crd.get("spec") or {}
+                names = spec.get("names") or {}
+                if not (spec.get("group") and names.get("kind") and names.get("plural")):
+                    continue
+                kinds += [KindInfo(str(spec["group"]), str(v["name"]), str(names["kind"]), str(names["plural"]),
+                                   spec.get("scope") != "Cluster", tuple(names.get("shortNames") or ()))
+                          for v in spec.get("versions") or () if isinstance(v, dict) and v.get("name")
+                          and v.get("served", True)]
+            self._custom = KindTable(kinds)
+        return self._custom
 
     async def kind_for_manifest(self, api_version: str, kind: str, /) -> KindInfo:
-        return self._kinds.for_manifest(api_version, kind)
+        try:
+            return self._kinds.for_manifest(api_version, kind)
+        except UnknownKind:
+            return (await self._crds()).for_manifest(api_version, kind)
 
     async def kind_for_argument(self, text: str, /) -> KindInfo:
-        return self._kinds.for_argument(text)
+        try:
+            return self._kinds.for_argument(text)
+        except UnknownKind:
+            return (await self._crds()).for_argument(text)
 
     @staticmethod
     def _resource(info: KindInfo) -> base.Resource:

@@ -253,3 +253,29 @@ def test_jq_filter(run):
         values = [p["value"] for p in run.results[-1]["outputs"]["parameters"]]
         assert values == ["v", '{"k":"v","n":"1"}']
     go(body())
+
+
+def test_custom_kinds_are_known_once_their_crd_exists(run):
+    """The adapter reads CustomResourceDefinitions for kinds outside the built-in table: a Route is
+    `no matches for kind` until its CRD is created, then create, `get routes NAME` and delete work."""
+    from tiphys.controller.nodeagent.resourcepod import CUSTOM_RESOURCE_DEFINITIONS
+    route = "apiVersion: route.openshift.io/v1\nkind: Route\nmetadata:\n  name: r\nspec:\n  host: h\n"
+
+    async def body():
+        out = await run("create", {"manifest": route})
+        assert out.exit_code == 64
+        assert 'no matches for kind "Route" in version "route.openshift.io/v1"' in out.message
+        assert "$.resource.manifest.kind" in out.message
+        await run.api.create(CUSTOM_RESOURCE_DEFINITIONS, {
+            "metadata": {"name": "routes.route.openshift.io"},
+            "spec": {"group": "route.openshift.io", "scope": "Namespaced",
+                     "names": {"kind": "Route", "plural": "routes", "singular": "route", "shortNames": ["rt"]},
+                     "versions": [{"name": "v1", "served": True, "storage": True}]}})
+        out = await run("create", {"manifest": route})
+        assert (out.exit_code, out.resource) == (0, "route.route.openshift.io/r")
+        out = await run("get", {"flags": ["rt", "r"]}, outputs=[{"name": "h", "valueFrom": {"jsonPath": "{.spec.host}"}}])
+        assert out.exit_code == 0 and run.results[-1]["outputs"]["parameters"][0]["value"] == "h"
+        assert (await run("delete", {"flags": ["routes.route.openshift.io/r"]})).exit_code == 0
+        out = await run("get", {"flags": ["route", "r"]})
+        assert out.exit_code == 64 and "(NotFound)" in out.message
+    go(body())
