@@ -157,3 +157,19 @@ async def test_delete_by_selector_waits_until_gone(harness):
         assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
         left = sorted(c["metadata"]["name"] for c in (await h.api.list(CONFIG_MAPS, namespace="default")).items)
         assert "a" not in left and "b" not in left and "keep" in left
+
+
+async def test_archived_logs_of_a_resource_pod(harness, tmp_path):
+    """With `archiveLogs` a resource pod has a `wait` container: it sees main's exit code (written
+    by the agent for the in-process main) and archives main's log as `main-logs`."""
+    from tiphys.controller.nodeagent import ImageMap
+    store = tmp_path / "agent" / "artifacts"  # under the agent's root: visible from private mount namespaces
+    wf = _wf("res-logs", [{"name": "make", "archiveLocation": {"archiveLogs": True}, "resource": {
+        "action": "create", "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: logged\n"}}], "make")
+    async with harness(resource_poll_interval=0.05, images=ImageMap(executor_env={"TIPHYS_ARTIFACT_DIR": str(store)})) as h:
+        final = await _run(h, wf)
+        assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+        arts = _node(final, "make")["outputs"]["artifacts"]
+        assert [a["name"] for a in arts] == ["main-logs"]
+        logs = list(store.rglob("main.log"))
+        assert len(logs) == 1 and "configmap/logged created" in logs[0].read_text()
