@@ -59,10 +59,14 @@ class ResourceSettings(msgspec.Struct, frozen=True, kw_only=True):
         missing = [k for k in ("ARGO_NODE_ID", "ARGO_WORKFLOW_NAME") if not env.get(k)]
         if missing:
             raise ExecutorError(f"the resource command needs {', '.join(missing)} in its environment")
+        try:
+            poll = float(env.get("TIPHYS_RESOURCE_POLL_SECONDS", "5"))
+        except ValueError:
+            raise ExecutorError(f"TIPHYS_RESOURCE_POLL_SECONDS={env['TIPHYS_RESOURCE_POLL_SECONDS']!r} is not a number") from None
         return cls(node_id=env["ARGO_NODE_ID"], workflow_name=env["ARGO_WORKFLOW_NAME"],
                    workflow_uid=env.get("ARGO_WORKFLOW_UID", ""), namespace=env.get("ARGO_NAMESPACE") or "default",
                    instance_id=env.get("ARGO_INSTANCE_ID", ""),
-                   poll_interval=float(env.get("TIPHYS_RESOURCE_POLL_SECONDS", "5")))
+                   poll_interval=poll)
 
 
 class ResourceOutcome(msgspec.Struct, frozen=True, kw_only=True):

@@ -35,6 +35,7 @@ class KubeError(ExecutorError):
     def __init__(self, message: str, /, *, status: int = 0, reason: str = "") -> None:
         super().__init__(f"Error from server ({reason}): {message}" if reason else message)
         self.status, self.reason, self.message = status, reason, message
+        self.retry_after: float | None = None  # seconds, when the server said (429, 503)
 
     @property
     def transient(self) -> bool:

@@ -11,8 +11,9 @@ aiohttp and msgspec only (both already dependencies): no generated client models
 """
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -56,9 +57,11 @@ class InClusterClient:
     """`client.KubeClient` over HTTPS; use as `async with InClusterClient.from_env(env) as c:`."""
 
     def __init__(self, server: str, /, *, token: Callable[[], str], ssl_context: ssl.SSLContext | bool,
-                 timeout: float = 60.0) -> None:
+                 timeout: float = 60.0, attempts: int = 5,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self._server = server.rstrip("/")
         self._token, self._ssl, self._timeout = token, ssl_context, timeout
+        self._attempts, self._sleep = max(1, attempts), sleep
         self._session: aiohttp.ClientSession | None = None
         self._resources: dict[str, list[KindInfo]] = {}   # group/version -> its resources
         self._preferred: KindTable | None = None
@@ -88,6 +91,22 @@ class InClusterClient:
 
     async def _request(self, method: str, path: str, /, *, params: Mapping[str, str] | None = None,
                        body: Any = None, content_type: str = "application/json") -> Any:
+        """One API call. Retried as client-go retries (Argo retries kubectl likewise): a 429 always,
+        after the server's Retry-After; a 5xx or a lost connection only for reads, since a write
+        whose answer was lost may have happened."""
+        for attempt in range(self._attempts):
+            last = attempt == self._attempts - 1
+            try:
+                return await self._once(method, path, params=params, body=body, content_type=content_type)
+            except KubeError as exc:
+                retry = exc.status == 429 or (method == "GET" and exc.transient)
+                if last or not retry:
+                    raise
+                await self._sleep(exc.retry_after if exc.retry_after is not None else min(0.2 * 2 ** attempt, 5.0))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(self, method: str, path: str, /, *, params: Mapping[str, str] | None,
+                    body: Any, content_type: str) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
@@ -100,10 +119,15 @@ class InClusterClient:
                                              ssl=self._ssl) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
-                    raise _error(resp.status, raw)
+                    err = _error(resp.status, raw)
+                    try:
+                        err.retry_after = float(resp.headers.get("Retry-After", ""))
+                    except ValueError:
+                        pass  # absent or an HTTP date: back off by attempt instead
+                    raise err
                 return _decode(raw) if raw else None
-        except aiohttp.ClientError as exc:
-            raise KubeError(f"{method} {path}: {exc}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise KubeError(f"{method} {path}: {exc or type(exc).__name__}") from None
 
     # -- discovery ------------------------------------------------------------------------------
 

@@ -116,6 +116,8 @@ def _parse_expr(text: str, template: str) -> list[tuple]:
     """Steps: ("field", name) ("all",) ("recurse",) ("index", [ints|names]) ("slice", a, b, c) ("filter", ...)."""
     steps: list[tuple] = []
     i, n = 0, len(text)
+    if text[:1] == "$":
+        steps.append(("root",))  # `$` is the whole object, also inside a range
     if text[:1] in "$@":
         i = 1
     if i >= n:
@@ -269,9 +271,12 @@ def _compare(left: Any, op: str, right: Any) -> bool:
             "<=": left <= right, ">=": left >= right}[op]
 
 
-def _eval(steps: list[tuple], values: list[Any]) -> list[Any]:
+def _eval(steps: list[tuple], values: list[Any], root: Any = None) -> list[Any]:
     for step in steps:
         kind = step[0]
+        if kind == "root":
+            values = [root]
+            continue
         out: list[Any] = []
         for v in values:
             if kind == "field":
@@ -300,12 +305,12 @@ def _eval(steps: list[tuple], values: list[Any]) -> list[Any]:
                     continue
                 _, left, op, right = step
                 for item in v:
-                    lhs = _eval(left, [item])
+                    lhs = _eval(left, [item], root)
                     if op is None:
                         if lhs:
                             out.append(item)
                         continue
-                    rhs = [right[1]] if right[0] == "value" else _eval(right[1], [item])
+                    rhs = [right[1]] if right[0] == "value" else _eval(right[1], [item], root)
                     if lhs and rhs and _compare(lhs[0], op, rhs[0]):
                         out.append(item)
         values = out
@@ -329,9 +334,9 @@ def _render(nodes: Sequence[_Node], root: Any, current: Any, out: list[str]) -> 
         if node[0] == "text":
             out.append(node[1])
         elif node[0] == "expr":
-            out.append(" ".join(_text(v) for v in _eval(node[1], [current])))
+            out.append(" ".join(_text(v) for v in _eval(node[1], [current], root)))
         else:
-            for item in _eval(node[1], [current]):
+            for item in _eval(node[1], [current], root):
                 _render(node[2], root, item, out)
 
 

@@ -28,6 +28,7 @@ OBJ = {"metadata": {"name": "job-1", "labels": {"app.kubernetes.io/name": "x", "
     ("{range .items[*]}{.n}={.v};{end}", "a=1;b=2;c=3;"),
     ("{range .items[*]}{.n}{\"\\n\"}{end}", "a\nb\nc\n"),
     ("{..n}", "a b c"),
+    ("{range .items[*]}{.n}-{$.metadata.name},{end}", "a-job-1,b-job-1,c-job-1,"),
     ("{.metadata.missing}", ""),                                # kubectl's allow-missing-template-keys
     ("{.items[7].n}", ""),
 ])
