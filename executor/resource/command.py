@@ -34,8 +34,8 @@ from ..taskresult import TaskResultSink, build_outputs, build_task_result
 from . import jsonpath
 from .actions import Target, execute, load_manifest
 from .conditions import evaluate, parse_condition
-from .errors import KubeAlreadyExists, KubeConflict, KubeError, KubeNotFound, ResourceError, ResourceFailed
-from .client import KubeClient
+from .errors import KubeAlreadyExists, KubeError, KubeNotFound, ResourceError, ResourceFailed
+from .client import KubeClient, PatchKind
 from .flags import parse_flags
 from .kinds import BUILTIN
 
@@ -77,27 +77,20 @@ class ResourceOutcome(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def client_sink(client: KubeClient, /) -> TaskResultSink:
-    """Write task results through `client`: create, or replace the existing one (Argo's executor
-    creates it, then patches it; a replace carrying the read resourceVersion says the same)."""
+    """Write task results through `client` as Argo's executor does: create, and when it exists
+    merge-patch its labels and outputs (the executor role grants create, get and patch only)."""
     kind = BUILTIN.for_manifest("argoproj.io/v1alpha1", "WorkflowTaskResult")
 
     async def write(obj: dict[str, Any]) -> None:
-        ns = obj["metadata"]["namespace"]
+        meta = obj["metadata"]
         try:
-            await client.create(kind, obj, namespace=ns)
+            await client.create(kind, obj, namespace=meta["namespace"])
             return
         except KubeAlreadyExists:
             pass
-        for _ in range(5):
-            live = await client.get(kind, obj["metadata"]["name"], namespace=ns)
-            body = {**obj, "metadata": {**obj["metadata"], "resourceVersion": live["metadata"]["resourceVersion"]}}
-            try:
-                await client.update(kind, body, namespace=ns)
-                return
-            except KubeConflict:
-                continue  # written in between: read again
-        raise KubeConflict(f"workflowtaskresults {obj['metadata']['name']!r}: kept conflicting", status=409,
-                           reason="Conflict")
+        patch: dict[str, Any] = {"metadata": {"labels": meta.get("labels") or {}}}
+        patch.update({k: obj[k] for k in ("outputs", "progress") if k in obj})
+        await client.patch(kind, meta["name"], patch, namespace=meta["namespace"], patch_kind=PatchKind.MERGE)
     return write
 
 

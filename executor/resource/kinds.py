@@ -123,7 +123,7 @@ BUILTIN = KindTable([
     _g("argoproj.io", "v1alpha1", "ClusterWorkflowTemplate", "clusterworkflowtemplates", "clusterwftmpl",
        "cwft", namespaced=False),
     _g("argoproj.io", "v1alpha1", "CronWorkflow", "cronworkflows", "cwf", "cronwf"),
-    _g("argoproj.io", "v1alpha1", "WorkflowTaskResult", "workflowtaskresults", "wftr"),
+    _g("argoproj.io", "v1alpha1", "WorkflowTaskResult", "workflowtaskresults"),
     _g("argoproj.io", "v1alpha1", "WorkflowTaskSet", "workflowtasksets", "wfts"),
     _g("argoproj.io", "v1alpha1", "WorkflowArtifactGCTask", "workflowartifactgctasks", "wfat"),
     _g("argoproj.io", "v1alpha1", "WorkflowEventBinding", "workfloweventbindings", "wfeb"),

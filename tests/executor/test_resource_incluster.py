@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -109,3 +110,44 @@ def test_entry_point_as_a_process(cluster, cluster_namespace, pod_env, tmp_path)
     assert 'Error from server (NotFound): configmaps "nope" not found' in proc.stdout
     tr = cluster.rest().get(f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflowtaskresults/wf-2")
     assert tr["metadata"]["labels"]["workflows.argoproj.io/report-outputs-completed"] == "true"
+
+
+def test_executor_role_plus_the_users_rights_suffice(cluster, cluster_namespace, pod_env):
+    """With deploy/'s executor Role (task results: create, get, patch) and a Role the user grants
+    on ConfigMaps, a resource template works; without the user's Role the API says Forbidden."""
+    import yaml
+
+    from tests.conftest import REPO
+    ns, rest = cluster_namespace, cluster.rest()
+    uid = _owner(cluster, ns)
+    user = cluster.unprivileged
+    executor_role = next(d for d in yaml.safe_load_all((REPO / "deploy" / "base" / "workflow-rbac.yaml").read_text())
+                         if d and d["kind"] == "Role")
+    rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", executor_role)
+    name = executor_role["metadata"]["name"]
+    rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings", {
+        "metadata": {"name": name}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "User", "name": user.name, "apiGroup": "rbac.authorization.k8s.io"}]})
+    (Path(pod_env["TIPHYS_SERVICE_ACCOUNT_DIR"]) / "token").write_text(user.token)
+    template = {"resource": {"action": "create", "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"},
+                "outputs": {"parameters": [{"name": "n", "valueFrom": {"jsonPath": "{.metadata.name}"}}]}}
+    logs: list[str] = []
+    out = _run(template, "create", pod_env, ns, logs, uid)
+    assert out.exit_code == 64 and "(Forbidden)" in out.message
+    rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", {
+        "metadata": {"name": "user-configmaps"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get"]}]})
+    rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings", {
+        "metadata": {"name": "user-configmaps"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "user-configmaps"},
+        "subjects": [{"kind": "User", "name": user.name, "apiGroup": "rbac.authorization.k8s.io"}]})
+    for _ in range(50):  # RBAC caches: the grant reaches the authorizer within moments
+        out = _run(template, "create", pod_env, ns, logs, uid)
+        if out.exit_code == 0:
+            break
+        assert "(Forbidden)" in out.message
+        time.sleep(0.1)
+    assert out.exit_code == 0, out.message
+    tr = rest.get(f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflowtaskresults/wf-1")
+    assert tr["metadata"]["labels"]["workflows.argoproj.io/report-outputs-completed"] == "true"
+    assert tr["outputs"]["parameters"][0]["value"] == "c"
