@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tiphys.executor.resource import ResourceError, evaluate, parse_condition
 
@@ -56,3 +58,23 @@ def test_evaluate_as_argo(success, failure, verdict):
 def test_failure_message_names_the_requirement():
     v = evaluate(JOB, success=(), failure=parse_condition("status.phase in (Failed, Error)"))
     assert v.message == "failure condition 'status.phase in (Error,Failed)' evaluated true"
+
+
+_name = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
+_key = st.lists(_name, min_size=1, max_size=3).map(".".join)
+_value = st.from_regex(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,5}[A-Za-z0-9])?", fullmatch=True)
+_req = st.one_of(
+    st.tuples(_key, st.sampled_from(["=", "==", "!="]), _value).map(lambda t: f"{t[0]} {t[1]} {t[2]}"),
+    st.tuples(_key, st.sampled_from(["in", "notin"]), st.lists(_value, min_size=1, max_size=3))
+      .map(lambda t: f"{t[0]} {t[1]} ({', '.join(t[2])})"),
+    st.tuples(_key, st.sampled_from([">", "<"]), st.integers(-10**6, 10**6)).map(lambda t: f"{t[0]}{t[1]}{t[2]}"),
+    _key, _key.map(lambda k: "!" + k))
+
+
+@given(st.lists(_req, min_size=1, max_size=4))
+def test_printed_requirements_parse_back_to_themselves(parts):
+    """What a condition prints (Argo's failure message) is itself a condition meaning the same."""
+    reqs = parse_condition(",".join(parts))
+    again = parse_condition(",".join(str(r) for r in reqs))
+    assert [str(r) for r in again] == [str(r) for r in reqs]
+    assert [(r.key, r.operator, sorted(r.values)) for r in again] == [(r.key, r.operator, sorted(r.values)) for r in reqs]
