@@ -149,4 +149,10 @@ def test_random_dag(n, rate, record):
     record(f"engine random DAG {n} ({load}): status writes", f"{rec.status_writes} ({rec.status_writes / wall:.2f}/s)")
     assert rec.status_writes <= wall * 1.0 + 3
     if rate:
+        # The one absolute-time check among the gates, kept on purpose: it is performance.md's goal 9
+        # itself (pod finished -> dependents created, p50 <= 100 ms, p99 <= 1 s), not a speed to
+        # compare, and no same-run baseline exists for "reacts at once" (the kubelet -> informer
+        # share, timing.observed, is a part of the same path, not a reference for it). It holds with
+        # a wide margin against load: CI's loaded runs measured p50 1-2 ms and p99 4-9 ms, so it
+        # fails only if the process is denied the CPU for most of a second at ten or more events.
         assert p50 <= 0.1 and p99 <= 1.0, "latency target (p50 <= 100 ms, p99 <= 1 s) missed"
