@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from tiphys.controller.api import base
+from tiphys.core.plan.metrics import RecordMetric  # custom metrics: handed to the exporter
 from tiphys.controller.api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Invalid, NotFound
 from tiphys.core.plan.actions import (CreatePod, CreatePVC, DeletePod, DeletePVC, DeleteTaskResults, DeleteWorkflow,
                                       EmitEvent, SaveMemo, SignalPod)
@@ -52,6 +53,8 @@ class Applier:
         self.concurrency = concurrency
         self.pods_created = 0
         self.api_writes = 0
+        # custom metrics (RecordMetric) go to the exporter: (workflow, action) -> None; none: dropped
+        self.on_metric: Any = None
 
     async def apply(self, wf: dict, actions: Sequence[Any]) -> Applied:
         """Apply the actions; never raises for a refused one (one lost create must not undo the
@@ -160,6 +163,9 @@ class Applier:
             await self._event(wf, namespace, action)
         elif isinstance(action, SaveMemo):
             await self._save_memo(namespace, action)
+        elif isinstance(action, RecordMetric):
+            if self.on_metric is not None:
+                self.on_metric(wf, action)
 
     async def _save_memo(self, namespace: str, action: SaveMemo) -> None:
         """Set one cache entry: read, set the key, write with the read resourceVersion; a 409 (another

@@ -36,9 +36,11 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
 from tiphys.controller.api import base
+from tiphys.controller.custom_metrics import CustomMetrics
 from tiphys.controller.informer import FuncHandler
 from tiphys.controller.instrument import WORKFLOW_QUEUE, CountingApi, InstrumentedQueue
 from tiphys.controller.workqueue import RetryableError, TerminalError
+from tiphys.core.plan.timeouts import DurationError, parse_duration
 
 __all__ = ["ControllerMetrics", "CountingApi", "InstrumentedQueue", "exposition", "CONTENT_TYPE", "PREFIX",
            "WORKFLOW_QUEUE"]
@@ -104,6 +106,8 @@ class ControllerMetrics:
         self.config: Any = None
         self.logs: Any = None
         self.registry.register(_Collector(self))
+        self.custom = CustomMetrics()  # users' metrics.prometheus[] (controller/custom_metrics.py)
+        self.registry.register(_CustomCollector(self))
 
     # -- feeding --------------------------------------------------------------------------------
 
@@ -128,9 +132,15 @@ class ControllerMetrics:
             engine.workflows.add_handler(FuncHandler(add=lambda o: self._workflow_seen(None, o),
                                                      update=self._workflow_seen))
             engine.pods.add_handler(FuncHandler(add=lambda o: self._pod_seen(None, o), update=self._pod_seen))
+            engine.reconciler.applier.on_metric = self._custom_metric
+            engine.workflows.add_handler(FuncHandler(delete=lambda o, final_state_unknown: self.custom.forget_workflow(
+                str((o.get("metadata") or {}).get("uid") or ""))))
         self.elector, self.leader_election = elector, leader_election
         self.config = config if config is not None else self.config
         self.logs = logs if logs is not None else self.logs
+
+    def _custom_metric(self, wf: dict, action: Any) -> None:
+        self.custom.record(str(wf["metadata"].get("uid") or ""), action)
 
     def _workflow_seen(self, old: dict | None, new: dict) -> None:
         phase = _phase(new) or "Pending"
@@ -170,6 +180,22 @@ class ControllerMetrics:
 
     def exposition(self) -> bytes:
         return exposition(self.registry)
+
+
+class _CustomCollector:
+    """The users' metrics; `metricsConfig.metricsTTL` read at each scrape (hot-reloaded)."""
+
+    def __init__(self, metrics: ControllerMetrics) -> None:
+        self.m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        current = self.m.config.current if self.m.config is not None else None
+        ttl = current.metrics.metrics_ttl if current is not None else ""
+        try:
+            self.m.custom.ttl = parse_duration(ttl) if ttl else None
+        except DurationError:
+            self.m.custom.ttl = None  # the ConfigMap reader reports a bad value; keep everything meanwhile
+        yield from self.m.custom.collect()
 
 
 class _Collector:

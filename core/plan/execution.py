@@ -103,6 +103,8 @@ class Execution:
         self.salts: dict[str, int] = {}  # node name -> salt of its ID, for the rare hash collision
         # node id -> called on each phase change of that node (lifecycle hooks re-judge their expression)
         self.phase_watch: dict[str, Callable[["Execution", str], None]] = {}
+        self.metric_watch: dict[str, list] = {}  # node id -> its template's metrics, until fulfilled (metrics.py)
+        self.metrics_started = False  # the workflow's real-time gauges were emitted by this Execution
         self.leaves_total = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES)
         self.leaves_done = sum(1 for n in self.nodes.values() if n.type_ in _PROGRESS_TYPES and n.phase in _DONE)
 
@@ -201,6 +203,10 @@ class Execution:
         self.changed.add(node.id_)
         if self.phase_watch and node.id_ in self.phase_watch and (old is None or old.phase != node.phase):
             self.phase_watch[node.id_](self, node.id_)
+        if old is None and self.metric_watch and node.id_ in self.metric_watch:
+            from tiphys.core.plan.metrics import node_created  # real-time gauges of a new node
+
+            node_created(self, node.id_)
         if node.type_ in _PROGRESS_TYPES:  # keep status.progress without walking the nodes
             if old is None:
                 self.leaves_total += 1
@@ -253,6 +259,10 @@ class Execution:
             frame.child_done(self, node_id, slot)
             self.schedule(frame)
         self.frames.pop(node_id, None)
+        if self.metric_watch and node_id in self.metric_watch:
+            from tiphys.core.plan.metrics import node_fulfilled  # once: the entry leaves metric_watch
+
+            node_fulfilled(self, node_id)
         holder = self.lock_holders.pop(node_id, None)
         if holder is None and self.lock_waiting.pop(node_id, None) is not None:
             holder = f"{self.meta.namespace}/{self.meta.name}/{node_id}"  # ended waiting (a timeout): leave the queue

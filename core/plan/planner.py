@@ -159,6 +159,10 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         _stop_running(ex, shutdown)
     ex.global_scope["workflow.status"] = wf.phase
     ex.global_scope["workflow.duration"] = f"{max(0.0, now - parse_time(wf.started_at).timestamp()):f}"
+    if not ex.metrics_started and ex.spec.get("metrics") is not None:
+        from tiphys.core.plan.metrics import workflow_started
+
+        workflow_started(ex)  # real-time gauges of the workflow, once per Execution
     # Argo creates the volumeClaimTemplates PVCs before it executes the entry template: until the
     # reconciler reports them made, nothing starts (claims.py)
     ex.claims_waiting = claims.request(ex)
@@ -314,6 +318,10 @@ def _exit_handler(ex: Execution, wf: Workflow, shutdown: str) -> None:
             "parameters": [{"name": k, "value": v} for k, v in ex.global_outputs.items()] or None,
             "artifacts": [msgspec.to_builtins(a) for a in ex.global_artifacts.values()] or None}, type=Outputs))
     wf.set(phase=phase, message=message, finished_at=ex.now, outputs=outputs)
+    if ex.spec.get("metrics") is not None:
+        from tiphys.core.plan.metrics import workflow_completed
+
+        workflow_completed(ex)
     wf.conditions = [c for c in wf.conditions if c.get("type") != "Completed"] + [
         {"type": "Completed", "status": "True"}]
     ex.actions.append(EmitEvent(f"Workflow{phase}", message or f"Workflow {phase.lower()}",

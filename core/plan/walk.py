@@ -60,6 +60,10 @@ def execute(ex: Execution, call: Call) -> str:
     kind = template_type(template)
     if not kind:
         return _error_node(ex, call, f"Template '{resolved.name}' missing specification")
+    if template.get("metrics") is not None and not call.retry_attempt:  # the Retry node carries them
+        from tiphys.core.plan.metrics import watch
+
+        watch(ex, node_id, template)
     retry = template.get("retryStrategy") or (ex.spec.get("retryStrategy") if kind in LEAF_TYPES else None)
     fresh = False
     if template.get("synchronization") and not call.retry_attempt:  # §5.3 step 9 (sync.py)
@@ -225,6 +229,10 @@ def _adopt_leaf(ex: Execution, call: Call, node_id: str) -> None:
         inputs, input_scope = bind_inputs(resolved.template, call.arguments, configmaps=ex.configmaps)
     except TemplateError:
         return
+    if resolved.template.get("metrics") is not None and not call.retry_attempt:
+        from tiphys.core.plan.metrics import watch  # its completion after the restart is still seen
+
+        watch(ex, node_id, resolved.template)
     pod_name = pod_name_of(ex, call, resolved)
     scope = {**ex.global_scope, **call.locals, **input_scope, "node.name": call.name, "pod.name": pod_name}
     try:
