@@ -323,11 +323,23 @@ def test_probe_covers_a_wrapper_killed_outright(emissary: Emissary, tmp_path: Pa
 
 def test_progress_is_published_while_main_runs(emissary: Emissary, tmp_path: Path) -> None:
     """The wait side re-writes the (incomplete) task result when the user's progress changes."""
+    # main moves on only once the wait side published its progress (the sink acknowledges it): with
+    # fixed 0.4 s sleeps, a wait side slowed by a loaded machine missed a value and the test failed
     progress = tmp_path / "progress"
-    proc = emissary.popen(["sh", "-c", f"echo 1/3 > {progress}; sleep 0.4; echo 2/3 >> {progress}; sleep 0.4"], {})
+    ack = {"1/3": tmp_path / "ack1", "2/3": tmp_path / "ack2"}
+    wait = "n=0; while [ ! -f {} ] && [ $n -lt 1500 ]; do sleep 0.02; n=$((n+1)); done"
+    proc = emissary.popen(["sh", "-c", f"echo 1/3 > {progress}; {wait.format(ack['1/3'])}; "
+                                       f"echo 2/3 >> {progress}; {wait.format(ack['2/3'])}"], {})
     settings = WaitSettings(node_id="n", workflow_name="wf", poll_interval=0.02, progress_file=str(progress),
                             progress_interval=0.1)
-    sink = Sink()
+
+    class AckingSink(Sink):
+        async def __call__(self, obj: dict[str, Any]) -> None:
+            await super().__call__(obj)
+            if obj.get("progress") in ack:
+                ack[obj["progress"]].touch()
+
+    sink = AckingSink()
     asyncio.run(run_wait({}, emissary.paths, settings, sink=sink, repository=_repo(tmp_path)))
     proc.wait(5)
     running = [o.get("progress") for o in sink.objects
