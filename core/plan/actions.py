@@ -6,7 +6,7 @@ from typing import Any, Union
 import msgspec
 
 __all__ = ["CreatePod", "DeletePod", "SignalPod", "CreatePVC", "DeletePVC", "EmitEvent", "DeleteTaskResults",
-           "DeleteWorkflow", "SaveMemo", "Action"]
+           "DeleteWorkflow", "SaveMemo", "PutTaskSet", "PruneTaskSet", "CompleteTaskSet", "Action"]
 
 
 class CreatePod(msgspec.Struct, frozen=True, tag=True):
@@ -72,5 +72,23 @@ class SaveMemo(msgspec.Struct, frozen=True, tag=True):
     refresh: bool = False
 
 
+class PutTaskSet(msgspec.Struct, frozen=True, tag=True):
+    """Upsert `spec.tasks[nodeID]` of the workflow's WorkflowTaskSet (named as the workflow, owned by
+    it, label `completed=false`): created when absent, else merge-patched (Argo's createTaskSet)."""
+
+    tasks: dict[str, dict[str, Any]]
+
+
+class PruneTaskSet(msgspec.Struct, frozen=True, tag=True):
+    """Drop finished nodes from the task set: `status.nodes` first, then `spec.tasks` (Argo's
+    removeCompletedTaskSetStatus). NotFound is success."""
+
+    node_ids: tuple[str, ...]
+
+
+class CompleteTaskSet(msgspec.Struct, frozen=True, tag=True):
+    """Label the task set `workflows.argoproj.io/completed=true` (the workflow is over; the agent stops)."""
+
+
 Action = Union[CreatePod, DeletePod, SignalPod, CreatePVC, DeletePVC, EmitEvent, DeleteTaskResults, DeleteWorkflow,
-               SaveMemo]
+               SaveMemo, PutTaskSet, PruneTaskSet, CompleteTaskSet]

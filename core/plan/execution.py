@@ -99,6 +99,7 @@ class Execution:
         self.pod_of_node: dict[str, tuple[str, str, str, dict]] = {}  # node id -> (pod, uid, pod phase, labels)
         self.timeouts: list[tuple[float, str]] = []  # heap of (template deadline, Pending node id)
         self.pod_gc: Any = None  # podgc.PodGCQueue when the workflow has a podGC strategy
+        self.http: Any = None  # http.HttpNodes once the workflow has an HTTP node (task set, agent pod)
         self.claims_waiting = False  # volumeClaimTemplates PVCs not all made yet: nothing starts
         self.salts: dict[str, int] = {}  # node name -> salt of its ID, for the rare hash collision
         # node id -> called on each phase change of that node (lifecycle hooks re-judge their expression)

@@ -54,3 +54,7 @@ class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
     pod_gc_delete_delay: str = "5s"
     # ConfigMap `podGCGracePeriodSeconds`: the grace period of pod GC deletes (None: the pod's own)
     pod_gc_grace_period_seconds: int | None = None
+    # the agent pod's ARGO_AGENT_PATCH_RATE: at most one task-set status patch per this duration.
+    # Argo's default is DEFAULT_REQUEUE_TIME (10s); tiphys reacts to each task-set event at once, so
+    # it patches sooner (the agent sends a result alone at once, a burst batched per this rate)
+    agent_patch_rate: str = "1s"

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from tiphys.core.plan.actions import SignalPod
+from tiphys.core.plan.agentpod import AGENT_COMPONENT, COMPONENT_LABEL
 from tiphys.core.plan.execution import FULFILLED, Execution
 from tiphys.core.spec import Outputs
 
@@ -28,10 +29,18 @@ def _node_of(ex: Execution, pod: dict) -> str | None:
     return node_id if node_id in ex.nodes else None
 
 
+def _agent(pod: dict) -> bool:
+    return ((pod.get("metadata") or {}).get("labels") or {}).get(COMPONENT_LABEL) == AGENT_COMPONENT
+
+
 def apply_pod(ex: Execution, pod: dict) -> None:
     from tiphys.core.plan._poderrors import PodStatusError
     from tiphys.core.plan.assess import assess_pod, should_kill_sidecars
 
+    if _agent(pod):  # the HTTP agent pod has no node (http.py)
+        from tiphys.core.plan import http
+
+        return http.on_agent_pod(ex, pod, deleted=False)
     node_id = _node_of(ex, pod)
     if node_id is None:
         _park(ex, pod, "pod")
@@ -71,6 +80,8 @@ def apply_pod(ex: Execution, pod: dict) -> None:
             changes["task_result_synced"] = True  # a failed pod reports what it can; never hang on it
         if seen.finished_at and phase in FULFILLED:
             changes["finished_at"] = seen.finished_at
+        if seen.resources_duration and phase in FULFILLED:  # node resourcesDuration (metrics read it, §3.3)
+            changes["resources_duration"] = dict(seen.resources_duration)
     message = seen.message or None
     if phase not in ("Pending",) and node.phase == "Pending" and phase not in ("Failed", "Error"):
         message = None
@@ -108,6 +119,10 @@ def apply_parked(ex: Execution) -> bool:
 
 def pod_deleted(ex: Execution, pod: dict) -> None:
     """A pod vanished before its node finished: Argo's `pod deleted` rule (§5.7)."""
+    if _agent(pod):
+        from tiphys.core.plan import http
+
+        return http.on_agent_pod(ex, pod, deleted=True)
     node_id = _node_of(ex, pod)
     if node_id is None:
         return

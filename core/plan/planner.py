@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from tiphys.core.plan import claims, podgc, sync
+from tiphys.core.plan import claims, http, podgc, sync
 from tiphys.core.plan.actions import Action, DeletePod, DeleteTaskResults, EmitEvent
 from tiphys.core.plan.deadlines import expire_pending
 from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
@@ -26,11 +26,13 @@ __all__ = ["Observed", "PlanResult", "Workflow", "plan", "new_execution", "apply
 
 
 class Observed(msgspec.Struct, kw_only=True):
-    """What changed since the last plan: pods (current state), deleted pods, task results."""
+    """What changed since the last plan: pods (current state), deleted pods, task results, and the
+    workflow's WorkflowTaskSet (HTTP nodes' outcomes, http.py)."""
 
     pods: list[dict] = []
     deleted_pods: list[dict] = []
     task_results: list[dict] = []
+    task_sets: list[dict] = []
 
 
 def apply_client_resume(ex: Execution, live_nodes: dict[str, NodeStatus], /) -> None:
@@ -125,8 +127,9 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
     wf: Workflow = ex.workflow
     ex.now_ts = now
     ex.now = _rfc3339(now)
+    # lost creates, for nodes still waiting (and the HTTP agent pod while HTTP nodes wait)
     ex.actions = [a for a in ex.retry_creates if ex.nodes.get(a.node_id) is not None
-                  and ex.nodes[a.node_id].phase == "Pending"]  # lost creates, for nodes still waiting
+                  and ex.nodes[a.node_id].phase == "Pending" or http.lost_agent_create(ex, a)]
     ex.retry_creates = []
     ex.requeue_at = None
     ex.changed_since_write = set()
@@ -135,6 +138,8 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         return PlanResult(actions=[], changed_nodes=set(), status_changed=False, requeue_after=None)
     for result in observed.task_results:
         apply_task_result(ex, result)
+    for task_set in observed.task_sets:
+        http.apply_task_set(ex, task_set)
     for pod in observed.pods:
         apply_pod(ex, pod)
     for pod in observed.deleted_pods:
@@ -168,6 +173,7 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
     ex.claims_waiting = claims.request(ex)
     if not ex.claims_waiting:
         _run(ex, wf, shutdown)
+    http.settle(ex)  # tasks put, finished ones pruned, the agent pod as needed
     wf.set(progress=ex.progress)
     changed = set(ex.changed)
     ex.changed.clear()
@@ -256,6 +262,7 @@ def _stop_running(ex: Execution, shutdown: str) -> None:
         if not _in_exit_handler(ex, ex.nodes[node_id]):
             ex.update(node_id, phase="Failed", message=message)
     sync.stop_waiting(ex, message)
+    http.stop(ex, message, keep=lambda n: _in_exit_handler(ex, n) and shutdown != "Terminate")
     for frame in list(ex.frames.values()):
         ex.schedule(frame)
 
@@ -327,6 +334,7 @@ def _exit_handler(ex: Execution, wf: Workflow, shutdown: str) -> None:
     ex.actions.append(EmitEvent(f"Workflow{phase}", message or f"Workflow {phase.lower()}",
                                 event_type="Normal" if phase == "Succeeded" else "Warning"))
     ex.actions.append(DeleteTaskResults())
+    http.finish(ex)
     claims.release(ex)  # volumeClaimGC
     sync.release_all(ex)
 

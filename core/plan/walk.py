@@ -43,9 +43,13 @@ def execute(ex: Execution, call: Call) -> str:
     node_id = ex.node_id(call.name)
     existing = ex.get(node_id)
     if existing is not None and (existing.phase in FULFILLED or node_id in ex.frames or
-                                 existing.type_ in ("Pod", "Suspend")) and not _waits_for_lock(ex, node_id):
+                                 existing.type_ in ("Pod", "Suspend", "HTTP")) and not _waits_for_lock(ex, node_id):
         if existing.type_ == "Pod" and node_id not in ex.pod_templates and existing.phase not in FULFILLED:
             _adopt_leaf(ex, call, node_id)
+        elif existing.type_ == "HTTP" and existing.phase not in FULFILLED:
+            from tiphys.core.plan import http
+
+            http.adopt(ex, call, node_id)
         return node_id
     if call.depth >= MAX_DEPTH:
         return _error_node(ex, call, "Maximum recursion depth exceeded. See "
@@ -106,6 +110,10 @@ def _dispatch(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dic
         return DagFrame.start(ex, call, resolved, inputs, scope)
     if kind == "suspend":
         return _start_suspend(ex, call, resolved, inputs, scope)
+    if kind == "http":  # the task set and the agent pod (http.py)
+        from tiphys.core.plan import http
+
+        return http.start(ex, call, resolved, inputs, scope)
     return _error_node(ex, call, f"{kind} templates are not supported by tiphys yet")
 
 
