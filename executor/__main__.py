@@ -82,6 +82,23 @@ def _resource(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def _agent(args: argparse.Namespace) -> int:
+    """`agent init|main`: the HTTP templates' agent pod (Argo's `argoexec agent`)."""
+    if args.role == "init":
+        return 0  # Argo's init prepares executor-plugin tokens; tiphys has no plugins
+    from .agent import AgentSettings, KubeTaskSetApi, run_agent
+    from .resource.incluster import SERVICE_ACCOUNT_DIR, InClusterClient
+    env = dict(os.environ)
+    settings = AgentSettings.from_env(env)
+
+    async def go() -> int:
+        account = Path(env.get("TIPHYS_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR)
+        async with InClusterClient.from_env(env, account_dir=account) as client:
+            return await run_agent(KubeTaskSetApi(client, settings), settings,
+                                   log=lambda line: print(line, flush=True))
+    return asyncio.run(go())
+
+
 def _termination_message(text: str) -> None:
     """argoexec's `WriteTerminateMessage`: the kubelet shows it as the container's message."""
     try:
@@ -106,8 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     p_res = sub.add_parser("resource", help="run a resource template's action (Argo's argoexec resource)")
     p_res.add_argument("action", choices=["get", "create", "apply", "delete", "replace", "patch"])
     p_res.add_argument("--task-result-dir", help="write task results as JSON files here (default: through the API)")
+    p_agent = sub.add_parser("agent", help="run the workflow's HTTP templates (Argo's argoexec agent)")
+    p_agent.add_argument("role", choices=["init", "main"])
+    p_agent.add_argument("--loglevel", default="info", help="accepted for Argo's command line; unused")
     args = parser.parse_args(argv)
     try:
+        if args.cmd == "agent":
+            return _agent(args)
         if args.cmd == "resource":
             return _resource(args)
         return _init(args) if args.cmd == "init" else _wait(args)
