@@ -4,7 +4,8 @@ PVC creates go first (a pod must not wait on a claim that does not exist; if one
 creates are held back and reported as failed). Pod creates run concurrently (bounded);
 AlreadyExists means a create we made before a crash and is success (pod names are
 deterministic); for a PVC it is success only when the workflow owns the claim. Deletes
-tolerate NotFound. Events are best effort. A memoize cache write (`SaveMemo`) reads the
+tolerate NotFound. The WorkflowTaskSet (HTTP nodes) is created or merge-patched, finished
+entries patched away (status first, through its status subresource), as Argo does. Events are best effort. A memoize cache write (`SaveMemo`) reads the
 ConfigMap, sets its key and writes it back, re-reading on a 409. What failed comes back in `Applied`, for the
 reconciler to hand to the planner: nothing is retried here.
 """
@@ -19,13 +20,14 @@ from typing import Any, Sequence
 from tiphys.controller.api import base
 from tiphys.core.plan.metrics import RecordMetric  # custom metrics: handed to the exporter
 from tiphys.controller.api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Invalid, NotFound
-from tiphys.core.plan.actions import (CreatePod, CreatePVC, DeletePod, DeletePVC, DeleteTaskResults, DeleteWorkflow,
-                                      EmitEvent, SaveMemo, SignalPod)
+from tiphys.core.plan.actions import (CompleteTaskSet, CreatePod, CreatePVC, DeletePod, DeletePVC, DeleteTaskResults,
+                                      DeleteWorkflow, EmitEvent, PruneTaskSet, PutTaskSet, SaveMemo, SignalPod)
 
 __all__ = ["Applier", "Applied", "PVCRefused"]
 
 _log = logging.getLogger("tiphys.apply")
 _CACHE_LABEL, _CACHE = "workflows.argoproj.io/configmap-type", "Cache"
+_COMPLETED, _INSTANCE = "workflows.argoproj.io/completed", "workflows.argoproj.io/controller-instanceid"
 _MEMO_ATTEMPTS = 5
 
 
@@ -166,6 +168,41 @@ class Applier:
         elif isinstance(action, RecordMetric):
             if self.on_metric is not None:
                 self.on_metric(wf, action)
+        elif isinstance(action, PutTaskSet):
+            await self._put_task_set(wf, namespace, action)
+        elif isinstance(action, PruneTaskSet):
+            gone = {node_id: None for node_id in action.node_ids}  # merge patch: null removes the key
+            name = wf["metadata"]["name"]
+            self.api_writes += 2
+            await self.api.patch(base.WORKFLOW_TASK_SETS, name, {"status": {"nodes": gone}}, namespace=namespace,
+                                 subresource="status")
+            await self.api.patch(base.WORKFLOW_TASK_SETS, name, {"spec": {"tasks": gone}}, namespace=namespace)
+        elif isinstance(action, CompleteTaskSet):
+            self.api_writes += 1
+            await self.api.patch(base.WORKFLOW_TASK_SETS, wf["metadata"]["name"],
+                                 {"metadata": {"labels": {_COMPLETED: "true"}}}, namespace=namespace)
+
+    async def _put_task_set(self, wf: dict, namespace: str, action: PutTaskSet) -> None:
+        """Argo's createTaskSet: create the task set (named and owned as the workflow), or merge the
+        tasks into the one that exists (and mark it not completed)."""
+        meta = wf["metadata"]
+        labels = {_COMPLETED: "false"}
+        instance = (meta.get("labels") or {}).get(_INSTANCE)
+        if instance:
+            labels[_INSTANCE] = instance  # the controller's informer selects its own instance's
+        body = {"apiVersion": base.WORKFLOW_TASK_SETS.api_version, "kind": base.WORKFLOW_TASK_SETS.kind,
+                "metadata": {"name": meta["name"], "namespace": namespace, "labels": labels,
+                             "ownerReferences": [{"apiVersion": wf.get("apiVersion", "argoproj.io/v1alpha1"),
+                                                  "kind": wf.get("kind", "Workflow"), "name": meta["name"],
+                                                  "uid": meta.get("uid", "")}]},
+                "spec": {"tasks": action.tasks}}
+        self.api_writes += 1
+        try:
+            await self.api.create(base.WORKFLOW_TASK_SETS, body, namespace=namespace)
+        except AlreadyExists:
+            self.api_writes += 1
+            await self.api.patch(base.WORKFLOW_TASK_SETS, meta["name"],
+                                 {"metadata": {"labels": labels}, "spec": {"tasks": action.tasks}}, namespace=namespace)
 
     async def _save_memo(self, namespace: str, action: SaveMemo) -> None:
         """Set one cache entry: read, set the key, write with the read resourceVersion; a 409 (another

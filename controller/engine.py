@@ -86,6 +86,8 @@ class Engine:
                              namespace=namespace, transform=slim_pod)
         self.task_results = Informer(api, base.WORKFLOW_TASK_RESULTS, label_selector=child_label,
                                      indexers=_CHILD_INDEXERS, **common)
+        # HTTP nodes' outcomes (Argo's taskset informer: instanceID selector); named as their workflow
+        self.task_sets = Informer(api, base.WORKFLOW_TASK_SETS, label_selector=label, **common)
         self.templates = Informer(api, base.WORKFLOW_TEMPLATES, **common)
         self.cluster_templates = Informer(api, base.CLUSTER_WORKFLOW_TEMPLATES, clock=clock,
                                           transform=strip_managed_fields)
@@ -107,6 +109,7 @@ class Engine:
                                              templates=self.templates, cluster_templates=self.cluster_templates,
                                              status_interval=status_interval, configmaps=self.configmaps,
                                              locks=self.locks, throttler=self.throttler)
+        self.reconciler.task_sets = self.task_sets
         # semaphore limits and artifact repositories: ConfigMaps without a selectable label
         self.reconciler.repository_configmaps = self.sync_configmaps
         self.stats = WorkerStats()
@@ -135,6 +138,12 @@ class Engine:
 
         self.task_results.add_handler(FuncHandler(add=result_changed, update=lambda a, b: result_changed(b)))
 
+        def task_set_changed(obj: dict) -> None:
+            if (obj.get("status") or {}).get("nodes"):  # only the agent's results matter to the plan
+                add(rec.on_task_set(obj))
+
+        self.task_sets.add_handler(FuncHandler(add=task_set_changed, update=lambda a, b: task_set_changed(b)))
+
         def configmap_changed(cm: dict) -> None:
             meta = cm.get("metadata") or {}
             self.locks.configmap_changed(meta.get("namespace", ""), meta.get("name", ""))
@@ -148,7 +157,7 @@ class Engine:
 
     async def start(self) -> None:
         informers = (self.templates, self.cluster_templates, self.configmaps, self.sync_configmaps,
-                     self.task_results, self.pods, self.workflows)
+                     self.task_results, self.task_sets, self.pods, self.workflows)
         for informer in informers:
             self._tasks.append(asyncio.ensure_future(informer.run()))
         for informer in informers:

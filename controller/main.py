@@ -237,8 +237,8 @@ class ControllerProcess:
         assert e is not None
         cron = self.cron.informers if self.cron is not None else ()
         # configmaps: parameter ConfigMaps; sync_configmaps: semaphore limits (controller/sync.py)
-        return [e.templates, e.cluster_templates, e.configmaps, e.sync_configmaps, e.task_results, e.pods,
-                e.workflows, *cron]
+        return [e.templates, e.cluster_templates, e.configmaps, e.sync_configmaps, e.task_results, e.task_sets,
+                e.pods, e.workflows, *cron]
 
     def stop(self) -> None:
         """Ask for a graceful stop (the signal handler calls this)."""

@@ -46,17 +46,19 @@ PHASE_LABEL = "workflows.argoproj.io/phase"
 class PendingChanges:
     """Objects that changed since the workflow's last reconcile, latest state per name."""
 
-    __slots__ = ("pods", "deleted", "results")
+    __slots__ = ("pods", "deleted", "results", "task_set")
 
     def __init__(self) -> None:
         self.pods: dict[str, dict] = {}
         self.deleted: dict[str, dict] = {}
         self.results: dict[str, dict] = {}
+        self.task_set: dict | None = None  # the workflow's WorkflowTaskSet, latest state (HTTP nodes)
 
     def take(self) -> Observed:
         obs = Observed(pods=list(self.pods.values()), deleted_pods=list(self.deleted.values()),
-                       task_results=list(self.results.values()))
-        self.pods, self.deleted, self.results = {}, {}, {}
+                       task_results=list(self.results.values()),
+                       task_sets=[self.task_set] if self.task_set is not None else [])
+        self.pods, self.deleted, self.results, self.task_set = {}, {}, {}, None
         return obs
 
 
@@ -85,6 +87,7 @@ class WorkflowReconciler:
                  configmaps: Any = None, locks: Any = None, throttler: Throttler | None = None) -> None:
         self.api = api
         self.workflows, self.pods, self.task_results = workflows, pods, task_results
+        self.task_sets: Any = None  # the WorkflowTaskSet informer (HTTP nodes), set by the engine
         self.templates, self.cluster_templates = templates, cluster_templates
         self.configmaps = configmaps
         self.locks = locks  # controller.sync.LockManager: mutexes and semaphores across workflows
@@ -141,6 +144,12 @@ class WorkflowReconciler:
             self._changes(key).results[result["metadata"]["name"]] = result
         return key
 
+    def on_task_set(self, task_set: dict) -> str | None:
+        """A WorkflowTaskSet changed: it is named as its workflow (Argo), so its key is the workflow's."""
+        key = base.object_key(task_set)
+        self._changes(key).task_set = task_set
+        return key
+
     # -- reconcile -----------------------------------------------------------------------------
 
     async def reconcile(self, key: str) -> Result:
@@ -192,6 +201,8 @@ class WorkflowReconciler:
             # after a restart every existing pod and task result of the workflow is news
             observed.pods = list(self.pods.store.by_index("workflow", key))
             observed.task_results = list(self.task_results.store.by_index("workflow", key))
+            task_set = self.task_sets.store.get(key) if self.task_sets is not None else None
+            observed.task_sets = [task_set] if task_set is not None else []
         now = self.clock.now()
         cpu = time.process_time()
         result = plan(ex, observed, now)

@@ -38,6 +38,7 @@ from .errors import ContainerConfigError, NodeAgentError
 from .images import ImageMap
 from .podenv import SourceCache, container_env, parse_quantity
 from .process import ContainerProcess, StartFailed
+from .agentpod import InProcessAgent, agent_role
 from .resourcepod import InProcessContainer, resource_action
 from .sandbox import PYTHON_HELPER, Isolation, container_mounts, expand_vars, launch_spec
 from .status import ContainerState, PodConditions, pod_status, timestamp
@@ -108,7 +109,7 @@ class PodRun:
         self.conditions = PodConditions()
         self.phase, self.reason, self.message = "Pending", "", ""
         self.start_time: str | None = None
-        self._procs: dict[str, ContainerProcess | InProcessContainer] = {}
+        self._procs: dict[str, ContainerProcess | InProcessContainer | InProcessAgent] = {}
         self._reapers: dict[str, asyncio.Future[tuple[int, str]]] = {}
         self._wake = asyncio.Event()
         self._timers: list[Any] = []  # deadline and kill escalations: a handful per pod
@@ -233,6 +234,9 @@ class PodRun:
                 action = resource_action(spec)
                 if action is not None:  # `argoexec resource`: played by the agent (resourcepod.py)
                     return self._start_in_process(spec, action, env)
+                role = agent_role(spec)
+                if role is not None:  # `argoexec agent`: the HTTP templates' agent (agentpod.py)
+                    return self._start_agent(spec, role, env)
             argv = [expand_vars(a, env) for a in resolved.argv]
             namespaced = ctx.isolation is Isolation.NAMESPACE
             mounts = container_mounts(spec, self._volumes, env=env, where=where,
@@ -289,6 +293,19 @@ class PodRun:
         self._tick()
         return True
 
+    def _start_agent(self, spec: dict[str, Any], role: str, env: dict[str, str]) -> bool:
+        name = spec["name"]
+        log_path = self.ctx.log_path(self.namespace, self.name, name)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_bytes(b"")
+        ctr = InProcessAgent(role, env, api=self.ctx.api, log_path=log_path)
+        self._procs[name] = ctr
+        self.states[name].start(self._now(), None)
+        reaper = ctr.start()
+        reaper.add_done_callback(lambda _: self._wake.set())
+        self._reapers[name] = reaper
+        return True
+
     async def _pump(self, done: Any) -> None:
         """Handle wake-ups until `done()` holds (or the pod is being stopped and nothing runs)."""
         while True:
@@ -314,7 +331,7 @@ class PodRun:
                     oom = code == 137 and name in self._cgroups and self.ctx.cgroups is not None \
                         and self.ctx.cgroups.oom_killed(self._cgroups[name])
                     proc = self._procs.get(name)
-                    message = proc.message if isinstance(proc, InProcessContainer) else ""
+                    message = proc.message if isinstance(proc, (InProcessContainer, InProcessAgent)) else ""
                     self.states[name].finish(self._now(), code, reason="OOMKilled" if oom else None,
                                              message=message)
                 self._drop_cgroup(name)

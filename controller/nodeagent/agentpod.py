@@ -1,0 +1,112 @@
+"""The HTTP agent pod on the node agent: `argoexec agent init|main` run in-process.
+
+The agent pod (core.plan.agentpod) runs the executor's `agent` command, which must talk to the
+API server; a host process cannot reach an embedded API, so the node agent plays the container,
+as it does for resource templates (resourcepod.py): `tiphys.executor.agent.run_agent` runs on
+its own event loop over `ApiTaskSetApi`, a `TaskSetApi` on its `base.Api` that follows the task
+set with a watch (field selector on its name) instead of polling. `agent init` has nothing to do
+(no executor plugins) and exits 0 at once. Log lines go to the container log; SIGTERM (a delete
+of the pod) cancels the agent, which flushes the results it has and exits 143 like a process.
+"""
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tiphys.controller.api import base
+from tiphys.controller.api import errors as api_errors
+from tiphys.executor.agent import AgentError, AgentSettings, run_agent, secret_value
+from tiphys.executor.httptask import HttpTaskError
+from tiphys.executor.resource import KubeError
+
+__all__ = ["agent_role", "ApiTaskSetApi", "InProcessAgent"]
+
+_WATCH_SECONDS = 60.0  # a watch is renewed after this long without news
+
+
+def agent_role(spec: Mapping[str, Any], /) -> str | None:
+    """`init` / `main` when the container runs `<executor> agent <role>`."""
+    argv = [*(spec.get("command") or ()), *(spec.get("args") or ())]
+    if "--" in argv:
+        argv = argv[argv.index("--") + 1:]
+    if len(argv) >= 3 and argv[1] == "agent" and argv[2] in ("init", "main"):
+        return str(argv[2])
+    return None
+
+
+class ApiTaskSetApi:
+    """`executor.agent.TaskSetApi` over a `base.Api`: get, status patch, Secrets, a watch."""
+
+    def __init__(self, api: base.Api, settings: AgentSettings, /) -> None:
+        self._api, self._name, self._ns = api, settings.workflow_name, settings.namespace
+
+    async def get(self) -> dict[str, Any] | None:
+        try:
+            return await self._api.get(base.WORKFLOW_TASK_SETS, self._name, namespace=self._ns)
+        except api_errors.NotFound:
+            return None
+
+    async def patch_status(self, nodes: dict[str, Any], /) -> None:
+        try:
+            await self._api.patch(base.WORKFLOW_TASK_SETS, self._name, {"status": {"nodes": nodes}},
+                                  namespace=self._ns, subresource="status")
+        except api_errors.ApiError as exc:  # the agent's retry looks at KubeError only
+            raise KubeError(str(exc), status=exc.status or 0, reason=exc.reason) from None
+
+    async def secret(self, name: str, key: str, /) -> str:
+        try:
+            obj = await self._api.get(base.SECRETS, name, namespace=self._ns)
+        except api_errors.ApiError as exc:
+            raise HttpTaskError(f"secret {name!r}: {exc}") from None
+        return secret_value(obj, name, key)
+
+    async def changed(self, resource_version: str, /) -> None:
+        """The next event of the task set after `resource_version` ("" : its creation)."""
+        try:
+            async with self._api.watch(base.WORKFLOW_TASK_SETS, namespace=self._ns,
+                                       field_selector=f"metadata.name={self._name}",
+                                       resource_version=resource_version or None,
+                                       timeout=_WATCH_SECONDS) as stream:
+                async for event in stream:
+                    if event.type is not base.EventType.BOOKMARK:
+                        return
+        except api_errors.ApiError:
+            await asyncio.sleep(0.5)  # Gone or a refused watch: read the object again
+
+
+class InProcessAgent:
+    """An agent container run as a task of the node agent; `signal` stands in for the process's."""
+
+    def __init__(self, role: str, env: Mapping[str, str], /, *, api: base.Api, log_path: Path) -> None:
+        self._role, self._env, self._api, self._log_path = role, dict(env), api, log_path
+        self.message = ""
+        self._task: asyncio.Task[tuple[int, str]] | None = None
+
+    def start(self) -> asyncio.Task[tuple[int, str]]:
+        self._task = asyncio.ensure_future(self._run())
+        return self._task
+
+    def signal(self, sig: int, /) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel(msg=str(sig))
+
+    async def _run(self) -> tuple[int, str]:
+        if self._role == "init":
+            return 0, ""
+        with open(self._log_path, "a", buffering=1) as log:
+            def write(line: str) -> None:
+                log.write(line + "\n")
+            try:
+                settings = AgentSettings.from_env(self._env)
+            except AgentError as exc:
+                self.message = f"agent: {exc}"
+                write(self.message)
+                return 1, ""
+            try:
+                return await run_agent(ApiTaskSetApi(self._api, settings), settings, log=write), ""
+            except asyncio.CancelledError:
+                write("agent: terminated")
+                return 128 + signal.SIGTERM, ""
