@@ -24,6 +24,7 @@ from tiphys.cli._nodes import NodeSelector
 from tiphys.cli._output import is_completed, nodes_as_dicts
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import Conflict
+from tiphys.core.plan import suspend as supplied
 
 __all__ = ["suspend", "resume", "stop", "terminate", "update_workflow", "with_nodes", "now_iso"]
 
@@ -66,13 +67,15 @@ def _set_suspend_nodes(wf: dict, selector: NodeSelector | None, *, phase: str, m
     for node in nodes.values():
         if not _active_suspend(node) or (selector is not None and not selector.matches(node)):
             continue
+        if phase == "Succeeded":  # resumed: supplied outputs settle (Argo's updateSuspendedNode)
+            try:
+                if (outputs := supplied.with_defaults(node.get("outputs"))) is not None:
+                    node["outputs"] = outputs
+            except supplied.SuppliedError as exc:
+                raise CliError(f"node {node.get('name')}: {exc}") from None
         node["phase"] = phase
         node["finishedAt"] = now_iso()
         node["message"] = message
-        for p in (node.get("outputs") or {}).get("parameters") or []:
-            default = (p.get("valueFrom") or {}).get("default")
-            if p.get("value") is None and default is not None:
-                p["value"] = default
         count += 1
     if count:
         wf["status"] = with_nodes(wf, nodes)["status"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from tiphys.core.plan import claims, http, podgc, sync
+from tiphys.core.plan import claims, http, podgc, suspend, sync
 from tiphys.core.plan.actions import Action, DeletePod, DeleteTaskResults, EmitEvent
 from tiphys.core.plan.deadlines import expire_pending
 from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
@@ -218,7 +218,7 @@ def _timers(ex: Execution, now: float) -> None:
         if now >= at:
             del ex.suspends[node_id]
             ex.active_suspends.discard(node_id)
-            ex.update(node_id, phase="Succeeded")
+            _resume_on_time(ex, node_id)
         else:
             ex.requeue(at)
     for node_id, at in list(ex.awaiting_outputs.items()):
@@ -230,6 +230,18 @@ def _timers(ex: Execution, now: float) -> None:
             ex.update(node_id, task_result_synced=True)
         else:
             ex.requeue(at)
+
+
+def _resume_on_time(ex: Execution, node_id: str) -> None:
+    """A suspend `duration` elapsed: Succeeded, its supplied outputs settled by their defaults."""
+    outputs = ex.nodes[node_id].outputs
+    try:
+        settled = suspend.with_defaults(msgspec.to_builtins(outputs) if outputs is not None else None)
+    except suspend.SuppliedError as exc:
+        ex.update(node_id, phase="Error", message=str(exc))
+        return
+    ex.update(node_id, phase="Succeeded",
+              outputs=msgspec.convert(settled, type=Outputs) if settled is not None else None)
 
 
 def _deadline(ex: Execution, wf: Workflow, now: float) -> None:

@@ -15,8 +15,10 @@ from tiphys.core.lang.tags import substitute_object
 from tiphys.core.lang.errors import LangError
 from tiphys.core.plan.actions import CreatePod
 from tiphys.core.plan.artifact_repo import archive_location
+from tiphys.core.plan import suspend
 from tiphys.core.plan.execution import FULFILLED, Execution
 from tiphys.core.plan.templates import LEAF_TYPES, TemplateError, bind_inputs, resolve, template_type
+from tiphys.core.spec import Outputs
 from tiphys.core.status import ids
 
 __all__ = ["Call", "execute", "MAX_DEPTH"]
@@ -273,7 +275,14 @@ def _with_archive_location(ex: Execution, template: dict, scope: dict) -> dict:
 
 
 def _start_suspend(ex: Execution, call: Call, resolved: Any, inputs: dict, scope: dict) -> str:
+    fresh = ex.node_id(call.name) not in ex.nodes
     node = ex.init_node(call.name, "Suspend", phase="Running", inputs=inputs, **node_kwargs(call, resolved))
+    if fresh and (raw := suspend.raw_outputs(resolved.template)) is not None:
+        try:  # the processed template's declarations, as Argo's addRawOutputFields copies them
+            raw = substitute_object(raw, scope)
+        except LangError:
+            pass  # a tag only a later value can fill (the default names an output): kept as written
+        node = ex.update(node.id_, outputs=msgspec.convert(raw, type=Outputs))
     if node.phase == "Running":
         ex.active_suspends.add(node.id_)
     duration = (resolved.template.get("suspend") or {}).get("duration")

@@ -148,7 +148,7 @@ def test_node_level_resume_and_stop(cluster, static_ns, tiphys) -> None:
     gate = next(n for n in get_json(tiphys, "asked", static_ns)["status"]["nodes"].values()
                 if n["displayName"] == "gate")
     assert gate["phase"] == "Succeeded" and gate["message"].startswith("Resumed by: ") and gate["finishedAt"]
-    assert gate["outputs"]["parameters"][0]["value"] == "42"
+    assert gate["outputs"]["parameters"][0] == {"name": "answer", "value": "42"}  # valueFrom settled, as Argo
 
     gated("refused")
     ok(tiphys("stop", "refused", "--node-field-selector", "templateName=gate", "--message", "not today",
