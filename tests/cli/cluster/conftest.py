@@ -160,7 +160,8 @@ def static_ns(cluster_namespace: str) -> str:
 
 @pytest.fixture(scope="session")
 def tiphys(cluster) -> Callable[..., subprocess.CompletedProcess]:
-    def run(*args: str, ns: str | None = None, input: str | None = None, timeout: float = 60,
+    # timeout: a guard against a hung CLI, not a speed limit (`wait` calls last as long as workflows)
+    def run(*args: str, ns: str | None = None, input: str | None = None, timeout: float = 180,
             kubeconfig: str | None = None) -> subprocess.CompletedProcess:
         argv = [sys.executable, "-m", "tiphys.cli", *args, "--kubeconfig", kubeconfig or str(cluster.kubeconfig)]
         if ns is not None:
