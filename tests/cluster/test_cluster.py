@@ -119,8 +119,9 @@ def test_rbac_grants_are_honoured(cluster: ControlPlane, cluster_namespace: str)
                       "name": UNPRIVILEGED_USER}],
     })
     user = cluster.rest(token=cluster.unprivileged_token)
-    # RBAC reads bindings from an informer: allow a moment for it to catch up.
-    deadline = time.monotonic() + 10
+    # RBAC reads bindings from an informer: allow it to catch up (a wait, generous: the apiserver
+    # shares the machine with the suite)
+    deadline = time.monotonic() + 60
     while True:
         try:
             listing = user.get(f"/api/v1/namespaces/{ns}/configmaps")
