@@ -136,6 +136,8 @@ def _register(ex: Execution, node_id: str, template: dict) -> None:
 
 def apply_task_set(ex: Execution, task_set: dict, /) -> None:
     """Copy `status.nodes` of the workflow's task set onto the HTTP nodes they name."""
+    st = _state(ex)
+    st.task_set_made = True  # it exists (after a restart: made by the controller before)
     nodes = (task_set.get("status") or {}).get("nodes")
     if not isinstance(nodes, dict):
         return
@@ -144,9 +146,14 @@ def apply_task_set(ex: Execution, task_set: dict, /) -> None:
             continue
         node = ex.nodes.get(node_id)
         if node is None:
-            _state(ex).unclaimed[node_id] = result  # the walk has not re-made it yet
-        elif node.type_ in ("HTTP", "Plugin") and node.phase not in FULFILLED:
+            st.unclaimed[node_id] = result  # the walk has not re-made it yet
+            continue
+        if node.type_ not in ("HTTP", "Plugin"):
+            continue
+        if node.phase not in FULFILLED:
             _take(ex, node_id, result)
+        if node_id not in st.active and ex.nodes[node_id].phase in FULFILLED:
+            st.to_prune.append(node_id)  # not registered (a restart): `settle` would not see it
 
 
 def _take(ex: Execution, node_id: str, result: dict) -> None:
@@ -174,6 +181,7 @@ def on_agent_pod(ex: Execution, pod: dict, /, *, deleted: bool) -> None:
         return
     if (pod.get("metadata") or {}).get("deletionTimestamp"):
         return  # going away (we asked): its last status says nothing about the next agent
+    st.agent_requested = True  # it exists (after a restart too): deleted when no node needs it
     status = pod.get("status") or {}
     phase = status.get("phase") or ""
     if phase in ("", "Pending", "Running", "Succeeded"):
