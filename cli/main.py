@@ -22,13 +22,13 @@ def main(kubeconfig: str | None, kube_context: str | None, namespace: str | None
 
 from tiphys.cli import lint as _lint, run as _run  # noqa: E402  (commands register themselves)
 from tiphys.cli import (control as _control, delete as _delete, get as _get, list as _list,  # noqa: E402
-                        logs as _logs, resubmit as _resubmit, retry as _retry, submit as _submit,
+                        logs as _logs, node as _node, resubmit as _resubmit, retry as _retry, submit as _submit,
                         templates as _templates, wait as _wait, watch as _watch)
 
 main.add_command(_lint.lint)
 main.add_command(_run.run)
 for _command in (_submit.submit, _list.list_, _get.get, _watch.watch, _logs.logs, _delete.delete,
-                 _control.suspend, _control.resume, _control.stop, _control.terminate, _retry.retry,
+                 _control.suspend, _control.resume, _control.stop, _control.terminate, _node.node, _retry.retry,
                  _resubmit.resubmit, _wait.wait, _templates.template, _templates.cluster_template,
                  _templates.cron):
     main.add_command(_command)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["raw_outputs", "with_defaults", "SuppliedError"]
+__all__ = ["raw_outputs", "with_defaults", "supply", "SuppliedError"]
 
 
 class SuppliedError(ValueError):
@@ -43,3 +43,21 @@ def with_defaults(outputs: dict | None, /) -> dict | None:
             p = {**p, "value": value_from["default"]}
         settled.append({k: v for k, v in p.items() if k != "valueFrom"})
     return {**outputs, "parameters": settled}
+
+
+def supply(outputs: dict | None, values: dict[str, str], /) -> dict:
+    """`outputs` with the named supplied parameters given their values (`argo node set
+    --output-parameter`); refuses a name the node does not expect or one already set, as Argo."""
+    if not outputs:
+        raise SuppliedError("cannot set output parameters because node is not expecting any raw parameters")
+    params = [dict(p) for p in outputs.get("parameters") or []]
+    for name, value in values.items():
+        param = next((p for p in params if p.get("name") == name), None)
+        if param is None:
+            raise SuppliedError(f"node is not expecting output parameter '{name}'")
+        if not isinstance(param.get("valueFrom"), dict) or "supplied" not in param["valueFrom"]:
+            raise SuppliedError(f"cannot set output parameter '{name}' because it does not use valueFrom.raw "
+                                "or it was already set")
+        param["value"] = value
+        del param["valueFrom"]
+    return {**outputs, "parameters": params}

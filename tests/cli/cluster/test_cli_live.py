@@ -228,6 +228,54 @@ def test_suspend_resume_stop_terminate(live, tiphys, tmp_path) -> None:
     assert as_json(tiphys, "get", doomed, ns=ns)["spec"]["shutdown"] == "Terminate"
 
 
+APPROVAL = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: %(name)s-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: approve, template: approve}
+    - - name: release
+        template: echo
+        arguments: {parameters: [{name: message, value: "{{steps.approve.outputs.parameters.message}}"}]}
+  - name: approve
+    suspend: {}
+    outputs: {parameters: [{name: message, valueFrom: {supplied: {}}}]}
+  - name: echo
+    inputs: {parameters: [{name: message}]}
+    container: {image: busybox, command: [echo, "{{inputs.parameters.message}}"]}
+"""
+
+
+def test_intermediate_parameters_with_node_set(live, tiphys, tmp_path) -> None:
+    ns = live.namespace
+    flow = ok(tiphys("submit", write(tmp_path, APPROVAL, name="approval"), "-o", "name", ns=ns)).stdout.strip()
+
+    def approve() -> dict | None:
+        nodes = as_json(tiphys, "get", flow, ns=ns).get("status", {}).get("nodes") or {}
+        return next((n for n in nodes.values() if n["displayName"] == "approve" and n["phase"] == "Running"), None)
+
+    gate = until(approve, "the approval gate")
+    assert gate["outputs"] == {"parameters": [{"name": "message", "valueFrom": {"supplied": {}}}]}
+    # a plain resume has no value and no default to give: refused, nothing written
+    r = ok(tiphys("resume", flow, ns=ns), 1)
+    assert "raw output parameter 'message' has not been set and does not have a default value" in r.stderr
+    r = ok(tiphys("node", "set", flow, "--node-field-selector", "displayName=approve",
+                  "--output-parameter", "other=x", ns=ns), 1)
+    assert "node is not expecting output parameter 'other'" in r.stderr
+    ok(tiphys("node", "set", flow, "--node-field-selector", "displayName=approve",
+              "--output-parameter", 'message="ship \\"it\\""', ns=ns))
+    assert approve()["outputs"] == {"parameters": [{"name": "message", "value": 'ship "it"'}]}
+    ok(tiphys("resume", flow, "--node-field-selector", "displayName=approve", ns=ns))
+    assert ok(tiphys("wait", flow, "--timeout", "60", ns=ns)).stdout.startswith(f"{flow} Succeeded at ")
+    nodes = as_json(tiphys, "get", flow, ns=ns)["status"]["nodes"].values()
+    release = next(n for n in nodes if n["displayName"] == "release")
+    assert release["inputs"]["parameters"] == [{"name": "message", "value": 'ship "it"'}]
+
+
 def test_resume_of_a_workflow_submitted_suspended(live, tiphys, tmp_path) -> None:
     ns = live.namespace
     held_file = tmp_path / "held.yaml"

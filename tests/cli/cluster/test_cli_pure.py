@@ -128,3 +128,37 @@ def test_parameter_file(tmp_path) -> None:
     f.write_text("- just a list\n")
     with pytest.raises(click.BadParameter, match="expected a mapping"):
         load_parameter_file(str(f))
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ('message=hello', ("message", "hello")),
+    ('message="Hello, world!"', ("message", "Hello, world!")),
+    ('m="a \\"quoted\\" word\\n"', ("m", 'a "quoted" word\n')),
+    ('m="not \\q valid"', ("m", '"not \\q valid"')),  # not a Go-quoted string: the text itself, as Argo
+    ('m=a=b', ("m", "a=b")),
+    ('m=', ("m", "")),
+])
+def test_node_set_output_parameter(text: str, want: tuple[str, str]) -> None:
+    from tiphys.cli.node import parse_output_parameter
+
+    assert parse_output_parameter(text) == want
+
+
+def test_node_set_refusals() -> None:
+    from tiphys.cli.node import parse_output_parameter, set_nodes
+
+    for bad in ("novalue", "=x"):
+        with pytest.raises(CliError, match="NAME=VALUE"):
+            parse_output_parameter(bad)
+    gate = {"id": "g", "name": "wf[0].gate", "displayName": "gate", "type": "Suspend", "phase": "Running",
+            "outputs": {"parameters": [{"name": "set", "value": "1"}, {"name": "open", "valueFrom": {"supplied": {}}}]}}
+    wf = {"metadata": {"name": "wf"}, "spec": {}, "status": {"nodes": {"g": gate}}}
+    sel = NodeSelector("displayName=gate")
+    with pytest.raises(CliError, match="because it does not use valueFrom.raw or it was already set"):
+        set_nodes(wf, sel, outputs={"set": "2"}, phase="", message="")
+    with pytest.raises(CliError, match="currently, set only targets suspend nodes"):
+        set_nodes(wf, NodeSelector("displayName=other"), outputs={"open": "x"}, phase="", message="")
+    done = set_nodes(wf, sel, outputs={"open": "x"}, phase="Succeeded", message="ok")["status"]["nodes"]["g"]
+    assert done["outputs"]["parameters"] == [{"name": "set", "value": "1"}, {"name": "open", "value": "x"}]
+    assert (done["phase"], done["message"]) == ("Succeeded", "ok") and done["finishedAt"]
+    assert gate["phase"] == "Running"  # the read copy is not edited
