@@ -513,6 +513,11 @@ def _decode_spec(wf: dict) -> tuple[dict | None, str | None]:
     spec = wf.get("spec") or {}
     if not spec.get("entrypoint") and not spec.get("workflowTemplateRef"):
         return None, "invalid spec: spec.entrypoint is required"
+    from tiphys.core.validate.metrics import first_spec_problem  # Argo validates metrics before running
+
+    problem = first_spec_problem(spec)
+    if problem is not None:
+        return None, f"invalid spec: {problem}"
     return spec, None
 
 

@@ -37,7 +37,7 @@ from tiphys.core.lang.errors import LangError, WhenError
 from tiphys.core.lang.govaluate import evaluate_when
 from tiphys.core.lang.tags import substitute_object
 from tiphys.core.plan.scope import parse_time
-from tiphys.core.validate.metrics import LABEL_KEY_RE, METRIC_NAME_RE, metric_problems, realtime_variable
+from tiphys.core.validate.metrics import metric_problems, realtime_variable
 
 __all__ = ["RecordMetric", "evaluate", "node_scope", "watch", "node_created", "node_fulfilled",
            "workflow_started", "workflow_completed", "report_error", "METRICS_ERROR"]
@@ -107,15 +107,8 @@ def evaluate(metrics: list, scope: Mapping[str, Any], /, *, owner: str, workflow
         except LangError as exc:
             errors.append(f"unable to substitute parameters for metric '{name}': {exc}")
             continue
-        name = done["name"]
-        if not METRIC_NAME_RE.match(name):
-            errors.append(f"metric name '{name}' is invalid: names may only contain alphanumeric characters or '_'")
-            continue
+        # name and label keys were checked above: their pattern admits no tag, so they are final
         labels = tuple((str(lb["key"]), str(lb["value"])) for lb in done.get("labels") or ())
-        bad = next((k for k, _ in labels if not LABEL_KEY_RE.match(k)), None)
-        if bad is not None:
-            errors.append(f"metric label '{bad}' is invalid: keys may only contain alphanumeric characters or '_'")
-            continue
         try:
             if not evaluate_when(done.get("when") or ""):
                 continue

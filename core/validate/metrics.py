@@ -24,7 +24,7 @@ from typing import Any, Iterator
 from tiphys.core.spec import SpecError
 from tiphys.core.validate.context import SpecContext, _dict, _list
 
-__all__ = ["check_metrics", "metric_problems", "realtime_variable", "METRIC_NAME_RE", "LABEL_KEY_RE",
+__all__ = ["check_metrics", "first_spec_problem", "metric_problems", "realtime_variable", "METRIC_NAME_RE", "LABEL_KEY_RE",
            "GAUGE_OPERATIONS"]
 
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z0-9_]+$")
@@ -137,3 +137,25 @@ def check_metrics(ctx: SpecContext) -> Iterator[SpecError]:
         for i, metric in enumerate(metrics["prometheus"]):
             for suffix, message in metric_problems(metric, workflow_level=workflow_level):
                 yield ctx.error(base + ("metrics", "prometheus", i) + suffix, message, "metrics")
+
+
+def first_spec_problem(spec: dict, /) -> str | None:
+    """The first metric problem of a workflow spec as `<field path>: <message>`, or None.
+
+    The controller's first-reconcile check (Argo validates the spec before running it and fails
+    the workflow with `invalid spec: ...`); lint reports all of them with file and line instead.
+    """
+    owners = [("spec", spec, True)] + [(f"spec.templates[{i}]", t, False)
+                                       for i, t in enumerate(_list(spec.get("templates"))) if isinstance(t, dict)]
+    for base, owner, workflow_level in owners:
+        metrics = owner.get("metrics")
+        if metrics is None:
+            continue
+        prom = metrics.get("prometheus") if isinstance(metrics, dict) else None
+        if not isinstance(prom, list):
+            return f"{base}.metrics: metrics needs a 'prometheus' list"
+        for i, metric in enumerate(prom):
+            for suffix, message in metric_problems(metric, workflow_level=workflow_level):
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in suffix)
+                return f"{base}.metrics.prometheus[{i}]{where}: {message}"
+    return None

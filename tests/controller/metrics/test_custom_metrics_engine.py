@@ -125,3 +125,17 @@ def test_custom_metrics_example_runs():
     assert set(gauges) == {'{name="workflow"}', '{name="steps"}', '{name="random-int"}'}
     assert all(v >= 0 for v in gauges.values())
     assert not [c for c in final["status"].get("conditions") or () if c["type"] == "MetricsError"]
+
+
+def test_invalid_metric_fails_the_workflow_at_first_reconcile():
+    """A spec that lint would refuse fails as Argo fails it: `invalid spec: ...` naming the field."""
+    wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"generateName": "cm-"},
+          "spec": {"entrypoint": "main", "templates": [
+              {"name": "main", "metrics": {"prometheus": [
+                  {"name": "runs", "help": "h", "histogram": {"value": "1", "buckets": [5, 1]}}]},
+               "container": {"image": "alpine", "command": ["true"]}}]}}
+    final, _, _ = _run(wf)
+    assert final["status"]["phase"] == "Failed"
+    assert final["status"]["message"] == (
+        "invalid spec: spec.templates[0].metrics.prometheus[0].histogram.buckets[1]: metric 'runs': "
+        "histogram buckets must be in increasing order: 1 follows 5")
