@@ -11,7 +11,10 @@ import pytest
 
 from tiphys.controller.clock import FakeClock
 
-TEST_TIMEOUT = 20.0
+# A guard against a hung test, not a speed limit: tests on the FakeClock still spend real CPU
+# turning the loop between clock steps (the cron tests 2-6 s on a quiet machine), which a loaded
+# CI machine stretches several times; 20 s was within reach of that.
+TEST_TIMEOUT = 120.0
 
 
 async def _settle(turns: int = 20) -> None:

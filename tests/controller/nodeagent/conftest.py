@@ -1,6 +1,6 @@
 """Node-agent tests run real processes, so they use the real clock and wait for real.
 
-The parent conftest runs `async def` tests with a 20 s guard; these tests start Python
+The parent conftest runs `async def` tests with a 120 s guard; these tests start Python
 processes on a shared two-core machine, so this hook (registered later, hence called first)
 gives them a longer guard. `Harness` wires an `EmbeddedApi`, a started `NodeAgent` and helpers
 to create a pod and wait until it reaches a phase.
@@ -19,7 +19,7 @@ from tiphys.controller.api import PODS, EmbeddedApi
 from tiphys.controller.clock import RealClock
 from tiphys.controller.nodeagent import ImageMap, Isolation, NodeAgent, probe_isolation
 
-TEST_TIMEOUT = 90.0
+TEST_TIMEOUT = 180.0
 _PROBE: list[tuple[Isolation, str]] = []
 
 
