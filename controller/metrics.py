@@ -20,6 +20,9 @@ Where the numbers come from:
   (operation duration, workers busy, errors), `instrument.CountingApi` around the `Api` (k8s
   requests by kind, verb and status code, with their duration), and informer handlers counting phase transitions of
   workflows and pods (`total_count`, `pods_total_count`, `pod_pending_count`).
+* **users' metrics** (`metrics.prometheus[]` of workflows and templates): the planner's
+  `RecordMetric` actions, handed over by the applier and kept by `custom_metrics.CustomMetrics`
+  (`argo_workflows_<name>`; `metricsConfig.metricsTTL` read at each scrape).
 """
 from __future__ import annotations
 

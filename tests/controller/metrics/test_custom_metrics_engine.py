@@ -139,3 +139,21 @@ def test_invalid_metric_fails_the_workflow_at_first_reconcile():
     assert final["status"]["message"] == (
         "invalid spec: spec.templates[0].metrics.prometheus[0].histogram.buckets[1]: metric 'runs': "
         "histogram buckets must be in increasing order: 1 follows 5")
+
+
+def test_dag_custom_metrics_example_runs():
+    """Argo's examples/dag-custom-metrics.yaml: per-task labels from inputs, workflow metrics with its status."""
+    path = EXAMPLES / "dag-custom-metrics.yaml"
+    if not path.exists():
+        pytest.skip(f"Argo's examples are not beside the repository ({path})")
+    final, text, _ = _run(yaml.safe_load(path.read_text()))
+    assert final["status"]["phase"] == "Succeeded"
+    tags = ("TEST-ONE-A", "TEST-ONE-B", "TEST-TWO-A", "TEST-TWO-B")
+    assert _samples(text, "argo_workflows_playground_workflow_result_task_counter") == {
+        f'{{playground_task_name_counter="{t}",status="Succeeded"}}': 1.0 for t in tags}
+    assert set(_samples(text, "argo_workflows_playground_workflow_duration_task_seconds")) == {
+        f'{{playground_task_name="{t}",status="Succeeded"}}' for t in tags}
+    assert _samples(text, "argo_workflows_playground_workflow_result_counter") == {
+        '{playground_id_workflow_counter="test",status="Succeeded"}': 1.0}
+    [duration] = _samples(text, "argo_workflows_playground_workflow_duration").values()
+    assert duration >= 0.0
