@@ -5,6 +5,10 @@ write the WorkflowTaskResult the `wait` container would write (outputs first, as
 does), then the pod status a kubelet would write (phase, container states, exit codes). What a
 pod "does" is decided by `behaviour(pod, template) -> SimOutcome`; the default succeeds and
 reports each declared output parameter's default (or "sim-<name>").
+
+The HTTP agent pod (label `workflows.argoproj.io/component=agent`) is not simulated: its agent
+runs for real on this event loop (HTTP requests are made), Running and unbound, so a delete
+removes it at once and stops the agent.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ __all__ = ["SimKubelet", "SimOutcome", "template_of_pod"]
 _log = logging.getLogger("tiphys.simkubelet")
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_ID = "workflows.argoproj.io/node-id"
+AGENT_LABEL = "workflows.argoproj.io/component"
 
 
 class SimOutcome(msgspec.Struct, kw_only=True):
@@ -76,8 +81,10 @@ class SimKubelet:
         self.queue: asyncio.Queue[dict] = asyncio.Queue()
         self.seen: set[str] = set()
         self.completed = 0
-        self.informer.add_handler(FuncHandler(add=self._maybe, update=lambda a, b: self._maybe(b)))
+        self.informer.add_handler(FuncHandler(add=self._maybe, update=lambda a, b: self._maybe(b),
+                                              delete=lambda o, final_state_unknown: self._stop_agent(o)))
         self._tasks: list[asyncio.Task] = []
+        self._agents: dict[str, asyncio.Task] = {}  # agent pod uid -> its running agent
 
     def _maybe(self, pod: dict) -> None:
         meta = pod.get("metadata") or {}
@@ -93,9 +100,28 @@ class SimKubelet:
         self._tasks += [asyncio.ensure_future(self._worker()) for _ in range(self.n_workers)]
 
     async def stop(self) -> None:
-        for t in self._tasks:
+        for t in [*self._tasks, *self._agents.values()]:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._agents.values(), return_exceptions=True)
+
+    def _stop_agent(self, pod: dict) -> None:
+        task = self._agents.pop(str((pod.get("metadata") or {}).get("uid")), None)
+        if task is not None:
+            task.cancel()
+
+    async def _run_agent(self, pod: dict) -> None:
+        from tiphys.controller.nodeagent.agentpod import run_agent_pod
+
+        meta = pod["metadata"]
+        ns, name = meta.get("namespace"), meta["name"]
+        await self.api.patch(base.PODS, name, {"status": {"phase": "Running", "startTime": _now()}},
+                             namespace=ns, subresource="status")
+        code = await run_agent_pod(self.api, pod, log=_log.info)
+        try:
+            await self.api.patch(base.PODS, name, {"status": {"phase": "Succeeded" if code == 0 else "Failed"}},
+                                 namespace=ns, subresource="status")
+        except NotFound:
+            pass
 
     async def _worker(self) -> None:
         while True:
@@ -118,6 +144,11 @@ class SimKubelet:
         if pod["metadata"].get("uid") != meta.get("uid"):
             return  # deleted and re-created since: the new one comes through the informer
         meta = pod["metadata"]
+        if (meta.get("labels") or {}).get(AGENT_LABEL) == "agent" and outcome is None:
+            task = self._agents[str(meta.get("uid"))] = asyncio.ensure_future(self._run_agent(pod))
+            task.add_done_callback(lambda t: None if t.cancelled() or t.exception() is None else
+                                   _log.error("simulated kubelet: agent pod %s: %r", meta["name"], t.exception()))
+            return
         template = template_of_pod(pod)
         if outcome is None:
             outcome = self.behaviour(pod, template)

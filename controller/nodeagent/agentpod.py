@@ -22,7 +22,7 @@ from tiphys.executor.agent import AgentError, AgentSettings, run_agent, secret_v
 from tiphys.executor.httptask import HttpTaskError
 from tiphys.executor.resource import KubeError
 
-__all__ = ["agent_role", "ApiTaskSetApi", "InProcessAgent"]
+__all__ = ["agent_role", "ApiTaskSetApi", "InProcessAgent", "run_agent_pod"]
 
 _WATCH_SECONDS = 60.0  # a watch is renewed after this long without news
 
@@ -110,3 +110,14 @@ class InProcessAgent:
             except asyncio.CancelledError:
                 write("agent: terminated")
                 return 128 + signal.SIGTERM, ""
+
+
+async def run_agent_pod(api: base.Api, pod: Mapping[str, Any], /, *, log: Any) -> int:
+    """The agent of `pod` (an agent pod object) run directly, for kubelets that do not start
+    containers (the simulated one): settings from the pod's `main` container env and metadata."""
+    meta = pod.get("metadata") or {}
+    main = next((c for c in (pod.get("spec") or {}).get("containers") or () if c.get("name") == "main"), {})
+    env = {e["name"]: e["value"] for e in main.get("env") or () if isinstance(e, dict) and "value" in e}
+    env.setdefault("ARGO_NAMESPACE", str(meta.get("namespace") or "default"))
+    settings = AgentSettings.from_env(env)
+    return await run_agent(ApiTaskSetApi(api, settings), settings, log=log)
