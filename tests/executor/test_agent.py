@@ -1,0 +1,187 @@
+"""The executor's agent: one HTTP request as Argo's agent makes it (`perform_http`, against a local
+aiohttp server), and the task-set loop (`run_agent`) over a scripted `TaskSetApi`."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import socket
+from typing import Any
+
+import pytest
+
+from tests.controller.nodeagent.test_http_agent import serve
+from tiphys.executor.agent import AgentError, AgentSettings, run_agent, secret_value
+from tiphys.executor.httptask import HttpTaskError, canonical_header, perform_http
+
+
+async def _no_secret(name: str, key: str) -> str:
+    raise HttpTaskError(f"secret {name!r} is not readable here")
+
+
+def run(http: dict, secret: Any = _no_secret) -> tuple[dict, list]:
+    async def go() -> tuple[dict, list]:
+        async with serve() as srv:
+            http2 = {k: (v.replace("URL", srv.url) if isinstance(v, str) else v) for k, v in http.items()}
+            return await perform_http(http2, secret=secret), srv.calls
+    return asyncio.run(go())
+
+
+def test_get_by_default_and_result_is_the_body():
+    result, calls = run({"url": "URL/status/200"})
+    assert result == {"phase": "Succeeded", "outputs": {"result": "status 200"}}
+    assert calls == [("GET", "/status/200")]
+
+
+@pytest.mark.parametrize("code, phase", [(204, "Succeeded"), (304, "Succeeded"), (399, "Succeeded"),
+                                         (400, "Failed"), (404, "Failed"), (503, "Failed")])
+def test_without_a_condition_400_and_above_fail(code, phase):
+    result, _ = run({"url": f"URL/status/{code}"})
+    assert result["phase"] == phase
+    if phase == "Failed":
+        assert result["message"] == f"received non-2XX response code: {code}"
+
+
+def test_condition_sees_request_and_response():
+    cond = ('request.method == "POST" && request.body == "b" && request.headers["X-Colour"][0] == "red" && '
+            'response.statusCode == 200 && response.headers["Content-Type"][0] startsWith "application/json"')
+    result, _ = run({"url": "URL/echo", "method": "post", "body": "b", "successCondition": cond,
+                     "headers": [{"name": "x-colour", "value": "red"}]})
+    assert result["phase"] == "Succeeded", result
+
+
+def test_condition_may_accept_an_error_status():
+    result, _ = run({"url": "URL/status/500", "successCondition": "response.statusCode == 500"})
+    assert result == {"phase": "Succeeded", "outputs": {"result": "status 500"}}
+
+
+@pytest.mark.parametrize("cond, message", [
+    ("response.statusCode", "unable to cast expression result '200' to bool"),
+    ("response.nope.deeper == 1", "unable to evaluate expression 'response.nope.deeper == 1': "),
+    ("response.statusCode ==", "unable to evaluate expression 'response.statusCode ==': "),
+])
+def test_condition_errors_fail_the_node_naming_the_expression(cond, message):
+    result, _ = run({"url": "URL/status/200", "successCondition": cond})
+    assert result["phase"] == "Failed" and result["message"].startswith(message), result
+
+
+def test_unreachable_host_fails_with_go_url_error_shape():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    result = asyncio.run(perform_http({"url": f"http://127.0.0.1:{port}/x", "method": "DELETE"}, secret=_no_secret))
+    assert result["phase"] == "Failed"
+    assert result["message"].startswith(f'Delete "http://127.0.0.1:{port}/x": ')
+
+
+@pytest.mark.parametrize("http, message", [
+    ({}, "http.url is required"),
+    ({"url": "URL/echo", "bodyFrom": {"bytes": "!!not base64"}}, "http.bodyFrom.bytes is not base64"),
+    ({"url": "URL/echo", "headers": [{"value": "x"}]}, "http.headers[0]: a header needs a name"),
+    ({"url": "URL/echo", "headers": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]},
+     "http.headers[0] (A): secret 's' is not readable here"),
+])
+def test_bad_templates_fail_naming_the_field(http, message):
+    result, calls = run(http)
+    assert result["phase"] == "Failed" and result["message"].startswith(message), result
+    assert calls == []
+
+
+def test_canonical_header_names():
+    assert [canonical_header(h) for h in ("content-type", "X-COLOUR", "etag", "x-b3-traceid", "")] == \
+        ["Content-Type", "X-Colour", "Etag", "X-B3-Traceid", ""]
+
+
+def test_secret_value_reads_data_or_string_data():
+    obj = {"data": {"a": base64.b64encode(b"one").decode()}, "stringData": {"b": "two"}}
+    assert secret_value(obj, "s", "a") == "one" and secret_value(obj, "s", "b") == "two"
+    with pytest.raises(HttpTaskError, match="secret 's' has no key 'c'"):
+        secret_value(obj, "s", "c")
+
+
+def test_settings_from_env():
+    s = AgentSettings.from_env({"ARGO_WORKFLOW_NAME": "wf", "ARGO_NAMESPACE": "ns", "ARGO_AGENT_PATCH_RATE": "250ms",
+                                "ARGO_AGENT_TASK_WORKERS": "3"})
+    assert (s.workflow_name, s.namespace, s.patch_rate, s.workers) == ("wf", "ns", 0.25, 3)
+    assert AgentSettings.from_env({"ARGO_WORKFLOW_NAME": "wf"}).patch_rate == 10.0  # Argo's default
+    with pytest.raises(AgentError, match="ARGO_WORKFLOW_NAME"):
+        AgentSettings.from_env({})
+    with pytest.raises(AgentError, match="ARGO_AGENT_PATCH_RATE"):
+        AgentSettings.from_env({"ARGO_WORKFLOW_NAME": "wf", "ARGO_AGENT_PATCH_RATE": "soon"})
+
+
+class Scripted:
+    """A TaskSetApi whose task set the test changes; `changed` waits for the next change."""
+
+    def __init__(self) -> None:
+        self.obj: dict | None = None
+        self.rv = 0
+        self.patches: list[dict] = []
+        self.event = asyncio.Event()
+
+    def set(self, obj: dict | None) -> None:
+        self.rv += 1
+        self.obj = None if obj is None else {**obj, "metadata": {**obj.get("metadata", {}), "resourceVersion": str(self.rv)}}
+        self.event.set()
+
+    async def get(self) -> dict | None:
+        return self.obj
+
+    async def patch_status(self, nodes: dict) -> None:
+        self.patches.append(nodes)
+
+    async def secret(self, name: str, key: str) -> str:
+        return "v"
+
+    async def changed(self, rv: str) -> None:
+        if self.obj is not None and rv != str(self.rv):
+            return
+        self.event.clear()
+        await self.event.wait()
+
+
+def test_agent_runs_each_task_once_and_stops_when_completed():
+    async def go() -> tuple[list, list]:
+        async with serve() as srv:
+            api = Scripted()
+            settings = AgentSettings(workflow_name="wf", patch_rate=0.0)
+            agent = asyncio.ensure_future(run_agent(api, settings, log=lambda line: None))
+            await asyncio.sleep(0.05)  # no task set yet: the agent waits for it
+            tasks = {"n1": {"http": {"url": f"{srv.url}/status/200"}}}
+            api.set({"spec": {"tasks": tasks}})
+            while not api.patches:
+                await asyncio.sleep(0.01)
+            # seen again (the controller puts it again, another task arrives): n1 is not re-run
+            api.set({"spec": {"tasks": {**tasks, "n2": {"http": {"url": f"{srv.url}/status/500"}},
+                                        "n3": {"plugin": {"x": {}}}}}})
+            while sum(len(p) for p in api.patches) < 3:
+                await asyncio.sleep(0.01)
+            api.set({"metadata": {"labels": {"workflows.argoproj.io/completed": "true"}}, "spec": {"tasks": tasks}})
+            assert await asyncio.wait_for(agent, 5) == 0
+            return api.patches, srv.calls
+
+    patches, calls = asyncio.run(go())
+    merged = {k: v for p in patches for k, v in p.items()}
+    assert merged["n1"] == {"phase": "Succeeded", "outputs": {"result": "status 200"}}
+    assert merged["n2"]["phase"] == "Failed"
+    assert merged["n3"]["phase"] == "Error" and "tiphys runs http only" in merged["n3"]["message"]
+    assert sorted(calls) == [("GET", "/status/200"), ("GET", "/status/500")]
+
+
+def test_agent_batches_results_within_the_patch_rate_and_stops_when_the_task_set_is_gone():
+    async def go() -> list:
+        async with serve() as srv:
+            api = Scripted()
+            settings = AgentSettings(workflow_name="wf", patch_rate=1.0)
+            agent = asyncio.ensure_future(run_agent(api, settings, log=lambda line: None))
+            api.set({"spec": {"tasks": {"a": {"http": {"url": f"{srv.url}/status/200"}}}}})
+            while not api.patches:
+                await asyncio.sleep(0.01)
+            api.set({"spec": {"tasks": {f"b{i}": {"http": {"url": f"{srv.url}/status/201"}} for i in range(4)}}})
+            while sum(len(p) for p in api.patches) < 5:
+                await asyncio.sleep(0.01)
+            api.set(None)  # deleted after it was seen: the workflow is gone
+            assert await asyncio.wait_for(agent, 5) == 0
+            return api.patches
+
+    patches = asyncio.run(go())
+    assert [sorted(p) for p in patches] == [["a"], ["b0", "b1", "b2", "b3"]], "the first alone, the burst batched"
