@@ -185,3 +185,57 @@ def test_agent_batches_results_within_the_patch_rate_and_stops_when_the_task_set
 
     patches = asyncio.run(go())
     assert [sorted(p) for p in patches] == [["a"], ["b0", "b1", "b2", "b3"]], "the first alone, the burst batched"
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    """A throwaway self-signed certificate for 127.0.0.1 (skipped without the `cryptography` package)."""
+    import datetime
+    import ipaddress
+    pytest.importorskip("cryptography", reason="cryptography makes the test's self-signed certificate")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tiphys-test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_insecure_skip_verify_accepts_a_self_signed_server(tmp_path):
+    import ssl
+    from aiohttp import web
+    cert, key = _self_signed(tmp_path)
+
+    async def go() -> tuple[dict, dict]:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        async def hello(request: web.Request) -> web.Response:
+            return web.Response(text="over tls")
+        app = web.Application()
+        app.router.add_get("/", hello)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
+        await site.start()
+        url = f"https://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/"
+        try:
+            strict = await perform_http({"url": url}, secret=_no_secret)
+            insecure = await perform_http({"url": url, "insecureSkipVerify": True}, secret=_no_secret)
+        finally:
+            await runner.cleanup()
+        return strict, insecure
+
+    strict, insecure = asyncio.run(go())
+    assert strict["phase"] == "Failed" and "certificate" in strict["message"].lower(), strict
+    assert insecure == {"phase": "Succeeded", "outputs": {"result": "over tls"}}
