@@ -250,3 +250,42 @@ async def test_lifecycle_hook_and_exit_handler_call_http(harness):
         exit_node = by_name["http-hooks.onExit"]
         assert (exit_node["type"], exit_node["phase"]) == ("HTTP", "Succeeded")
         assert sorted(srv.calls) == [("GET", "/status/202"), ("GET", "/status/204")]
+
+
+async def test_controller_restart_while_the_agent_works(harness):
+    """The controller stops while the request runs; the agent writes the result meanwhile; a new
+    controller takes it from the task set: the request was made once, the workflow succeeds, the
+    agent pod goes."""
+    async with serve() as srv, harness() as h:
+        body = wf("http-restart", [
+            {"name": "main", "steps": [[{"name": "a", "template": "slow"}], [{"name": "b", "template": "fast"}]]},
+            http_tmpl("slow", url=f"{srv.url}/slow/1"), http_tmpl("fast", url=f"{srv.url}/status/200")])
+        engine = Engine(h.api, clock=h.clock, workers=2, settings=SETTINGS)
+        await engine.start()
+        await h.api.create(WORKFLOWS, body, namespace="default")
+        while not srv.calls:
+            await asyncio.sleep(0.02)
+        await engine.stop()
+        while True:  # the agent's result lands while no controller runs
+            ts = await h.api.get(base.WORKFLOW_TASK_SETS, "http-restart", namespace="default")
+            if (ts.get("status") or {}).get("nodes"):
+                break
+            await asyncio.sleep(0.05)
+        engine = Engine(h.api, clock=h.clock, workers=2, settings=SETTINGS)
+        await engine.start()
+        try:
+            final = await wait_completed(h.api, "http-restart", "default", timeout=60)
+        finally:
+            await engine.stop()
+        assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+        n = nodes(final)
+        assert n["a"]["outputs"]["result"] == "late" and n["b"]["outputs"]["result"] == "status 200"
+        assert srv.calls == [("GET", "/slow/1"), ("GET", "/status/200")]
+        for _ in range(100):
+            try:
+                await h.api.get(PODS, agent_pod_name("http-restart"), namespace="default")
+            except NotFound:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the agent pod was not deleted after the restart")
