@@ -38,21 +38,21 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _wait(args: argparse.Namespace) -> int:
-    from .runtime import FileTaskResultSink, repository_from_env
+    """`wait`: outputs to the node agent's file relay, or through the API with the pod's service account."""
+    from .runtime import repository_from_env, task_result_sink
     from .template import read_template
     from .wait import WaitSettings, run_wait
     env = dict(os.environ)
     paths = ExecutorPaths.from_env(env)
     template = read_template(paths, env)
     settings = WaitSettings.from_env(env)
-    sink_dir = args.task_result_dir or env.get("TIPHYS_TASK_RESULT_DIR")
-    if not sink_dir:
-        print("wait: no task-result destination (--task-result-dir or TIPHYS_TASK_RESULT_DIR)", file=sys.stderr)
-        return 2
+
+    async def go(repo, work_dir: Path):
+        async with task_result_sink(env, directory=args.task_result_dir) as sink:
+            return await run_wait(template, paths, settings, sink=sink, repository=repo, work_dir=work_dir)
     with tempfile.TemporaryDirectory(prefix="tiphys-wait-") as tmp:
         repo = repository_from_env(template, paths, env, work_dir=Path(tmp))
-        outcome = asyncio.run(run_wait(template, paths, settings, sink=FileTaskResultSink(sink_dir),
-                                       repository=repo, work_dir=Path(tmp)))
+        outcome = asyncio.run(go(repo, Path(tmp)))
     for err in outcome.errors:
         print(f"wait: {err}", file=sys.stderr)
     return outcome.exit_code
@@ -60,9 +60,9 @@ def _wait(args: argparse.Namespace) -> int:
 
 def _resource(args: argparse.Namespace) -> int:
     """`resource <action>`: Argo's resource template main, through the pod's service account."""
-    from .resource.command import ResourceSettings, client_sink, run_resource
-    from .resource.incluster import SERVICE_ACCOUNT_DIR, InClusterClient
-    from .runtime import FileTaskResultSink
+    from .kube import InClusterClient, api_sink
+    from .resource.command import ResourceSettings, run_resource
+    from .runtime import FileTaskResultSink, account_dir
     from .template import read_template
     env = dict(os.environ)
     template = read_template(ExecutorPaths.from_env(env), env)
@@ -70,10 +70,9 @@ def _resource(args: argparse.Namespace) -> int:
     sink_dir = args.task_result_dir or env.get("TIPHYS_TASK_RESULT_DIR")
 
     async def go() -> int:
-        # TIPHYS_SERVICE_ACCOUNT_DIR: where the token and CA are, for runs outside a pod (tests)
-        account = Path(env.get("TIPHYS_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR)
-        async with InClusterClient.from_env(env, account_dir=account) as client:
-            sink = FileTaskResultSink(sink_dir) if sink_dir else client_sink(client)
+        # the actions need the API whatever the sink; the node agent plays this command in-process
+        async with InClusterClient.from_env(env, account_dir=account_dir(env)) as client:
+            sink = FileTaskResultSink(sink_dir) if sink_dir else api_sink(client)
             outcome = await run_resource(template, args.action, client, settings, sink=sink,
                                          log=lambda line: print(line, flush=True))
         if outcome.message:
@@ -87,13 +86,13 @@ def _agent(args: argparse.Namespace) -> int:
     if args.role == "init":
         return 0  # Argo's init prepares executor-plugin tokens; tiphys has no plugins
     from .agent import AgentSettings, KubeTaskSetApi, run_agent
-    from .resource.incluster import SERVICE_ACCOUNT_DIR, InClusterClient
+    from .kube import InClusterClient
+    from .runtime import account_dir
     env = dict(os.environ)
     settings = AgentSettings.from_env(env)
 
     async def go() -> int:
-        account = Path(env.get("TIPHYS_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR)
-        async with InClusterClient.from_env(env, account_dir=account) as client:
+        async with InClusterClient.from_env(env, account_dir=account_dir(env)) as client:
             return await run_agent(KubeTaskSetApi(client, settings), settings,
                                    log=lambda line: print(line, flush=True))
     return asyncio.run(go())
@@ -119,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     p_init.add_argument("--wrapper", help="wrapper binary to install as <var_run>/argoexec "
                         "(default: $TIPHYS_WRAPPER, else the one built beside tiphys.executor.wrapper)")
     p_wait = sub.add_parser("wait", help="wait for main, collect outputs, write the task result")
-    p_wait.add_argument("--task-result-dir", help="write task results as JSON files here")
+    p_wait.add_argument("--task-result-dir", help="write task results as JSON files here "
+                        "(default: $TIPHYS_TASK_RESULT_DIR, else through the API with the pod's service account)")
     p_res = sub.add_parser("resource", help="run a resource template's action (Argo's argoexec resource)")
     p_res.add_argument("action", choices=["get", "create", "apply", "delete", "replace", "patch"])
     p_res.add_argument("--task-result-dir", help="write task results as JSON files here (default: through the API)")

@@ -11,6 +11,7 @@ __all__ = [
     "ArtifactError",
     "ArtifactNotFound",
     "ExecutorError",
+    "NoTaskResultDestination",
     "OutputError",
     "S3Error",
     "TemplateError",
@@ -22,6 +23,10 @@ __all__ = [
 
 class ExecutorError(Exception):
     """Base of everything the executor raises on purpose."""
+
+
+class NoTaskResultDestination(ExecutorError):
+    """Neither the node agent's file relay nor an in-cluster API is there to take a task result."""
 
 
 class WrapperBuildError(ExecutorError):

@@ -29,9 +29,9 @@ from tiphys.core.plan.timeouts import DurationError, parse_duration
 
 from ._errors import ExecutorError
 from .httptask import HttpTaskError, perform_http
-from .resource.client import KubeClient, PatchKind
-from .resource.errors import KubeError, KubeNotFound
-from .resource.kinds import KindInfo
+from .kube.client import KubeClient, PatchKind
+from .kube.errors import KubeError, KubeNotFound
+from .kube.kinds import KindInfo
 
 __all__ = ["AgentSettings", "AgentError", "TaskSetApi", "KubeTaskSetApi", "run_agent", "COMPLETED_LABEL"]
 

@@ -1,22 +1,36 @@
-"""Wiring for the in-pod entry points: secrets, the artifact repository, a file sink.
+"""Wiring for the in-pod entry points: secrets, the artifact repository, the task-result sink.
 
 These builders read the environment, so only the entry points (`__main__.py`) call them; the
 library functions they feed take plain arguments.
+
+Where a task result goes (`task_result_sink`), in this order:
+
+1. a directory (`--task-result-dir` or TIPHYS_TASK_RESULT_DIR): the node agent's file relay,
+   which plays the pod's API client when tiphys runs pods itself;
+2. else the API server, as argoexec does in a real pod: `kube.InClusterClient` with the pod's
+   service-account token (the automounted one, or the `executor.serviceAccountName` token the
+   controller mounts at the same path) -- TIPHYS_SERVICE_ACCOUNT_DIR moves that directory, for
+   runs outside a pod;
+3. else `NoTaskResultDestination`, naming both.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from ._errors import ArtifactConfigError
+from ._errors import ArtifactConfigError, NoTaskResultDestination
 from .artifacts import ArtifactoryDriver, ArtifactRepository, GitDriver, HTTPDriver, LocalDriver, RawDriver, S3Driver
+from .kube import SERVICE_ACCOUNT_DIR, InClusterClient, NotInCluster, api_sink
 from .paths import ExecutorPaths
+from .taskresult import TaskResultSink
 
-__all__ = ["FileTaskResultSink", "key_variables", "repository_from_env", "secret_file_resolver"]
+__all__ = ["FileTaskResultSink", "account_dir", "key_variables", "repository_from_env", "secret_file_resolver",
+           "task_result_sink"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -66,3 +80,30 @@ class FileTaskResultSink:
         tmp = self.directory / f".{name}.json.tmp"
         tmp.write_bytes(_encoder.encode(obj))
         tmp.replace(self.directory / f"{name}.json")
+
+
+def account_dir(env: Mapping[str, str], /) -> Path:
+    """The service-account directory: the pod's, or TIPHYS_SERVICE_ACCOUNT_DIR (runs outside a pod)."""
+    return Path(env.get("TIPHYS_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR)
+
+
+@contextlib.asynccontextmanager
+async def task_result_sink(env: Mapping[str, str], /, *, directory: str | None = None) -> AsyncIterator[TaskResultSink]:
+    """The file relay when a directory is given, else the API through the pod's service account."""
+    directory = directory or env.get("TIPHYS_TASK_RESULT_DIR")
+    if directory:
+        yield FileTaskResultSink(directory)
+        return
+    try:
+        client = InClusterClient.from_env(env, account_dir=account_dir(env))
+    except NotInCluster as exc:
+        raise NoTaskResultDestination(
+            "no task-result destination: no --task-result-dir or TIPHYS_TASK_RESULT_DIR (the node agent's file "
+            f"relay), and no API server to write WorkflowTaskResults to ({exc})") from None
+    if not env.get("ARGO_WORKFLOW_UID"):
+        # the result is owned by its Workflow (garbage-collected with it); the API refuses an empty uid
+        await client.close()
+        raise NoTaskResultDestination("ARGO_WORKFLOW_UID is not set: a WorkflowTaskResult written through the API "
+                                      "needs its Workflow's uid for the owner reference")
+    async with client:
+        yield api_sink(client)

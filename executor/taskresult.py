@@ -4,15 +4,19 @@ One object per pod node, named by the node ID, labelled with its workflow and wi
 `report-outputs-completed` ("false" while outputs may still change, "true" once final), owned by
 the Workflow so it is garbage-collected with it. `outputs` has Argo's shape: `parameters` and
 `artifacts` as the template declares them with `value`s and locations filled, plus `result`.
-The executor reaches the API only through one async callable, `create_or_update(obj)`, so it
-depends on no client library or controller module.
+The executor reaches the API only through one async callable, a `TaskResultSink`: the node
+agent's file relay (`runtime.FileTaskResultSink`) or the API (`kube.api_sink`), as the entry point
+chooses. `report_task_result` is the one retry loop both `wait` and `resource` write through.
 """
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from .kube.errors import KubeError
 
 __all__ = [
     "API_VERSION",
@@ -23,6 +27,7 @@ __all__ = [
     "build_outputs",
     "build_task_result",
     "read_progress",
+    "report_task_result",
 ]
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -31,6 +36,7 @@ LABEL_COMPLETED = "workflows.argoproj.io/report-outputs-completed"
 LABEL_INSTANCE_ID = "workflows.argoproj.io/controller-instanceid"
 
 TaskResultSink = Callable[[dict[str, Any]], Awaitable[Any]]
+Sleep = Callable[[float], Awaitable[Any]]
 _PROGRESS = re.compile(r"^(\d+)/(\d+)$")
 
 
@@ -81,3 +87,25 @@ def read_progress(path: Path, /) -> str | None:
         if m and int(m.group(1)) <= int(m.group(2)):
             return f"{m.group(1)}/{m.group(2)}"
     return None
+
+
+async def report_task_result(sink: TaskResultSink, obj: dict[str, Any], /, *, attempts: int,
+                             sleep: Sleep = asyncio.sleep) -> None:
+    """Write `obj`, retrying what may pass on its own: a lost connection, a timeout, a transient
+    API answer (429, 5xx). Argo backs off from 1 s doubling to 30 s; it retries forever, tiphys
+    `attempts` times, so a wait container cut off from the API ends with an error instead of
+    hanging the node until the controller's task-result timeout (argo-semantics.md §5.8). A
+    refusal (403, 422) propagates at once: retrying cannot change the answer."""
+    delay = 1.0
+    for attempt in range(attempts):
+        try:
+            await sink(obj)
+            return
+        except (OSError, TimeoutError, ConnectionError, KubeError) as exc:
+            if isinstance(exc, KubeError) and not exc.transient:
+                raise
+            if attempt == attempts - 1:
+                raise
+            retry_after = exc.retry_after if isinstance(exc, KubeError) else None
+            await sleep(retry_after if retry_after is not None else delay)
+            delay = min(delay * 2, 30.0)

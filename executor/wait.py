@@ -32,7 +32,7 @@ from ._errors import ExecutorError, WaitTimeout
 from .artifacts.repository import ArtifactRepository
 from .outputs import capture_result, collect_artifacts, collect_logs, collect_parameters
 from .paths import ExecutorPaths
-from .taskresult import TaskResultSink, build_outputs, build_task_result, read_progress
+from .taskresult import TaskResultSink, build_outputs, build_task_result, read_progress, report_task_result
 from .template import main_container_names
 
 __all__ = ["ExitProbe", "WaitOutcome", "WaitSettings", "read_exit_codes", "run_wait", "signal_containers", "wait_for_containers"]
@@ -150,20 +150,6 @@ async def wait_for_containers(paths: ExecutorPaths, names: Sequence[str], /, *, 
         await sleep(poll_interval)
 
 
-async def _report(sink: TaskResultSink, obj: dict[str, Any], *, attempts: int, sleep: Sleep) -> None:
-    delay = 1.0
-    for attempt in range(attempts):
-        try:
-            await sink(obj)
-            return
-        except (OSError, TimeoutError, ConnectionError):
-            # transient transport errors only; API refusals propagate at once
-            if attempt == attempts - 1:
-                raise
-            await sleep(delay)
-            delay = min(delay * 2, 30.0)
-
-
 async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: WaitSettings, /, *,
                    sink: TaskResultSink, repository: ArtifactRepository, work_dir: Path | None = None,
                    now: Callable[[], float] = time.time, sleep: Sleep = asyncio.sleep,
@@ -174,7 +160,7 @@ async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: 
                                  namespace=settings.namespace, completed=completed, outputs=outputs,
                                  progress=progress, instance_id=settings.instance_id or None)
 
-    await _report(sink, result_obj(False, None), attempts=settings.report_attempts, sleep=sleep)
+    await report_task_result(sink, result_obj(False, None), attempts=settings.report_attempts, sleep=sleep)
     outputs: dict[str, Any] = {}
     errors: list[str] = []
     final: dict[str, Any] | None = None
@@ -187,7 +173,7 @@ async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: 
             await sleep(settings.progress_interval)
             current = read_progress(Path(settings.progress_file)) if settings.progress_file else None
             if current and current != last:
-                await _report(sink, result_obj(False, None), attempts=settings.report_attempts, sleep=sleep)
+                await report_task_result(sink, result_obj(False, None), attempts=settings.report_attempts, sleep=sleep)
                 last = current
 
     try:
@@ -213,11 +199,11 @@ async def run_wait(template: Mapping[str, Any], paths: ExecutorPaths, settings: 
         errors += [str(e) for e in (*perrs, *aerrs, *lerrs)]
         outputs = build_outputs(parameters=params, artifacts=arts, result=result)
         final = result_obj(True, outputs)
-        await _report(sink, final, attempts=settings.report_attempts, sleep=sleep)
+        await report_task_result(sink, final, attempts=settings.report_attempts, sleep=sleep)
     except ExecutorError as exc:
         errors.append(str(exc))
     finally:
         if final is None:  # finalize even on failure (Argo's deferred FinalizeOutput)
             final = result_obj(True, outputs or None)
-            await _report(sink, final, attempts=settings.report_attempts, sleep=sleep)
+            await report_task_result(sink, final, attempts=settings.report_attempts, sleep=sleep)
     return WaitOutcome(exit_code=1 if errors else 0, exit_codes=codes, task_result=final, errors=tuple(errors))

@@ -29,10 +29,11 @@ from typing import Any
 import msgspec
 import yaml
 
-from .client import KubeClient, PatchKind
-from .errors import KubeError, KubeNotFound, ResourceError
+from ..kube.client import KubeClient, PatchKind
+from ..kube.errors import KubeError, KubeNotFound
+from ..kube.kinds import KindInfo, UnknownKind
+from .errors import ResourceError
 from .flags import Flags
-from .kinds import KindInfo, UnknownKind
 
 __all__ = ["ACTIONS", "LAST_APPLIED", "Target", "execute", "load_manifest", "three_way_patch"]
 

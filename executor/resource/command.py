@@ -30,16 +30,16 @@ from typing import Any
 import msgspec
 
 from .._errors import ExecutorError
-from ..taskresult import TaskResultSink, build_outputs, build_task_result
+from ..kube.client import KubeClient
+from ..kube.errors import KubeError, KubeNotFound
+from ..taskresult import TaskResultSink, build_outputs, build_task_result, report_task_result
 from . import jsonpath
 from .actions import Target, execute, load_manifest
 from .conditions import evaluate, parse_condition
-from .errors import KubeAlreadyExists, KubeError, KubeNotFound, ResourceError, ResourceFailed
-from .client import KubeClient, PatchKind
+from .errors import ResourceError, ResourceFailed
 from .flags import parse_flags
-from .kinds import BUILTIN
 
-__all__ = ["FAILURE_EXIT_CODE", "ResourceOutcome", "ResourceSettings", "client_sink", "run_resource"]
+__all__ = ["FAILURE_EXIT_CODE", "ResourceOutcome", "ResourceSettings", "run_resource"]
 
 FAILURE_EXIT_CODE = 64  # argoexec's exit code for an error it reports itself
 Sleep = Callable[[float], Awaitable[Any]]
@@ -74,24 +74,6 @@ class ResourceOutcome(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
     resource: str = ""                  # `<kind>.<group>/<name>` as Argo logs it; "" after delete
     task_result: dict[str, Any] = {}
-
-
-def client_sink(client: KubeClient, /) -> TaskResultSink:
-    """Write task results through `client` as Argo's executor does: create, and when it exists
-    merge-patch its labels and outputs (the executor role grants create, get and patch only)."""
-    kind = BUILTIN.for_manifest("argoproj.io/v1alpha1", "WorkflowTaskResult")
-
-    async def write(obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        try:
-            await client.create(kind, obj, namespace=meta["namespace"])
-            return
-        except KubeAlreadyExists:
-            pass
-        patch: dict[str, Any] = {"metadata": {"labels": meta.get("labels") or {}}}
-        patch.update({k: obj[k] for k in ("outputs", "progress") if k in obj})
-        await client.patch(kind, meta["name"], patch, namespace=meta["namespace"], patch_kind=PatchKind.MERGE)
-    return write
 
 
 def _read_file(path: str) -> bytes:
@@ -211,19 +193,6 @@ async def _parameters(template: Mapping[str, Any], target: Target | None, client
     return params
 
 
-async def _report(sink: TaskResultSink, obj: dict[str, Any], attempts: int, sleep: Sleep) -> None:
-    delay = 1.0
-    for attempt in range(attempts):
-        try:
-            await sink(obj)
-            return
-        except (OSError, TimeoutError, ConnectionError):
-            if attempt == attempts - 1:
-                raise
-            await sleep(delay)
-            delay = min(delay * 2, 30.0)
-
-
 async def run_resource(template: Mapping[str, Any], action: str, client: KubeClient, settings: ResourceSettings, /, *,
                        sink: TaskResultSink, read_file: Callable[[str], bytes] = _read_file,
                        sleep: Sleep = asyncio.sleep, log: Callable[[str], Any] = print) -> ResourceOutcome:
@@ -232,7 +201,7 @@ async def run_resource(template: Mapping[str, Any], action: str, client: KubeCli
                                  namespace=settings.namespace, completed=completed, outputs=outputs,
                                  instance_id=settings.instance_id or None)
 
-    await _report(sink, result(False, None), settings.report_attempts, sleep)
+    await report_task_result(sink, result(False, None), attempts=settings.report_attempts, sleep=sleep)
     message, resource_name = "", ""
     params: list[dict[str, Any]] = []
     try:
@@ -257,6 +226,6 @@ async def run_resource(template: Mapping[str, Any], action: str, client: KubeCli
         log(message)
     outputs = build_outputs(parameters=[p for p in params]) if params else None
     final = result(True, outputs)
-    await _report(sink, final, settings.report_attempts, sleep)
+    await report_task_result(sink, final, attempts=settings.report_attempts, sleep=sleep)
     return ResourceOutcome(exit_code=FAILURE_EXIT_CODE if message else 0, message=message, resource=resource_name,
                            task_result=final)

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from tiphys.executor.resource import BUILTIN, KubeAlreadyExists, KubeConflict, KubeError, KubeNotFound
-from tiphys.executor.resource.incluster import InClusterClient
+from tiphys.executor.kube import InClusterClient
 
 CM = BUILTIN.for_manifest("v1", "ConfigMap")
 

@@ -13,9 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tiphys.executor.kube import InClusterClient, api_sink
 from tiphys.executor.resource import ResourceSettings, run_resource
-from tiphys.executor.resource.command import client_sink
-from tiphys.executor.resource.incluster import InClusterClient
 
 pytestmark = pytest.mark.cluster
 
@@ -46,7 +45,7 @@ def _run(template: dict, action: str, env: dict, ns: str, logs: list[str], uid: 
 
     async def go():
         async with InClusterClient.from_env(env, account_dir=Path(env["TIPHYS_SERVICE_ACCOUNT_DIR"])) as client:
-            return await run_resource(template, action, client, settings, sink=client_sink(client), log=logs.append)
+            return await run_resource(template, action, client, settings, sink=api_sink(client), log=logs.append)
     return asyncio.run(go())
 
 

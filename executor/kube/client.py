@@ -1,6 +1,7 @@
-"""What the `resource` command needs from an API server, as one small async protocol.
+"""What the executor needs from an API server, as one small async protocol.
 
-The command never imports a client library: the entry point hands it an implementation --
+The `resource` command, the task-result sink and the agent never import a client library: the
+entry point hands them an implementation --
 `incluster.InClusterClient` inside a real pod (service-account token, discovery), or the node
 agent's adapter over its own `Api` when the agent runs the pod in-process. Objects are plain
 dicts. Failures are `errors.KubeError` subclasses (`KubeNotFound`, `KubeAlreadyExists`,
