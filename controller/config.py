@@ -12,7 +12,8 @@ not implement, and keys nobody knows, are not errors: they land in
 `tiphys_config_unsupported_keys` gauge.
 
 What happens to each supported key: `executor`, `mainContainer`, `images`,
-`podGCDeleteDelayDuration` and `podGCGracePeriodSeconds` become `PodSettings` (hot: new workflows get them), `resourceRateLimit`
+`podGCDeleteDelayDuration`, `podGCGracePeriodSeconds` and `disableAgentPodCreation` (no HTTP
+agent pod: an agent run elsewhere serves the task sets) become `PodSettings` (hot: new workflows get them), `resourceRateLimit`
 throttles pod creation and `initialDelay` delays new workflows' first reconcile (both hot),
 `parallelism` and `namespaceParallelism` throttle whole workflows (`controller.throttle`, hot:
 a raised limit admits waiters at once), `instanceID` and `metricsConfig` are read at start-up.
@@ -112,6 +113,7 @@ class ControllerConfig(msgspec.Struct, frozen=True, kw_only=True):
     images: dict[str, dict[str, list[str]]] = {}
     metrics: MetricsConfig = MetricsConfig()
     initial_delay: float = 0.0
+    disable_agent_pod_creation: bool = False  # HTTP templates: an external agent serves the task sets
     # Keys present in the ConfigMap that tiphys does not know or support, sorted.
     unsupported: tuple[str, ...] = ()
     # Supported keys present in the ConfigMap that are parsed but not acted on yet, sorted.
@@ -134,6 +136,7 @@ class ControllerConfig(msgspec.Struct, frozen=True, kw_only=True):
                                        else base_settings.executor_security_context),
             main_container=self.main_container or base_settings.main_container,
             images=images, pod_gc_delete_delay=self.pod_gc_delete_delay,
+            agent_pod_creation=not self.disable_agent_pod_creation,
             pod_gc_grace_period_seconds=(self.pod_gc_grace_period_seconds
                                          if self.pod_gc_grace_period_seconds is not None
                                          else base_settings.pod_gc_grace_period_seconds))
@@ -154,6 +157,7 @@ _FIELDS: dict[str, tuple[str, Any]] = {
     "images": ("images", dict[str, _ImageInfo]),
     "metricsConfig": ("metrics", MetricsConfig),
     "initialDelay": ("initial_delay", str),
+    "disableAgentPodCreation": ("disable_agent_pod_creation", bool),
 }
 SUPPORTED_KEYS = frozenset(_FIELDS)
 # Parsed and validated, but the engine has no hook for them yet (see the module docstring).

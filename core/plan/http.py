@@ -16,7 +16,8 @@ exit handlers and lifecycle hooks (hook nodes are calls like any other), templat
 node still Pending past its deadline is Failed `timeout` by `deadlines.expire_pending`, the same
 rule as a pod that never starts), shutdown and the workflow deadline (`stop`).
 
-The agent pod: created with the first unfinished HTTP node, deleted when none is left (Argo
+The agent pod (none with the ConfigMap's `disableAgentPodCreation`: an agent run elsewhere
+serves the task sets): created with the first unfinished HTTP node, deleted when none is left (Argo
 keeps it until the workflow completes; tiphys frees it earlier, as the brief for this port asks,
 and makes it again for a later HTTP node). Its pod events reach `on_agent_pod`: a pod that is
 deleted while nodes wait is made again; a Failed agent pod errors every waiting HTTP node with
@@ -226,7 +227,7 @@ def settle(ex: Execution) -> None:
         if st.task_set_made:
             ex.actions.append(PruneTaskSet(tuple(st.to_prune)))
         st.to_prune.clear()
-    if st.active and not st.agent_requested:
+    if st.active and not st.agent_requested and ex.settings.agent_pod_creation:
         ex.actions.append(CreatePod("", agent_pod(ex.meta, ex.spec, settings=ex.settings)))
         st.agent_requested = True
     elif not st.active and st.agent_requested:

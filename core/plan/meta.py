@@ -58,3 +58,5 @@ class PodSettings(msgspec.Struct, frozen=True, kw_only=True):
     # Argo's default is DEFAULT_REQUEUE_TIME (10s); tiphys reacts to each task-set event at once, so
     # it patches sooner (the agent sends a result alone at once, a burst batched per this rate)
     agent_patch_rate: str = "1s"
+    # ConfigMap `disableAgentPodCreation` (inverted): False leaves HTTP tasks to an agent run elsewhere
+    agent_pod_creation: bool = True

@@ -289,3 +289,14 @@ async def test_controller_restart_while_the_agent_works(harness):
             await asyncio.sleep(0.05)
         else:
             raise AssertionError("the agent pod was not deleted after the restart")
+
+
+def test_configmap_key_reaches_the_pod_settings():
+    """ConfigMap `disableAgentPodCreation` becomes PodSettings.agent_pod_creation (core/plan/http.py)."""
+    from tiphys.controller.config import parse_configmap
+
+    config = parse_configmap({"metadata": {"name": "workflow-controller-configmap"},
+                              "data": {"disableAgentPodCreation": "true"}})
+    assert "disableAgentPodCreation" not in config.unsupported
+    assert config.pod_settings(PodSettings()).agent_pod_creation is False
+    assert parse_configmap({"data": {}}).pod_settings(PodSettings()).agent_pod_creation is True

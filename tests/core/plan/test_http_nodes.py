@@ -210,3 +210,12 @@ def test_bad_outputs_in_a_result_error_the_node():
     r.answer(wf={"phase": "Succeeded", "outputs": {"parameters": "not a list"}})
     node = r.node("wf")
     assert node.phase == "Error" and "unreadable outputs" in node.message
+
+
+def test_disable_agent_pod_creation_leaves_the_agent_to_someone_else():
+    """ConfigMap `disableAgentPodCreation`: the task is put, no agent pod is made or deleted."""
+    r = Run({"entrypoint": "call", "templates": [call()]}, settings=PodSettings(agent_pod_creation=False))
+    assert r.of(PutTaskSet) and not r.of(CreatePod)
+    r.answer(wf={"phase": "Succeeded"})
+    assert r.ex.workflow.phase == "Succeeded" and not [a for a in r.actions if isinstance(a, DeletePod)]
+
