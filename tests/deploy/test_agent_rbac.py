@@ -38,7 +38,7 @@ def test_the_agent_asks_only_what_its_role_grants() -> None:
     import asyncio
 
     from tiphys.executor.agent import AgentSettings, KubeTaskSetApi
-    from tiphys.executor.resource import KubeNotFound
+    from tiphys.executor.kube import KubeNotFound
 
     calls: list[tuple[str, str, str]] = []
 
@@ -48,7 +48,7 @@ def test_the_agent_asks_only_what_its_role_grants() -> None:
             raise KubeNotFound("no", status=404, reason="NotFound")
 
         async def patch(self, kind, name, patch, /, *, namespace, patch_kind):
-            from tiphys.executor.resource.incluster import InClusterClient
+            from tiphys.executor.kube import InClusterClient
             calls.append(("patch", InClusterClient._path(kind, namespace, name), str(patch_kind)))
 
     settings = AgentSettings(workflow_name="wf", namespace="ns")
