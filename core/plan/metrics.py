@@ -29,6 +29,7 @@ and the metric is skipped.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Mapping
 
 import msgspec
@@ -93,14 +94,15 @@ def evaluate(metrics: list, scope: Mapping[str, Any], /, *, owner: str, workflow
     out: list[RecordMetric] = []
     errors: list[str] = []
     var = realtime_variable(workflow_level=workflow_level)
+    problems = _checked(msgspec.json.encode(metrics), workflow_level)
     for index, metric in enumerate(metrics):
         realtime = _is_realtime(metric)
         if realtime_only and not realtime:
             continue
         name = metric.get("name") if isinstance(metric, dict) else None
-        problem = next(iter(metric_problems(metric, workflow_level=workflow_level)), None)
+        problem = problems[index]
         if problem is not None:
-            errors.append(problem[1])
+            errors.append(problem)
             continue
         try:  # strict, the value fields included (Argo substitutes the whole metric first)
             done = substitute_object(metric, scope, strict=True)
@@ -143,6 +145,14 @@ def evaluate(metrics: list, scope: Mapping[str, Any], /, *, owner: str, workflow
             out.append(RecordMetric(name=name, help=done["help"], kind="histogram", labels=labels, value=value,
                                     buckets=buckets, key=key))
     return out, errors
+
+
+@lru_cache(maxsize=512)
+def _checked(encoded: bytes, workflow_level: bool) -> tuple[str | None, ...]:
+    """The first problem of each metric, by content: a template's metrics are checked once, not
+    once per node that runs it (the check costs more than the emission)."""
+    return tuple(next((message for _, message in metric_problems(m, workflow_level=workflow_level)), None)
+                 for m in msgspec.json.decode(encoded))
 
 
 def node_scope(ex: Any, node_id: str, /) -> dict[str, Any]:
