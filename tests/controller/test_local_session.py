@@ -33,7 +33,7 @@ def test_quick_start_configmap_shape():
 async def test_artifact_repository_ref_runs_into_the_local_directory():
     """With artifact_repositories=True the ref resolves, and the node agent stores the artifact locally."""
     async with LocalSession(kubelet="agent", artifact_repositories=True) as session:
-        final = await session.run(REF_WF, timeout=15)
+        final = await session.run(REF_WF, timeout=60)
         assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
         assert final["status"]["artifactRepositoryRef"] == {
             "configMap": "artifact-repositories", "key": "my-key", "namespace": "default",
@@ -48,7 +48,7 @@ async def test_artifact_repository_ref_runs_into_the_local_directory():
 async def test_without_the_configmap_the_ref_is_argos_error():
     """No artifact_repositories: the ref is found nowhere, the workflow Errors with Argo's message."""
     async with LocalSession() as session:
-        final = await session.run(REF_WF, timeout=15)
+        final = await session.run(REF_WF, timeout=60)
     assert final["status"]["phase"] == "Error"
     assert final["status"]["message"] == ('failed to resolve artifact repository: failed to find any artifact '
                                           'repository for artifact repository ref "#my-key"')
@@ -58,7 +58,7 @@ async def test_callers_own_artifact_repositories_wins():
     """A preloaded `artifact-repositories` (tiphys run -f) is kept: the default is not forced over it."""
     own = _cm("artifact-repositories", {"my-key": "s3:\n  keyFormat: custom/{{workflow.name}}\n"})
     async with LocalSession(preload=[(base.CONFIG_MAPS, own)], artifact_repositories=True) as session:
-        final = await session.run(REF_WF, timeout=15)
+        final = await session.run(REF_WF, timeout=60)
         cm = await session.api.get(base.CONFIG_MAPS, "artifact-repositories", namespace="default")
     assert cm["data"] == own["data"]
     assert final["status"]["artifactRepositoryRef"]["artifactRepository"] == {

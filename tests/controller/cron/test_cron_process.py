@@ -36,7 +36,7 @@ async def test_controller_process_runs_cron_workflows(settle):
         assert proc.readiness() == (True, "ready")
     finally:
         proc.stop()
-        assert await asyncio.wait_for(run, 10) == 0
+        assert await asyncio.wait_for(run, 60) == 0
 
 
 def test_cron_workers_flag():

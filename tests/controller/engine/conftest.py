@@ -12,7 +12,7 @@ from tiphys.controller.status_writer import StatusWriter
 
 
 def run_workflow(wf: dict, *, behaviour: Callable[[dict, dict], SimOutcome] | None = None,
-                 timeout: float = 30.0) -> tuple[dict, dict]:
+                 timeout: float = 60.0) -> tuple[dict, dict]:
     """Submit `wf`, drive it to completion; returns (final workflow, nodes by name)."""
     async def go() -> dict:
         async with LocalSession(behaviour=behaviour) as session:

@@ -41,7 +41,7 @@ async def _running(api: EmbeddedApi, clock: FakeClock) -> AsyncIterator[Controll
         yield proc
     finally:
         proc.stop()
-        assert await asyncio.wait_for(run, 10) == 0
+        assert await asyncio.wait_for(run, 60) == 0
 
 
 async def _run_for(clock: FakeClock, settle, seconds: int) -> None:

@@ -34,7 +34,7 @@ async def _run_for(proc: ControllerProcess, clock: FakeClock, settle, seconds: i
 
 async def _stop(proc: ControllerProcess, run: asyncio.Future) -> None:
     proc.stop()
-    assert await asyncio.wait_for(run, 10) == 0
+    assert await asyncio.wait_for(run, 60) == 0
 
 
 async def _pods(api: EmbeddedApi, workflow: str) -> list[dict]:
