@@ -230,6 +230,8 @@ def watch(ex: Any, node_id: str, template: dict, /) -> None:
 
 
 def node_created(ex: Any, node_id: str, /) -> None:
+    if ex.fulfilled(node_id):
+        return  # created already done (a memoize hit, an error): `node_fulfilled` emits its final values
     metrics = ex.metric_watch.get(node_id)
     if metrics and any(_is_realtime(m) for m in metrics):
         _node_realtime(ex, node_id, metrics)
