@@ -2,7 +2,7 @@
 from .archive import is_tarball, is_zip, make_tgz, make_zip, recompress, safe_extract_tar, safe_extract_zip, unpack
 from .git import GitDriver
 from .http import ArtifactoryDriver, HTTPDriver
-from .keys import DEFAULT_KEY_FORMAT, archive_strategy, artifact_file_name, join_key, render_key_format
+from .keys import DEFAULT_KEY_FORMAT, archive_strategy, artifact_file_name, join_key, list_prefix, render_key_format
 from .local import LocalDriver
 from .raw import RawDriver
 from .repository import LOCATION_TYPES, ArtifactRepository, Driver, location_of
@@ -27,6 +27,7 @@ __all__ = [
     "is_tarball",
     "is_zip",
     "join_key",
+    "list_prefix",
     "location_of",
     "make_tgz",
     "make_zip",

@@ -15,7 +15,8 @@ from typing import Any
 
 from .._errors import ArtifactConfigError
 
-__all__ = ["DEFAULT_KEY_FORMAT", "archive_strategy", "artifact_file_name", "join_key", "render_key_format"]
+__all__ = ["DEFAULT_KEY_FORMAT", "archive_strategy", "artifact_file_name", "join_key", "list_prefix",
+           "render_key_format"]
 
 DEFAULT_KEY_FORMAT = "{{workflow.name}}/{{pod.name}}"
 _TAG = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -56,3 +57,18 @@ def artifact_file_name(artifact: Mapping[str, Any], /) -> str:
 def join_key(prefix: str, name: str, /) -> str:
     """Argo's `path.Join(key, fileName)`: clean, no leading slash doubling."""
     return posixpath.normpath(posixpath.join(prefix, name)) if prefix else name
+
+
+def list_prefix(key: str, /) -> str:
+    """The object-name prefix Argo's `ListDirectory` lists under `key` (recursively): `""` (every
+    object) for an empty key, else `filepath.Clean(key) + "/"` -- so `logs`, `logs/` and `./logs`
+    all list `logs/...`, and a key naming one object lists nothing below it. The leading `/` is
+    dropped, as tiphys's drivers drop it from every key they read or write; `.` lists every object
+    (Go would list `./`, nothing in practice) and a key climbing out with `..` is refused."""
+    key = key.lstrip("/")
+    if not key:
+        return ""
+    clean = posixpath.normpath(key)
+    if clean == ".." or clean.startswith("../"):
+        raise ArtifactConfigError(f"key {key!r} would leave the repository")
+    return "" if clean == "." else clean + "/"

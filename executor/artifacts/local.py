@@ -3,10 +3,15 @@
 Objects are files under one root directory, addressed by key exactly as an S3 bucket would be
 (`<root>/<key>`); a "directory" artifact is a directory under its key. Writes go through a
 temporary name and a rename, so a reader never sees half an object.
+
+`list` answers what an S3 ListObjects over the same objects would: every file below the key's
+prefix, recursively, as its full key, in S3's order (UTF-8 byte order); an upload still under
+its temporary name is not an object yet, so it is not listed.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Mapping
@@ -14,8 +19,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .._errors import ArtifactConfigError, ArtifactNotFound
+from .keys import list_prefix
 
 __all__ = ["LocalDriver"]
+
+_PART = re.compile(r"^\..+\.[0-9a-f]{32}\.part$")  # put()'s temporary name: `.<name>.<uuid>.part`
 
 
 class LocalDriver:
@@ -55,3 +63,16 @@ class LocalDriver:
         elif dest.exists() or dest.is_symlink():
             dest.unlink()
         tmp.rename(dest)
+
+    def list(self, location: Mapping[str, Any], /) -> list[str]:
+        """Every object key under the location's key, taken as a directory (Argo's ListObjects)."""
+        prefix = list_prefix(str(location.get("key") or ""))
+        base = self.root.joinpath(*PurePosixPath(prefix).parts)
+        if not base.is_dir():
+            return []  # no such "directory", or the key names one object: S3 lists nothing either
+        keys = []
+        for top, dirs, files in os.walk(base):
+            rel = Path(top).relative_to(self.root).as_posix()
+            keys += [f"{rel}/{f}" if rel != "." else f for f in files if not _PART.match(f)]
+            dirs[:] = [d for d in dirs if not _PART.match(d)]
+        return sorted(keys, key=lambda k: k.encode("utf-8", "surrogateescape"))

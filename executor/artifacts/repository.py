@@ -14,7 +14,14 @@ executor does around its drivers:
 * on load: fetch to a temporary name, then unpack archives safely (`archive.unpack`) unless the
   artifact says `archive: none`; apply `mode`.
 
-Drivers only move bytes; they implement `get(location, dest)` and `put(src, location)`.
+Drivers only move bytes; they implement `get(location, dest)` and `put(src, location)`, and
+those that can enumerate a key prefix (s3, the local repository) `list(location)`.
+
+`.list_objects(artifact)` (data templates' `source.artifactPaths`) resolves as Argo's executor
+does for it (`newDriverArt`, `ArtifactLocation.Relocate`): an artifact with a complete location
+(s3: endpoint, bucket and key) is listed as it is; any other takes the template's whole
+`archiveLocation` and keeps only its own key -- so `s3: {bucket: b}` lists the archive location's
+bucket from its root, exactly as under Argo -- and, with no archiveLocation, the local default.
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ from .._errors import ArtifactConfigError, ArtifactError, ArtifactNotFound
 from . import archive as _archive
 from .keys import DEFAULT_KEY_FORMAT, archive_strategy, artifact_file_name, join_key, render_key_format
 
-__all__ = ["LOCATION_TYPES", "ArtifactRepository", "Driver", "location_of"]
+__all__ = ["LOCATION_TYPES", "ArtifactRepository", "Driver", "Lister", "location_of"]
 
 LOCATION_TYPES = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs", "azure", "plugin")
 
@@ -38,6 +45,15 @@ LOCATION_TYPES = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs
 class Driver(Protocol):
     def get(self, location: Mapping[str, Any], dest: Path, /) -> None: ...
     def put(self, src: Path, location: Mapping[str, Any], /) -> None: ...
+
+
+class Lister(Protocol):
+    def list(self, location: Mapping[str, Any], /) -> list[str]: ...
+
+
+def _s3_complete(loc: Mapping[str, Any]) -> bool:
+    # Argo's S3Artifact.HasLocation
+    return all(loc.get(f) for f in ("endpoint", "bucket", "key"))
 
 
 def location_of(artifact: Mapping[str, Any], /) -> tuple[str, dict[str, Any]] | None:
@@ -91,6 +107,42 @@ class ArtifactRepository:
         out = {**(arch[1] if arch is not None and arch[0] == typ else {}), **loc}
         out["key"] = join_key(prefix, file_name or artifact_file_name(artifact))
         return typ, out
+
+    # -- list --------------------------------------------------------------------------------
+
+    def list_objects(self, artifact: Mapping[str, Any], /) -> list[str]:
+        """Every object key under `artifact`'s key, recursively (Argo's `ListObjects`)."""
+        name = artifact.get("name")
+        found = location_of(artifact)
+        if found is None:
+            raise ArtifactConfigError("no location to list: give an s3 location (or a key in the artifact "
+                                      "repository)", artifact=name)
+        typ, loc = found
+        if typ != "s3":
+            raise ArtifactConfigError(f"{typ} artifacts cannot be listed (only s3 locations and the artifact "
+                                      "repository can)", artifact=name)
+        if not _s3_complete(loc):
+            key = loc.get("key") or ""
+            arch = location_of(self._archive_location)
+            if arch is not None:
+                typ, loc = arch[0], {**arch[1], "key": key}
+            elif self._default is not None:
+                loc = {"key": key}
+            else:
+                raise ArtifactConfigError("template artifact location not set: the location is incomplete "
+                                          "(endpoint, bucket and key) and there is no archiveLocation", artifact=name)
+        if typ != "s3":
+            raise ArtifactConfigError(f"the archiveLocation is a {typ} location, which cannot be listed", artifact=name)
+        driver, resolved = self._resolve(typ, loc, name=name)
+        lister = getattr(driver, "list", None)
+        if lister is None:
+            raise ArtifactConfigError(f"the {typ} driver cannot list objects", artifact=name)
+        try:
+            return list(lister(resolved))
+        except ArtifactError as exc:
+            if exc.artifact is None:
+                exc.artifact = name
+            raise
 
     # -- save --------------------------------------------------------------------------------
 

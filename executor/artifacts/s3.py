@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode, urlsplit
 
 from .._errors import ArtifactConfigError, ArtifactError, ArtifactNotFound, S3Error
+from .keys import list_prefix
 from .sigv4 import EMPTY_SHA256, Credentials, sign_headers
 
 __all__ = ["S3Client", "S3Driver", "SecretResolver"]
@@ -144,10 +145,11 @@ class S3Client:
     def delete(self, bucket: str, key: str, /) -> None:
         self._simple("DELETE", bucket, key)
 
-    def list_keys(self, bucket: str, prefix: str, /) -> Iterator[str]:
+    def list_keys(self, bucket: str, prefix: str, /, *, max_keys: int = 1000) -> Iterator[str]:
+        """Every key under `prefix`, page after page (`max_keys` per ListObjectsV2 call, S3's 1000)."""
         token: str | None = None
         while True:
-            query = {"list-type": "2", "prefix": prefix}
+            query = {"list-type": "2", "prefix": prefix, "max-keys": str(max_keys)}
             if token:
                 query["continuation-token"] = token
             _, data = self._simple("GET", bucket, query=query)
@@ -160,6 +162,9 @@ class S3Client:
             if root.findtext(f"{ns}IsTruncated") != "true":
                 return
             token = root.findtext(f"{ns}NextContinuationToken")
+            if not token:  # a truncated page must say where the next one starts
+                raise S3Error(f"GET s3://{bucket}?prefix={prefix}: truncated listing without a continuation token",
+                              status=200, code=None)
 
 
 class S3Driver:
@@ -222,6 +227,13 @@ class S3Driver:
             if any(p in ("..", "") for p in parts) or rel.startswith("/"):
                 raise ArtifactConfigError(f"refusing object key {k!r}: it would leave {dest}")
             client.get_file(bucket, k, dest.joinpath(*parts))
+
+    def list(self, location: Mapping[str, Any], /) -> list[str]:
+        """Every object key under the location's key, recursively (Argo's `ListDirectory`: the key
+        cleaned and taken as a directory, the whole bucket for an empty key); ListObjectsV2 pages
+        are followed to the end, and S3 returns keys in UTF-8 byte order."""
+        client, loc = self.client(location)
+        return list(client.list_keys(str(loc["bucket"]), list_prefix(str(loc.get("key") or ""))))
 
     def put(self, src: Path, location: Mapping[str, Any], /) -> None:
         client, loc = self.client(location)
