@@ -168,6 +168,10 @@ def parse_with_param(text: str, /) -> list[Any]:
         value = load_raw(text)
     except (ValueError, RecursionError) as exc:
         raise LoopError(f"withParam value could not be parsed as a JSON list: {text[:200]}: {exc}") from None
+    if value is None:
+        # Go's json.Unmarshal of `null` into the item slice leaves it nil without an error: no
+        # items (a data template's empty listing is `null`, Go's nil slice)
+        return []
     if not isinstance(value, list):
         raise LoopError(f"withParam value could not be parsed as a JSON list: {text[:200]}")
     return value
