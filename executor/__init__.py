@@ -8,6 +8,8 @@
 * `argosay` -- Argo's test-image verbs, built in;
 * `cowsay` -- cowsay/cowthink as `docker/whalesay` (and `argoproj/argosay:v1`) have them;
 * `resource/` -- `argoexec resource <action>`, the main process of resource templates.
+* `data` -- `argoexec data`, the main process of data templates (list a location, transform
+  the list in expr-lang, report the JSON as `outputs.result`).
 """
 from ._errors import (
     ArtifactConfigError,

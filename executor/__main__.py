@@ -1,4 +1,4 @@
-"""`python -m tiphys.executor init|wait|resource|argosay ...`: the in-pod entry points.
+"""`python -m tiphys.executor init|wait|resource|data|agent|argosay ...`: the in-pod entry points.
 
 Thin by design: read the environment once, build settings and the artifact repository, call the
 library function, turn its outcome into an exit code. A failure prints one line naming what
@@ -81,6 +81,33 @@ def _resource(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def _data(args: argparse.Namespace) -> int:
+    """`data [<json>]`: a data template's main (Argo's `argoexec data`), reporting its own result."""
+    from ._errors import TemplateError
+    from .data import DataSettings, run_data
+    from .runtime import repository_from_env, task_result_sink
+    from .template import decode_template, read_template
+    env = dict(os.environ)
+    paths = ExecutorPaths.from_env(env)
+    try:
+        template = read_template(paths, env)
+    except TemplateError:
+        if not args.spec:
+            raise
+        # argoexec reads the template only; the argument (the data section) is a fallback here
+        template = {"data": decode_template(args.spec, source="the data argument")}
+    settings = DataSettings.from_env(env)
+
+    async def go() -> int:
+        async with task_result_sink(env, directory=args.task_result_dir) as sink:
+            outcome = await run_data(template, repository_from_env(template, paths, env), settings, sink=sink,
+                                     log=lambda line: print(line, flush=True))
+        if outcome.message:
+            _termination_message(outcome.message)
+        return outcome.exit_code
+    return asyncio.run(go())
+
+
 def _agent(args: argparse.Namespace) -> int:
     """`agent init|main`: the HTTP templates' agent pod (Argo's `argoexec agent`)."""
     if args.role == "init":
@@ -123,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     p_res = sub.add_parser("resource", help="run a resource template's action (Argo's argoexec resource)")
     p_res.add_argument("action", choices=["get", "create", "apply", "delete", "replace", "patch"])
     p_res.add_argument("--task-result-dir", help="write task results as JSON files here (default: through the API)")
+    p_data = sub.add_parser("data", help="list and transform a data template's source (Argo's argoexec data)")
+    p_data.add_argument("spec", nargs="?", help="the template's data section as JSON (read when no template is found)")
+    p_data.add_argument("--loglevel", default="info", help="accepted for Argo's command line; unused")
+    p_data.add_argument("--task-result-dir", help="write task results as JSON files here "
+                        "(default: $TIPHYS_TASK_RESULT_DIR, else through the API with the pod's service account)")
     p_agent = sub.add_parser("agent", help="run the workflow's HTTP templates (Argo's argoexec agent)")
     p_agent.add_argument("role", choices=["init", "main"])
     p_agent.add_argument("--loglevel", default="info", help="accepted for Argo's command line; unused")
@@ -132,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
             return _agent(args)
         if args.cmd == "resource":
             return _resource(args)
+        if args.cmd == "data":
+            return _data(args)
         return _init(args) if args.cmd == "init" else _wait(args)
     except ExecutorError as exc:
         print(f"{args.cmd}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        if args.cmd == "resource":
+        if args.cmd in ("resource", "data"):
             _termination_message(str(exc))
             return 64  # argoexec's exit code for an error it reports
         return 1
