@@ -9,7 +9,6 @@ Main runs to completion through the real wrapper; `wait` runs as its own process
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
