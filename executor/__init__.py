@@ -3,7 +3,10 @@
 * `wrapper/` -- the static C main-container wrapper (Argo's emissary file protocol);
 * `init` -- template, script and input artifacts staged before main starts;
 * `wait` / `outputs` / `taskresult` -- outputs collected after main exits and reported as a
-  WorkflowTaskResult through an injected `create_or_update(obj)` coroutine;
+  WorkflowTaskResult through an injected sink (`runtime.task_result_sink`: the node agent's file
+  relay, else the API);
+* `kube/` -- the one API client (in-cluster: service-account token, discovery), shared by `wait`,
+  `resource`, `data` and the agent, and the task-result API sink (create, else merge-patch);
 * `artifacts/` -- the repository facade and its drivers (local, S3 with SigV4, HTTP, git, raw);
 * `argosay` -- Argo's test-image verbs, built in;
 * `cowsay` -- cowsay/cowthink as `docker/whalesay` (and `argoproj/argosay:v1`) have them;
