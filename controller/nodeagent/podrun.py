@@ -39,6 +39,7 @@ from .images import ImageMap
 from .podenv import SourceCache, container_env, parse_quantity
 from .process import ContainerProcess, StartFailed
 from .agentpod import InProcessAgent, agent_role
+from .datapod import InProcessData, is_data_command
 from .resourcepod import InProcessContainer, resource_action
 from .sandbox import PYTHON_HELPER, Isolation, container_mounts, expand_vars, launch_spec
 from .status import ContainerState, PodConditions, pod_status, timestamp
@@ -109,7 +110,7 @@ class PodRun:
         self.conditions = PodConditions()
         self.phase, self.reason, self.message = "Pending", "", ""
         self.start_time: str | None = None
-        self._procs: dict[str, ContainerProcess | InProcessContainer | InProcessAgent] = {}
+        self._procs: dict[str, ContainerProcess | InProcessContainer | InProcessData | InProcessAgent] = {}
         self._reapers: dict[str, asyncio.Future[tuple[int, str]]] = {}
         self._wake = asyncio.Event()
         self._timers: list[Any] = []  # deadline and kill escalations: a handful per pod
@@ -234,6 +235,8 @@ class PodRun:
                 action = resource_action(spec)
                 if action is not None:  # `argoexec resource`: played by the agent (resourcepod.py)
                     return self._start_in_process(spec, action, env)
+                if is_data_command(spec):  # `argoexec data`: played by the agent too (datapod.py)
+                    return self._start_in_process(spec, None, env)
                 role = agent_role(spec)
                 if role is not None:  # `argoexec agent`: the HTTP templates' agent (agentpod.py)
                     return self._start_agent(spec, role, env)
@@ -277,14 +280,20 @@ class PodRun:
             self._tick()
         return True
 
-    def _start_in_process(self, spec: dict[str, Any], action: str, env: dict[str, str]) -> bool:
+    def _start_in_process(self, spec: dict[str, Any], action: str | None, env: dict[str, str]) -> bool:
+        """A resource (`action`) or data (`None`) container played by the agent."""
         name = spec["name"]
         log_path = self.ctx.log_path(self.namespace, self.name, name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_bytes(b"")
-        ctr = InProcessContainer(self.pod, spec, action, env, api=self.ctx.api, volumes=self._volumes,
-                                 log_path=log_path, task_result_dir=self._relay.directory,
-                                 poll_interval=self.ctx.resource_poll_interval)
+        ctr: InProcessContainer | InProcessData
+        if action is None:
+            ctr = InProcessData(self.pod, spec, env, api=self.ctx.api, volumes=self._volumes, log_path=log_path,
+                                task_result_dir=self._relay.directory)
+        else:
+            ctr = InProcessContainer(self.pod, spec, action, env, api=self.ctx.api, volumes=self._volumes,
+                                     log_path=log_path, task_result_dir=self._relay.directory,
+                                     poll_interval=self.ctx.resource_poll_interval)
         self._procs[name] = ctr
         self.states[name].start(self._now(), None)
         reaper = ctr.start()
@@ -331,7 +340,7 @@ class PodRun:
                     oom = code == 137 and name in self._cgroups and self.ctx.cgroups is not None \
                         and self.ctx.cgroups.oom_killed(self._cgroups[name])
                     proc = self._procs.get(name)
-                    message = proc.message if isinstance(proc, (InProcessContainer, InProcessAgent)) else ""
+                    message = proc.message if isinstance(proc, (InProcessContainer, InProcessData, InProcessAgent)) else ""
                     self.states[name].finish(self._now(), code, reason="OOMKilled" if oom else None,
                                              message=message)
                 self._drop_cgroup(name)

@@ -1,0 +1,147 @@
+"""Data templates on the node agent: `argoexec data` run in-process.
+
+A data pod's main container runs the executor's `data` command, which lists an artifact location,
+transforms the list and reports the result as its own task result (`tiphys.executor.data`). It
+needs no API but the task result, so a host process could run it; the agent plays it in-process
+instead, as it plays `resource` (resourcepod.py), because a process has no way to hand the node
+its failure message: a kubelet would read `/dev/termination-log`, which the agent does not
+provide, so the node would read only `main: Error (exit code 64)`. In-process, the message is the
+container's termination message and the node reads `main: Error (exit code 64): <message>`, as
+under Argo.
+
+What the container would see, it sees here: the template from its `ARGO_TEMPLATE` (or the
+offloaded file through its volume mounts), settings from its environment, the local artifact
+repository from `TIPHYS_ARTIFACT_DIR`, and artifact credentials (`accessKeySecret`, ...) from the
+pod namespace's Secrets, read through the agent's API -- what a Secret volume would hold. The
+result goes through the pod's relay directory; the exit code is written to
+`/var/run/argo/ctr/main/exitcode` for a `wait` container that archives logs.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tiphys.controller.api import base
+from tiphys.controller.api import errors as api_errors
+from tiphys.executor.artifacts import (ArtifactoryDriver, ArtifactRepository, GitDriver, HTTPDriver, LocalDriver,
+                                       RawDriver, S3Driver)
+from tiphys.executor.data import FAILURE_EXIT_CODE, DataSettings, run_data
+from tiphys.executor import ArtifactConfigError
+from tiphys.executor.runtime import FileTaskResultSink, key_variables
+
+from .resourcepod import host_path
+
+__all__ = ["InProcessData", "is_data_command"]
+
+
+def is_data_command(spec: Mapping[str, Any], /) -> bool:
+    """True when the container runs `[wrapper emissary --] <executor> data [...]`."""
+    argv = [*(spec.get("command") or ()), *(spec.get("args") or ())]
+    if "--" in argv:
+        argv = argv[argv.index("--") + 1:]
+    return len(argv) >= 2 and argv[1] == "data"
+
+
+class InProcessData:
+    """A data container run as a task of the agent; `signal` stands in for the process's."""
+
+    def __init__(self, pod: Mapping[str, Any], spec: Mapping[str, Any], env: Mapping[str, str], /, *,
+                 api: base.Api, volumes: Mapping[str, Path], log_path: Path, task_result_dir: Path) -> None:
+        self._pod, self._spec, self._env = pod, spec, dict(env)
+        self._api, self._volumes, self._log_path = api, volumes, log_path
+        self._sink = FileTaskResultSink(task_result_dir)
+        self.message = ""
+        self._task: asyncio.Task[tuple[int, str]] | None = None
+
+    def start(self) -> asyncio.Task[tuple[int, str]]:
+        self._task = asyncio.ensure_future(self._run())
+        return self._task
+
+    def signal(self, sig: int, /) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel(msg=str(sig))
+
+    def _template(self) -> dict[str, Any]:
+        raw = self._env.get("ARGO_TEMPLATE", "")
+        if raw == "offloaded":
+            host = host_path("/argo/config/ARGO_TEMPLATE", self._spec.get("volumeMounts") or (), self._volumes)
+            if host is None:
+                raise ValueError("ARGO_TEMPLATE is offloaded but /argo/config is on no volume of the container")
+            raw = host.read_text()
+        tmpl = json.loads(raw)
+        if not isinstance(tmpl, dict):
+            raise ValueError("ARGO_TEMPLATE is not a JSON object")
+        return tmpl
+
+    def _secrets(self, loop: asyncio.AbstractEventLoop):
+        """A driver's secret resolver (called from the listing thread): the Secret's key, read
+        through the agent's API on its loop."""
+        namespace = str(self._pod["metadata"].get("namespace") or "default")
+
+        async def read(name: str, key: str) -> str:
+            try:
+                obj = await self._api.get(base.SECRETS, name, namespace=namespace)
+            except api_errors.NotFound:
+                raise ArtifactConfigError(f"secret {namespace}/{name} does not exist") from None
+            data = obj.get("data") or {}
+            if key not in data:
+                raise ArtifactConfigError(f"secret {namespace}/{name} has no key {key!r}")
+            return base64.b64decode(data[key]).decode()
+
+        def resolve(name: str, key: str) -> str:
+            return asyncio.run_coroutine_threadsafe(read(name, key), loop).result(timeout=60)
+        return resolve
+
+    def _repository(self, template: Mapping[str, Any]) -> ArtifactRepository:
+        secrets = self._secrets(asyncio.get_running_loop())
+        local = self._env.get("TIPHYS_ARTIFACT_DIR")
+        return ArtifactRepository(
+            drivers={"s3": S3Driver(secrets=secrets, env=self._env), "http": HTTPDriver(secrets=secrets),
+                     "artifactory": ArtifactoryDriver(secrets=secrets), "git": GitDriver(secrets=secrets),
+                     "raw": RawDriver()},
+            default=LocalDriver(local) if local else None,
+            archive_location=template.get("archiveLocation") or None, key_variables=key_variables(self._env))
+
+    async def _run(self) -> tuple[int, str]:
+        log = open(self._log_path, "a", buffering=1)
+
+        def write(line: str) -> None:
+            log.write(line + "\n")
+        try:
+            try:
+                template = self._template()
+                settings = DataSettings.from_env(self._env)
+            except Exception as exc:  # noqa: BLE001 - any unreadable input is this container's failure
+                self.message = f"data: cannot read the template or settings: {exc}"
+                write(self.message)
+                return self._exit(FAILURE_EXIT_CODE)
+            try:
+                outcome = await run_data(template, self._repository(template), settings, sink=self._sink, log=write)
+            except asyncio.CancelledError:
+                write("data: terminated")
+                return self._exit(128 + signal.SIGTERM)
+            except OSError as exc:  # the relay directory could not be written: the report failed
+                self.message = f"data: cannot report the task result: {exc}"
+                write(self.message)
+                return self._exit(FAILURE_EXIT_CODE)
+            self.message = outcome.message
+            return self._exit(outcome.exit_code)
+        finally:
+            log.close()
+
+    def _exit(self, code: int) -> tuple[int, str]:
+        var_run = self._volumes.get("var-run-argo")
+        if var_run is not None:  # for a `wait` container archiving the logs
+            ctr = var_run / "ctr" / str(self._spec.get("name", "main"))
+            ctr.mkdir(parents=True, exist_ok=True)
+            try:
+                (ctr / "combined").write_bytes(self._log_path.read_bytes())
+            except OSError:
+                pass  # no log: nothing to archive
+            (ctr / "exitcode").write_text(str(code))
+        return code, ""
