@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tiphys.executor import ArtifactConfigError
-from tiphys.executor.artifacts import ArtifactRepository, LocalDriver, S3Driver, list_prefix
+from tiphys.executor.artifacts import ArtifactRepository, LocalDriver, list_prefix
 from tiphys.executor.data import (FAILURE_EXIT_CODE, DataError, DataSettings, encode_result, list_source, process,
                                   run_data, transform)
 
@@ -87,7 +87,8 @@ def test_local_listing_skips_an_upload_in_progress(store: Path, tmp_path: Path) 
 
 def test_key_only_location_lists_the_local_repository(store: Path) -> None:
     """No archiveLocation and an incomplete location: the local default repository."""
-    assert _repo(store).list_objects({"name": "f", "s3": {"key": "logs/b"}}) == ["logs/b/c/main.log", "logs/b/notes.txt"]
+    listed = _repo(store).list_objects({"name": "f", "s3": {"key": "logs/b"}})
+    assert listed == ["logs/b/c/main.log", "logs/b/notes.txt"]
 
 
 def test_incomplete_location_is_relocated_onto_the_archive_location(store: Path) -> None:
@@ -222,7 +223,8 @@ def test_run_reports_pending_then_the_result(store: Path) -> None:
         seen.append(json.loads(json.dumps(obj)))
     outcome = asyncio.run(run_data(_template("logs/b"), _repo(store), SETTINGS, sink=sink, log=lambda _: None))
     assert outcome.exit_code == 0 and outcome.message == ""
-    assert [o["metadata"]["labels"]["workflows.argoproj.io/report-outputs-completed"] for o in seen] == ["false", "true"]
+    completed = [o["metadata"]["labels"]["workflows.argoproj.io/report-outputs-completed"] for o in seen]
+    assert completed == ["false", "true"]
     assert "outputs" not in seen[0]
     assert seen[1]["outputs"] == {"result": '["logs/b/c/main.log","logs/b/notes.txt"]'}
     assert seen[1]["metadata"]["name"] == "wf-1234" and seen[1]["metadata"]["namespace"] == "ns"

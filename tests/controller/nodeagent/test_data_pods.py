@@ -121,7 +121,8 @@ async def test_empty_listing_is_null_and_no_items(harness, tmp_path):
     store = _store(tmp_path, {"elsewhere/a.log": "a\n"})
     templates = [
         {"name": "main", "steps": [[{"name": "list", "template": "list-log-files"}],
-                                   [{"name": "each", "template": "each", "withParam": "{{steps.list.outputs.result}}"}]]},
+                                   [{"name": "each", "template": "each",
+                                     "withParam": "{{steps.list.outputs.result}}"}]]},
         _list_logs([]),
         {"name": "each", "container": {"image": "busybox:1.36", "command": ["true"]}},
     ]
