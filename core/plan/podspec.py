@@ -101,8 +101,8 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
     (`DeadlineExceeded` when under a second is left). `boundary_template` is the enclosing
     steps/DAG template (its scheduling fields are the fallback, as in Argo); `avoid_hosts` are
     the hosts of earlier retry attempts under `retryStrategy.affinity.nodeAntiAffinity`;
-    `executor_token_secret` is the token Secret of `executor.serviceAccountName`, which the
-    shell looks up.
+    `executor_token_secret` is the token Secret of `executor.serviceAccountName` (default
+    `<sa>.service-account-token`).
     """
     if not isinstance(template, dict) or not isinstance(spec, dict):
         raise PodSpecError("build_pod", "template and spec must be mappings")
@@ -254,9 +254,10 @@ def _service_account(pod_spec: dict, tmpl: dict, spec: dict, settings: PodSettin
     executor_sa = (tmpl.get("executor") or {}).get("serviceAccountName") or \
         (spec.get("executor") or {}).get("serviceAccountName")
     if executor_sa:
-        if not token_secret:
-            raise PodSpecError(f"{where}.executor.serviceAccountName",
-                               f"the token secret of service account {executor_sa!r} was not resolved")
+        # Argo reads the ServiceAccount for its token Secret and, since Kubernetes 1.24 made no
+        # such Secrets, falls back to the one its docs have users create: `<sa>.service-account-token`.
+        # tiphys names that one at once: the controller gets no `serviceaccounts` read.
+        token_secret = token_secret or f"{executor_sa}.service-account-token"
         pod_spec["volumes"].append({"name": "exec-sa-token", "secret": {"secretName": token_secret}})
         return "exec-sa-token"
     if automount is False:
