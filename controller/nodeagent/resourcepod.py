@@ -10,7 +10,7 @@ executor's; its log lines go to the container log; its failure message becomes t
 termination message (`main: Error (exit code 64): ...` on the node, as under Argo); and its exit
 code is written to `/var/run/argo/ctr/main/exitcode` for a `wait` container that archives logs.
 
-Kinds are looked up in `executor.resource.kinds.BUILTIN` (the built-in kinds and Argo's CRDs),
+Kinds are looked up in `executor.kube.kinds.BUILTIN` (the built-in kinds and Argo's CRDs),
 then in the CustomResourceDefinitions the API holds (read once per command, only for a kind the
 table lacks): `base.Api` has no discovery, but a CRD object says what discovery would (group,
 served versions, plural, scope, short names). So a kind is known exactly when a cluster would
