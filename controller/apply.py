@@ -4,7 +4,8 @@ PVC creates go first (a pod must not wait on a claim that does not exist; if one
 creates are held back and reported as failed). Pod creates run concurrently (bounded);
 AlreadyExists means a create we made before a crash and is success (pod names are
 deterministic); for a PVC it is success only when the workflow owns the claim. Deletes
-tolerate NotFound. The WorkflowTaskSet (HTTP nodes) is created or merge-patched, finished
+tolerate NotFound. Artifact GC's WorkflowArtifactGCTasks are created (AlreadyExists = ours) and
+deleted. The WorkflowTaskSet (HTTP nodes) is created or merge-patched, finished
 entries patched away (status first, through its status subresource), as Argo does. Events are best effort. A memoize cache write (`SaveMemo`) reads the
 ConfigMap, sets its key and writes it back, re-reading on a 409. What failed comes back in `Applied`, for the
 reconciler to hand to the planner: nothing is retried here.
@@ -19,6 +20,7 @@ from typing import Any, Sequence
 
 from tiphys.controller.api import base
 from tiphys.core.plan.metrics import RecordMetric  # custom metrics: handed to the exporter
+from tiphys.core.plan.artifact_gc import CreateGCTask, DeleteGCTask  # artifact GC's task objects
 from tiphys.controller.api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Invalid, NotFound
 from tiphys.core.plan.actions import (CompleteTaskSet, CreatePod, CreatePVC, DeletePod, DeletePVC, DeleteTaskResults,
                                       DeleteWorkflow, EmitEvent, PruneTaskSet, PutTaskSet, SaveMemo, SignalPod)
@@ -177,6 +179,15 @@ class Applier:
             await self.api.patch(base.WORKFLOW_TASK_SETS, name, {"status": {"nodes": gone}}, namespace=namespace,
                                  subresource="status")
             await self.api.patch(base.WORKFLOW_TASK_SETS, name, {"spec": {"tasks": gone}}, namespace=namespace)
+        elif isinstance(action, CreateGCTask):
+            self.api_writes += 1
+            try:
+                await self.api.create(base.WORKFLOW_ARTIFACT_GC_TASKS, action.task, namespace=namespace)
+            except AlreadyExists:
+                pass  # names are deterministic: made before a restart
+        elif isinstance(action, DeleteGCTask):
+            self.api_writes += 1
+            await self.api.delete(base.WORKFLOW_ARTIFACT_GC_TASKS, action.name, namespace=namespace)
         elif isinstance(action, CompleteTaskSet):
             self.api_writes += 1
             await self.api.patch(base.WORKFLOW_TASK_SETS, wf["metadata"]["name"],

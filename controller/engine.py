@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from tiphys.controller.api import base
+from tiphys.controller.artifact_gc import ArtifactGC
 from tiphys.controller.informer import (FuncHandler, Informer, index_by_namespace,
                                         index_by_owner, strip_managed_fields)
 from tiphys.controller.reconciler import WorkflowReconciler
@@ -88,6 +89,9 @@ class Engine:
                                      indexers=_CHILD_INDEXERS, **common)
         # HTTP nodes' outcomes (Argo's taskset informer: instanceID selector); named as their workflow
         self.task_sets = Informer(api, base.WORKFLOW_TASK_SETS, label_selector=label, **common)
+        # artifact GC's tasks: the GC pod's results wake the workflow (Argo's wfArtifactGCTaskInformer)
+        self.gc_tasks = Informer(api, base.WORKFLOW_ARTIFACT_GC_TASKS, label_selector=child_label,
+                                 indexers=_CHILD_INDEXERS, **common)
         self.templates = Informer(api, base.WORKFLOW_TEMPLATES, **common)
         self.cluster_templates = Informer(api, base.CLUSTER_WORKFLOW_TEMPLATES, clock=clock,
                                           transform=strip_managed_fields)
@@ -110,6 +114,8 @@ class Engine:
                                              status_interval=status_interval, configmaps=self.configmaps,
                                              locks=self.locks, throttler=self.throttler)
         self.reconciler.task_sets = self.task_sets
+        self.reconciler.artifact_gc = ArtifactGC(api, pods=self.pods, tasks=self.gc_tasks,
+                                                 applier=self.reconciler.applier, settings=settings)
         # semaphore limits and artifact repositories: ConfigMaps without a selectable label
         self.reconciler.repository_configmaps = self.sync_configmaps
         self.stats = WorkerStats()
@@ -144,6 +150,14 @@ class Engine:
 
         self.task_sets.add_handler(FuncHandler(add=task_set_changed, update=lambda a, b: task_set_changed(b)))
 
+        def gc_task_changed(obj: dict) -> None:
+            if (obj.get("status") or {}).get("artifactResultsByNode"):  # only results matter
+                key = rec.owner_key(obj)
+                if key is not None:
+                    add(key)
+
+        self.gc_tasks.add_handler(FuncHandler(add=gc_task_changed, update=lambda a, b: gc_task_changed(b)))
+
         def configmap_changed(cm: dict) -> None:
             meta = cm.get("metadata") or {}
             self.locks.configmap_changed(meta.get("namespace", ""), meta.get("name", ""))
@@ -157,7 +171,7 @@ class Engine:
 
     async def start(self) -> None:
         informers = (self.templates, self.cluster_templates, self.configmaps, self.sync_configmaps,
-                     self.task_results, self.task_sets, self.pods, self.workflows)
+                     self.task_results, self.task_sets, self.gc_tasks, self.pods, self.workflows)
         for informer in informers:
             self._tasks.append(asyncio.ensure_future(informer.run()))
         for informer in informers:

@@ -26,6 +26,7 @@ from tiphys.controller.apply import Applied, Applier
 from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.throttle import Throttler, postpone, without_postponed_message
 from tiphys.controller.workqueue import Result, RetryableError
+from tiphys.core.plan import artifact_gc as gc_plan
 from tiphys.core.plan import artifact_repo, claims
 from tiphys.core.plan import memo
 from tiphys.core.plan.actions import DeletePod, DeletePVC, SaveMemo
@@ -88,6 +89,7 @@ class WorkflowReconciler:
         self.api = api
         self.workflows, self.pods, self.task_results = workflows, pods, task_results
         self.task_sets: Any = None  # the WorkflowTaskSet informer (HTTP nodes), set by the engine
+        self.artifact_gc: Any = None  # controller.artifact_gc.ArtifactGC (completed workflows), set by the engine
         self.templates, self.cluster_templates = templates, cluster_templates
         self.configmaps = configmaps
         self.locks = locks  # controller.sync.LockManager: mutexes and semaphores across workflows
@@ -161,6 +163,8 @@ class WorkflowReconciler:
             self.held.pop(key, None)
             self.pending.pop(key, None)
             self.completed.pop(key, None)
+            if self.artifact_gc is not None:
+                self.artifact_gc.forget(key)
             return Result()
         meta = wf.get("metadata") or {}
         if (meta.get("labels") or {}).get(COMPLETED_LABEL) == "true":
@@ -263,6 +267,10 @@ class WorkflowReconciler:
         stored = status.get("storedWorkflowTemplateSpec")
         if isinstance(stored, dict):
             spec = _merge_specs(stored, {k: v for k, v in spec.items() if k != "workflowTemplateRef"})
+        if self.artifact_gc is not None and gc_plan.FINALIZER in ((wf.get("metadata") or {}).get("finalizers") or ()):
+            gc_at = await self.artifact_gc.reconcile(wf, spec)  # artifact GC (core.plan.artifact_gc)
+            if gc_at is not None:
+                return Result(requeue_after=gc_at)  # our GC write is not in the cache yet: read it first
         if not (spec.get("podGC") or spec.get("ttlStrategy") or status.get("persistentVolumeClaims")):
             return Result()
         key = base.object_key(wf)
@@ -457,6 +465,9 @@ def _with_defaults(body: dict, held: _Held) -> dict:
     status = body.get("status")
     if held.repository_ref is not None and isinstance(status, dict):
         body = {**body, "status": {**status, "artifactRepositoryRef": held.repository_ref}}
+    finalizers = gc_plan.finalizers_to_write(body.get("metadata") or {}, held.execution.spec)
+    if finalizers is not None:  # artifact GC: the finalizer holds the object until its artifacts are gone
+        body = {**body, "metadata": {**(body.get("metadata") or {}), "finalizers": finalizers}}
     return body
 
 

@@ -125,6 +125,22 @@ def _agent(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def _artifact_gc(args: argparse.Namespace) -> int:
+    """`artifact-gc`: delete the artifacts of this pod's WorkflowArtifactGCTasks (Argo's artifact GC pod)."""
+    from .artifact_gc import GCSettings, KubeGCTaskApi, drivers_for, run_artifact_gc
+    from .kube import InClusterClient
+    from .runtime import account_dir, secret_file_resolver
+    env = dict(os.environ)
+    settings = GCSettings.from_env(env)
+    drivers, default = drivers_for(secret_file_resolver(ExecutorPaths.from_env(env)), env)
+
+    async def go() -> int:
+        async with InClusterClient.from_env(env, account_dir=account_dir(env)) as client:
+            return await run_artifact_gc(KubeGCTaskApi(client, settings), drivers=drivers, default=default,
+                                         log=lambda line: print(line, flush=True))
+    return asyncio.run(go())
+
+
 def _termination_message(text: str) -> None:
     """argoexec's `WriteTerminateMessage`: the kubelet shows it as the container's message."""
     try:
@@ -158,8 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     p_agent = sub.add_parser("agent", help="run the workflow's HTTP templates (Argo's argoexec agent)")
     p_agent.add_argument("role", choices=["init", "main"])
     p_agent.add_argument("--loglevel", default="info", help="accepted for Argo's command line; unused")
+    p_gc = sub.add_parser("artifact-gc", help="delete the artifacts of this pod's WorkflowArtifactGCTasks")
+    p_gc.add_argument("--loglevel", default="info", help="accepted for Argo's command line; unused")
     args = parser.parse_args(argv)
     try:
+        if args.cmd == "artifact-gc":
+            return _artifact_gc(args)
         if args.cmd == "agent":
             return _agent(args)
         if args.cmd == "resource":

@@ -39,6 +39,7 @@ from .images import ImageMap
 from .podenv import SourceCache, container_env, parse_quantity
 from .process import ContainerProcess, StartFailed
 from .agentpod import InProcessAgent, agent_role
+from .gcpod import InProcessArtifactGC, is_artifact_gc_command
 from .datapod import InProcessData, is_data_command
 from .resourcepod import InProcessContainer, resource_action
 from .sandbox import PYTHON_HELPER, Isolation, container_mounts, expand_vars, launch_spec
@@ -240,6 +241,8 @@ class PodRun:
                 role = agent_role(spec)
                 if role is not None:  # `argoexec agent`: the HTTP templates' agent (agentpod.py)
                     return self._start_agent(spec, role, env)
+                if is_artifact_gc_command(spec):  # `argoexec artifact-gc`: the GC pod (gcpod.py)
+                    return self._start_artifact_gc(spec, env)
             argv = [expand_vars(a, env) for a in resolved.argv]
             namespaced = ctx.isolation is Isolation.NAMESPACE
             mounts = container_mounts(spec, self._volumes, env=env, where=where,
@@ -300,6 +303,19 @@ class PodRun:
         reaper.add_done_callback(lambda _: self._wake.set())
         self._reapers[name] = reaper
         self._tick()
+        return True
+
+    def _start_artifact_gc(self, spec: dict[str, Any], env: dict[str, str]) -> bool:
+        name = spec["name"]
+        log_path = self.ctx.log_path(self.namespace, self.name, name)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_bytes(b"")
+        ctr = InProcessArtifactGC(env, api=self.ctx.api, log_path=log_path)
+        self._procs[name] = ctr
+        self.states[name].start(self._now(), None)
+        reaper = ctr.start()
+        reaper.add_done_callback(lambda _: self._wake.set())
+        self._reapers[name] = reaper
         return True
 
     def _start_agent(self, spec: dict[str, Any], role: str, env: dict[str, str]) -> bool:

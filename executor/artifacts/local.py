@@ -76,3 +76,12 @@ class LocalDriver:
             keys += [f"{rel}/{f}" if rel != "." else f for f in files if not _PART.match(f)]
             dirs[:] = [d for d in dirs if not _PART.match(d)]
         return sorted(keys, key=lambda k: k.encode("utf-8", "surrogateescape"))
+
+    def delete(self, location: Mapping[str, Any], /) -> None:
+        """Remove the object (or "directory") at the key; a missing one is already deleted, as an
+        S3 DELETE of a missing key succeeds (artifact GC may run twice after a restart)."""
+        path = self.path_for(str(location.get("key", "")))
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)

@@ -235,6 +235,17 @@ class S3Driver:
         client, loc = self.client(location)
         return list(client.list_keys(str(loc["bucket"]), list_prefix(str(loc.get("key") or ""))))
 
+    def delete(self, location: Mapping[str, Any], /) -> None:
+        """Delete the object at the key and every object under `key/` (a "directory" artifact, as
+        Argo's driver does for one); S3 answers a missing key with success, so this is idempotent."""
+        client, loc = self.client(location)
+        bucket, key = str(loc["bucket"]), str(loc.get("key", "")).lstrip("/")
+        if not key:
+            raise ArtifactConfigError("s3 location has no key: refusing to delete a whole bucket")
+        client.delete(bucket, key)
+        for k in list(client.list_keys(bucket, key.rstrip("/") + "/")):
+            client.delete(bucket, k)
+
     def put(self, src: Path, location: Mapping[str, Any], /) -> None:
         client, loc = self.client(location)
         bucket, key = loc["bucket"], str(loc.get("key", "")).lstrip("/")
