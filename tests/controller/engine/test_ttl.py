@@ -44,7 +44,7 @@ async def test_an_error_matches_only_seconds_after_completion():
     """§5.14: an Errored workflow is not `Failed`: secondsAfterFailure does not apply to it."""
     async with FakeCluster() as c:
         wf = workflow({"secondsAfterFailure": 1})
-        wf["spec"]["templates"][0] = {"name": "main", "http": {"url": "http://x"}}  # not supported: node Error
+        wf["spec"]["templates"][0] = {"name": "main", "plugin": {"hello": {}}}  # not supported: node Error
         await c.submit(wf)
         await c.until(lambda: c.completed("ttl"))
         assert (await c.workflow("ttl"))["status"]["phase"] == "Error"
