@@ -29,7 +29,7 @@ from tiphys.controller.workqueue import Result, RetryableError
 from tiphys.core.plan import artifact_gc as gc_plan
 from tiphys.core.plan import artifact_repo, claims
 from tiphys.core.plan import memo
-from tiphys.core.plan.actions import DeletePod, DeletePVC, SaveMemo
+from tiphys.core.plan.actions import DeletePod, DeletePVC, DeleteTaskResults, SaveMemo
 from tiphys.core.plan.completed import after_completion
 from tiphys.core.plan.defaults import DefaultsError, join_workflow_spec, merge_metadata
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
@@ -65,13 +65,15 @@ class PendingChanges:
 
 class _Held:
     __slots__ = ("uid", "generation", "execution", "last_rv", "writer", "last_write", "unwritten",
-                 "base", "repository_ref", "metadata_defaults", "spec_defaults")
+                 "base", "repository_ref", "metadata_defaults", "spec_defaults", "after_write")
 
     def __init__(self, uid: str, generation: int, execution: Any, writer: StatusWriter) -> None:
         self.uid, self.generation, self.execution, self.writer = uid, generation, execution, writer
         self.last_rv = ""
         self.last_write = float("-inf")
         self.unwritten = False  # status changed in memory since the last write
+        # actions to apply once the status is written (the task results' clean-up at completion)
+        self.after_write: list[Any] = []
         self.base: dict = {}  # what lies under the workflow's own spec (template, workflowDefaults)
         self.repository_ref: dict | None = None  # status.artifactRepositoryRef, settled once
         self.metadata_defaults: dict | None = None  # workflowDefaults.metadata at adoption
@@ -211,8 +213,15 @@ class WorkflowReconciler:
         cpu = time.process_time()
         result = plan(ex, observed, now)
         self.cpu_seconds += time.process_time() - cpu
+        actions = memo.take_retries(ex) + result.actions
+        # The task results go only once the completed status is written, as Argo's persistUpdates
+        # orders it: deleted first, a finished workflow stayed unfinished for one DELETE per pod,
+        # and a crash in between restarted from a status whose nodes waited for task results
+        # that were gone (their outputs lost to the 60 s outputs gate).
+        held.after_write += [a for a in actions if isinstance(a, DeleteTaskResults)]
+        actions = [a for a in actions if not isinstance(a, DeleteTaskResults)]
         try:
-            applied = await self.applier.apply(wf, memo.take_retries(ex) + result.actions)
+            applied = await self.applier.apply(wf, actions)
         except Exception:
             # Something unexpected broke the apply: forget this execution; the retry re-adopts from
             # status, pods and task results, as after a restart (creates again: AlreadyExists = done).
@@ -235,6 +244,11 @@ class WorkflowReconciler:
                 held.last_write = now
             else:
                 requeue = wait if requeue is None else min(requeue, wait)
+        if held.after_write and not held.unwritten:
+            # failures are logged by the applier and not retried (Argo only warns; the owner
+            # reference removes them with the workflow)
+            cleanup, held.after_write = held.after_write, []
+            await self.applier.apply(wf, cleanup)
         gc_at = await self._collect_pods(wf, ex, now)
         if gc_at is not None:
             requeue = max(0.0, gc_at - now) if requeue is None else min(requeue, max(0.0, gc_at - now))
