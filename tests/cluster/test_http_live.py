@@ -117,7 +117,8 @@ def test_bookmark_ahead_of_timeout(cluster: ControlPlane, cluster_namespace: str
     - 2 s) at or past the last event's RV, then ends the stream cleanly.
 
     The bookmark rides the cacher's once-a-second dispatch timer and is skipped when its
-    bucket is missed under load, so allow three watches to show one.
+    bucket is missed under load, so allow up to six watches to show one: the more the machine is
+    loaded, the more buckets are missed, and a watch without one costs only its 4 s.
     """
     async def one_watch(api: HttpApi, name: str):
         start = (await api.list(WORKFLOWS, namespace=cluster_namespace)).resource_version
@@ -132,7 +133,7 @@ def test_bookmark_ahead_of_timeout(cluster: ControlPlane, cluster_namespace: str
         api = HttpApi.from_kubeconfig(cluster.kubeconfig)
         try:
             runs = []
-            for attempt in range(3):
+            for attempt in range(6):
                 runs.append(await one_watch(api, f"bm-{attempt}"))
                 if any(e.type is EventType.BOOKMARK for e in runs[-1][1]):
                     break
@@ -144,7 +145,9 @@ def test_bookmark_ahead_of_timeout(cluster: ControlPlane, cluster_namespace: str
     for created, events, elapsed in runs:
         assert events[0].type is EventType.ADDED
         assert events[0].object["metadata"]["uid"] == created["metadata"]["uid"]
-        assert 3.0 <= elapsed < 10.0  # ended by the server's timeout, cleanly
+        # ended by the server's 4 s timeout, cleanly (an unended stream would hang until run()'s 60 s;
+        # the upper bound leaves a loaded machine's create and list room)
+        assert 3.0 <= elapsed < 30.0
     created, events, _ = runs[-1]
     bookmarks = [e for e in events if e.type is EventType.BOOKMARK]
     assert bookmarks, f"no bookmark in {len(runs)} watches: {[[e.type for e in r[1]] for r in runs]}"
