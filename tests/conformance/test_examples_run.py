@@ -82,7 +82,8 @@ async def _run(example: str) -> dict:
                 await session.api.create(resource, doc.body, namespace="default" if resource.namespaced else None)
             except AlreadyExists:  # the corpus defines a few templates twice
                 pass
-        return await session.run(wf, timeout=120)
+        # a wait for the outcome, not a speed limit: the examples run real processes, some sleep
+        return await session.run(wf, timeout=300)
 
 
 @pytest.mark.skipif(not TESTABLE, reason="Argo examples not found at ../shared/argo/examples")
