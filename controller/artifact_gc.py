@@ -26,6 +26,7 @@ from tiphys.controller.apply import Applier
 from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.workqueue import RetryableError
 from tiphys.core.plan import artifact_gc
+from tiphys.core.plan.actions import CreatePod
 from tiphys.core.plan.meta import PodSettings
 from tiphys.core.spec import NodeStatus
 from tiphys.core.status.packer import Form
@@ -70,8 +71,10 @@ class ArtifactGC:
                 if ((p.get("metadata") or {}).get("labels") or {}).get(_COMPONENT) == artifact_gc.COMPONENT]
         tasks = list(self.tasks.store.by_index("workflow", key)) if self.tasks is not None else []
         decision = artifact_gc.decide(wf, spec, nodes, tasks, pods, settings=self.settings)
-        if decision.creates:
-            applied = await self.applier.apply(wf, decision.creates)
+        # the tasks before the pods (the applier makes pods first): a GC pod lists its tasks once
+        for creates in ([a for a in decision.creates if not isinstance(a, CreatePod)],
+                        [a for a in decision.creates if isinstance(a, CreatePod)]):
+            applied = await self.applier.apply(wf, creates)
             if applied.failed or applied.failed_creates:
                 raise RetryableError(f"artifact GC of {key}: {len(applied.failed) + len(applied.failed_creates)} "
                                      "creates failed; retrying")

@@ -9,6 +9,10 @@ reports each declared output parameter's default (or "sim-<name>").
 The HTTP agent pod (label `workflows.argoproj.io/component=agent`) is not simulated: its agent
 runs for real on this event loop (HTTP requests are made), Running and unbound, so a delete
 removes it at once and stops the agent.
+
+The artifact GC pod (component `artifact-gc`) runs the executor's real `artifact-gc` loop over
+its WorkflowArtifactGCTasks with drivers that delete nothing: the artifacts this kubelet reports
+were never stored, so every delete succeeds, and the workflow's artifact GC completes as it would.
 """
 from __future__ import annotations
 
@@ -31,6 +35,13 @@ _log = logging.getLogger("tiphys.simkubelet")
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 NODE_ID = "workflows.argoproj.io/node-id"
 AGENT_LABEL = "workflows.argoproj.io/component"
+
+
+class _NothingStored:
+    """The simulated artifacts' driver: nothing was stored, so a delete has nothing to do."""
+
+    def delete(self, location: Any, /) -> None:
+        return None
 
 
 class SimOutcome(msgspec.Struct, kw_only=True):
@@ -123,6 +134,19 @@ class SimKubelet:
         except NotFound:
             pass
 
+    async def _run_artifact_gc(self, pod: dict) -> None:
+        from tiphys.controller.nodeagent.gcpod import ApiGCTaskApi
+        from tiphys.executor.artifact_gc import GCSettings, run_artifact_gc
+        from tiphys.executor.artifacts import LOCATION_TYPES
+
+        meta = pod["metadata"]
+        ns, name = meta.get("namespace"), meta["name"]
+        nothing = _NothingStored()
+        code = await run_artifact_gc(ApiGCTaskApi(self.api, GCSettings(pod_name=name, namespace=ns or "default")),
+                                     drivers={t: nothing for t in LOCATION_TYPES}, default=nothing, log=_log.info)
+        await self.api.patch(base.PODS, name, {"status": {"phase": "Succeeded" if code == 0 else "Failed",
+                                                          "startTime": _now()}}, namespace=ns, subresource="status")
+
     async def _worker(self) -> None:
         while True:
             pod = await self.queue.get()
@@ -148,6 +172,9 @@ class SimKubelet:
             task = self._agents[str(meta.get("uid"))] = asyncio.ensure_future(self._run_agent(pod))
             task.add_done_callback(lambda t: None if t.cancelled() or t.exception() is None else
                                    _log.error("simulated kubelet: agent pod %s: %r", meta["name"], t.exception()))
+            return
+        if (meta.get("labels") or {}).get(AGENT_LABEL) == "artifact-gc" and outcome is None:
+            await self._run_artifact_gc(pod)
             return
         template = template_of_pod(pod)
         if outcome is None:

@@ -227,6 +227,10 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
         pod = ((task.get("metadata") or {}).get("labels") or {}).get(POD_LABEL)
         if pod:
             by_pod.setdefault(pod, []).append(task)
+    # pods whose group still has artifacts to delete: one of them without any task in the cache is
+    # ahead of the task informer, not done
+    workflow = str(meta.get("name", ""))
+    awaited = {_pod_name(workflow, s, *_group_key(spec, own, settings)) for s, _, own in pending if s in ABBREVIATIONS}
     deleted: dict[str, list[str]] = {}
     for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name", "")):
         pmeta = pod.get("metadata") or {}
@@ -239,8 +243,9 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
             continue
         if phase not in ("Succeeded", "Failed"):
             continue
-        if phase == "Succeeded" and not all(_complete(t) for t in own_tasks):
-            continue  # the task informer has not delivered every result yet: its event wakes us
+        if phase == "Succeeded" and (not all(_complete(t) for t in own_tasks)
+                                     or (not own_tasks and name in awaited)):
+            continue  # the task informer has not delivered every result (or task) yet: its event wakes us
         for task in own_tasks:
             _read_results(task, deleted, conditions)
         if phase == "Failed":

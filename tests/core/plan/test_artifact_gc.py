@@ -349,3 +349,16 @@ def test_restart_after_the_write_deletes_what_is_left():
     assert d.deleted == {} and not d.conditions and d.gc_status is None
     assert d.finalizers == []
     assert set(d.deletes) == {DeletePod(name, uid="pod-uid"), gc.DeleteGCTask(task["metadata"]["name"])}
+
+
+def test_a_pod_ahead_of_the_task_informer_waits():
+    """A Succeeded pod whose group still has artifacts but none of whose tasks is in the cache yet is
+    not recouped (it would be, with nothing deleted, and hold the finalizer for ever)."""
+    nodes = {"n1": _node("n1", _art("a", gc.ON_COMPLETION))}
+    first, wf = _started(nodes, _spec())
+    d = gc.decide(wf, _spec(), nodes, [], [_pod(_pods(first)[0], "Succeeded")])
+    assert not d.writes and not d.deletes
+    # a pod of no pending group (its artifacts were deleted) with no tasks is simply recouped
+    done_nodes = {"n1": _node("n1", {**_art("a", gc.ON_COMPLETION), "deleted": True})}
+    d2 = gc.decide(wf, _spec(), done_nodes, [], [_pod(_pods(first)[0], "Succeeded")])
+    assert d2.gc_status["podsRecouped"] == {_pods(first)[0]["metadata"]["name"]: True} and d2.finalizers == []
