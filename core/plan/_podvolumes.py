@@ -5,19 +5,26 @@ paths below are fixed: `var-run-argo` at `/var/run/argo` in every container, `tm
 `/tmp` in executor containers, `argo-staging` at `/argo/staging` for scripts, `input-artifacts`
 at `/argo/inputs/artifacts` in `init` plus one subPath mount per artifact in `main`, and main's
 mounts mirrored under `/mainctrfs` so `init`/`wait` can reach files that live on user volumes.
+Artifact credentials are Secret volumes at `/argo/secret/<secret name>` (one per Secret, only the
+keys referenced, read-only) in the executor containers that reach a repository: the executor reads
+`/argo/secret/<name>/<key>` and the controller never reads a Secret itself.
 
 Functions here edit the pod spec they are given, which `build_pod` owns (a fresh copy).
 """
 from __future__ import annotations
 
+import hashlib
 import posixpath
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from tiphys.core.plan._poderrors import PodSpecError, VolumeNotFound
 
 __all__ = ["VAR_RUN_ARGO", "TMP_DIR", "STAGING_DIR", "SCRIPT_PATH", "ARTIFACTS_DIR", "MAIN_FS_DIR",
            "base_volumes", "claim_volumes", "add_volume_references", "add_input_artifacts", "add_script_staging",
-           "mirror_into_wait", "mirror_mounts"]
+           "mirror_into_wait", "mirror_mounts", "SECRET_DIR", "secret_refs", "artifact_locations",
+           "secret_volumes", "add_secret_volumes"]
 
 VAR_RUN_ARGO = "/var/run/argo"
 TMP_DIR = "/tmp"  # noqa: S108 - the executor's temp dir is an emptyDir, not the node's /tmp
@@ -25,6 +32,7 @@ STAGING_DIR = "/argo/staging"
 SCRIPT_PATH = "/argo/staging/script"
 ARTIFACTS_DIR = "/argo/inputs/artifacts"
 MAIN_FS_DIR = "/mainctrfs"
+SECRET_DIR = "/argo/secret"
 
 # every artifact location Argo knows (`ArtifactLocation`); one of them set = the artifact can be fetched
 _LOCATIONS = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs", "azure", "plugin")
@@ -172,3 +180,133 @@ def mirror_into_wait(pod_spec: dict) -> None:
             mirrored = _mirrored(m)
             mirrored.pop("readOnly", None)  # Argo forces ReadOnly=false: overlapping mounts need it
             wait.setdefault("volumeMounts", []).append(mirrored)
+
+
+# Argo `createSecretVolumesFromArtifactLocations`: the SecretKeySelectors each location type reads,
+# as paths into its body. Like Argo's if/else chain, only the first type a location sets counts.
+_SECRET_FIELDS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
+    ("s3", (("accessKeySecret",), ("secretKeySecret",), ("sessionTokenSecret",))),
+    ("git", (("usernameSecret",), ("passwordSecret",), ("sshPrivateKeySecret",))),
+    ("artifactory", (("usernameSecret",), ("passwordSecret",))),
+    ("hdfs", (("krbKeytabSecret",), ("krbCCacheSecret",))),
+    ("oss", (("accessKeySecret",), ("secretKeySecret",))),
+    ("gcs", (("serviceAccountKeySecret",),)),
+    ("azure", (("accountKeySecret",),)),
+    ("http", (("auth", "basicAuth", "usernameSecret"), ("auth", "basicAuth", "passwordSecret"),
+              ("auth", "clientCert", "clientCertSecret"), ("auth", "clientCert", "clientKeySecret"),
+              ("auth", "oauth2", "clientIDSecret"), ("auth", "oauth2", "clientSecretSecret"))),
+)
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+\Z")
+
+
+def _dig(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(body, Mapping):
+            return None
+        body = body.get(part)
+    return body
+
+
+def secret_refs(location: Mapping[str, Any] | None, /, *, where: str) -> list[tuple[str, str]]:
+    """The (secret name, key) pairs an artifact or archive location reads, in Argo's field order.
+
+    A selector without a name or key is skipped, as Argo skips it (the executor then names the
+    reference it cannot read); a name that is not a Secret name, or a key that cannot be a file
+    in the volume, is a PodSpecError at the selector (Argo would send a pod the API refuses).
+    """
+    if not isinstance(location, Mapping):
+        return []
+    for typ, paths in _SECRET_FIELDS:
+        body = location.get(typ)
+        if not isinstance(body, Mapping):
+            continue
+        selected = list(paths)
+        enc = body.get("encryptionOptions") if typ == "s3" else None
+        if isinstance(enc, Mapping) and enc.get("enableEncryption"):  # SSE-C: Argo mounts its key only when on
+            selected.append(("encryptionOptions", "serverSideCustomerKeySecret"))
+        out = []
+        for path in selected:
+            ref = _dig(body, path)
+            if not isinstance(ref, Mapping) or not ref.get("name") or not ref.get("key"):
+                continue
+            at = f"{where}.{typ}.{'.'.join(path)}"
+            name, key = ref["name"], ref["key"]
+            if not isinstance(name, str) or len(name) > 253 or not _SUBDOMAIN.match(name):
+                raise PodSpecError(f"{at}.name", f"{name!r} is not a Secret name (a DNS-1123 subdomain)")
+            if not isinstance(key, str) or len(key) > 253 or not _SECRET_KEY.match(key) or key.startswith(".."):
+                raise PodSpecError(f"{at}.key", f"{key!r} is not a Secret key ([-._a-zA-Z0-9]+, not '..'-prefixed)")
+            out.append((name, key))
+        return out
+    return []
+
+
+def artifact_locations(template: Mapping[str, Any], /, *, where: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """(where, location) of everything a pod's executor may fetch from or store to, in Argo's order
+    (`createSecretVolumesAndMounts`): the archiveLocation, output artifacts, input artifacts, and a
+    data template's `source.artifactPaths`."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    archive = template.get("archiveLocation")
+    if isinstance(archive, Mapping):
+        out.append((f"{where}.archiveLocation", archive))
+    for group in ("outputs", "inputs"):
+        for i, art in enumerate((template.get(group) or {}).get("artifacts") or ()):
+            if isinstance(art, Mapping):
+                out.append((f"{where}.{group}.artifacts[{i}]", art))
+    paths = ((template.get("data") or {}).get("source") or {}).get("artifactPaths")
+    if isinstance(paths, Mapping):
+        out.append((f"{where}.data.source.artifactPaths", paths))
+    return out
+
+
+def _volume_name(secret: str, taken: Collection[str]) -> str:
+    """Argo names the volume after the Secret. A Secret name may hold dots or be longer than the 63
+    characters of a volume name, and may equal a volume the pod already has (a user volume of that
+    Secret): then `secret-<name, dots as dashes>-<hash of the name>`, stable for the same Secret."""
+    if len(secret) <= 63 and _LABEL.match(secret) and secret not in taken:
+        return secret
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    stem = secret.replace(".", "-")[:40].strip("-")
+    for n in range(1, 64):  # the digest alone makes a clash unlikely; a clash still gets a free name
+        name = f"secret-{stem}-{digest[:n + 9]}"
+        if name not in taken:
+            return name
+    raise PodSpecError(f"volume for Secret {secret}", "no free volume name")  # pragma: no cover - 63 clashes
+
+
+def secret_volumes(locations: Iterable[tuple[str, Mapping[str, Any] | None]], /, *,
+                   taken: Collection[str] = ()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, mounts) for the Secrets `locations` read: one Secret volume per Secret name with
+    the keys referenced as `items` (key -> file of the same name), mounted read-only at
+    `/argo/secret/<secret name>`. Argo iterates a Go map (random order); here Secrets are sorted by
+    name and each Secret's keys keep the order they are first referenced in."""
+    keys: dict[str, list[str]] = {}
+    for where, location in locations:
+        for name, key in secret_refs(location, where=where):
+            seen = keys.setdefault(name, [])
+            if key not in seen:
+                seen.append(key)
+    used = set(taken)
+    volumes, mounts = [], []
+    for name in sorted(keys):
+        vol = _volume_name(name, used)
+        used.add(vol)
+        volumes.append({"name": vol, "secret": {"secretName": name,
+                                                "items": [{"key": k, "path": k} for k in keys[name]]}})
+        mounts.append({"name": vol, "mountPath": f"{SECRET_DIR}/{name}", "readOnly": True})
+    return volumes, mounts
+
+
+def add_secret_volumes(pod_spec: dict, locations: Iterable[tuple[str, Mapping[str, Any] | None]], /, *,
+                       init: Sequence[str] = ("init",), containers: Sequence[str] = ("wait",)) -> None:
+    """Add the Secret volumes of `locations` to the pod and mount them in the named init containers
+    and containers (Argo: `init` and `wait`, the executors that fetch and store artifacts)."""
+    volumes, mounts = secret_volumes(locations, taken=[str(v.get("name")) for v in pod_spec["volumes"]])
+    if not volumes:
+        return
+    pod_spec["volumes"].extend(volumes)
+    for group, names in (("initContainers", init), ("containers", containers)):
+        for ctr in pod_spec.get(group) or ():
+            if ctr.get("name") in names:
+                ctr.setdefault("volumeMounts", []).extend(dict(m) for m in mounts)

@@ -11,6 +11,7 @@ container mirrors main's mounts after the patch.
     spec          restartPolicy Never, deadline, service account, scheduling, volumes
     containers    wait, main container(s), sidecars     (wait omitted for resource/data)
     initContainers init, user init containers
+    credentials   one Secret volume per artifact Secret, at /argo/secret/<name> in init and wait
 
 Choices that differ from Argo are commented where they are made: executor containers are PSS
 *restricted* by default; `podMetadata` cannot overwrite the labels/annotations the controller
@@ -175,6 +176,12 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
     if kind == "script":
         _vols.add_script_staging(pod_spec)
     _user_containers(pod_spec, tmpl)
+    # Argo `createSecretVolumesAndMounts`, after the sidecars and before the patch: artifact
+    # credentials for `init` and `wait`. A data pod's main lists its source itself (`argoexec
+    # data`), so it gets them too; Argo leaves them out there, and its data step can then not
+    # read `/argo/secret` (a resource main only reads the file `init` downloaded).
+    _vols.add_secret_volumes(pod_spec, _vols.artifact_locations(tmpl, where=where),
+                             containers=("wait", "main") if kind == "data" else ("wait",))
 
     for source, text in (("spec.podSpecPatch", spec.get("podSpecPatch")), (f"{where}.podSpecPatch",
                                                                           tmpl.get("podSpecPatch"))):
