@@ -285,9 +285,12 @@ class WorkflowReconciler:
             gc_at = await self.artifact_gc.reconcile(wf, spec)  # artifact GC (core.plan.artifact_gc)
             if gc_at is not None:
                 return Result(requeue_after=gc_at)  # our GC write is not in the cache yet: read it first
+        key = base.object_key(wf)
+        if self.task_results is not None and self.task_results.store.index_keys("workflow", key):
+            # left by a controller that stopped between the final status write and the clean-up
+            await self.applier.apply(wf, [DeleteTaskResults()])
         if not (spec.get("podGC") or spec.get("ttlStrategy") or status.get("persistentVolumeClaims")):
             return Result()
-        key = base.object_key(wf)
         now = self.clock.now()
         pods = self.pods.store.by_index("workflow", key) if spec.get("podGC") else ()
         cleanup = after_completion(wf, spec, pods, now, settings=self.settings)

@@ -313,7 +313,8 @@ def test_completion_does_not_wait_for_the_task_result_deletes() -> None:
 
 def test_a_crash_in_the_task_result_clean_up_loses_no_output() -> None:
     """The controller dies after its first task-result DELETE; a new one on the same store finishes
-    at once with every output (the completed status was on record before the clean-up began)."""
+    at once with every output (the completed status was on record before the clean-up began) and
+    deletes the task results left behind."""
     async def go() -> None:
         dying: list[DyingApi] = []
 
@@ -329,6 +330,7 @@ def test_a_crash_in_the_task_result_clean_up_loses_no_output() -> None:
                 c.clock.advance(0.05)
                 waited += 0.05
             await c.engine.stop()
+            assert len(await c.task_results()) == FAN + 1  # it deleted one
             c.engine = Engine(c.store, clock=c.clock, workers=4)  # restarted, on the API without faults
             await c.engine.start()
             took = await c.run(limit=90)
@@ -339,5 +341,10 @@ def test_a_crash_in_the_task_result_clean_up_loses_no_output() -> None:
             fans = [n for n in nodes.values() if n.display_name.startswith("fan(")]
             assert sorted(n.outputs.parameters[0].value for n in fans if n.outputs and n.outputs.parameters) == \
                 sorted(f"{i}-seed!" for i in range(FAN))
+            # the task results the dead controller did not delete are deleted by the new one
+            for _ in range(20):
+                await _settle()
+                c.clock.advance(0.05)
+            assert await c.task_results() == []
 
     asyncio.run(go())
