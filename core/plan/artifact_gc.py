@@ -45,6 +45,7 @@ from tiphys.core.plan import artifact_repo
 from tiphys.core.plan._poderrors import PodSpecError
 from tiphys.core.plan._podcontainers import executor_container
 from tiphys.core.plan._podpatch import parse_patch, strategic_merge
+from tiphys.core.plan._podvolumes import secret_volumes
 from tiphys.core.plan.actions import CreatePod, DeletePod
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.status import ids
@@ -214,8 +215,9 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
     recouped = dict(old.get("podsRecouped") or {})
     conditions: list[dict[str, str]] = []
     try:
+        _own_strategy(spec.get("artifactGC"), "spec.artifactGC")
         pending = _undeleted(spec, status, nodes)
-    except ArtifactGCSpecError as exc:
+    except ArtifactGCSpecError as exc:  # nothing is deleted; the finalizer goes (nothing can be)
         pending = []
         conditions.append({"type": CONDITION, "status": "True", "message": str(exc)})
     for strategy in _due(meta, processed):
@@ -326,19 +328,6 @@ def _task(meta: WorkflowMeta, name: str, pod_name: str, items: list[_Item], arch
             "spec": {"artifactsByNode": by_node}}
 
 
-def _secrets(locations: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Names of the Secrets the locations' `*Secret` references read (mounted as Argo's GC pod does)."""
-    names: set[str] = set()
-    for loc in locations:
-        for typ in _LOCATIONS:
-            body = loc.get(typ)
-            if isinstance(body, Mapping):
-                for key, ref in body.items():
-                    if key.endswith("Secret") and isinstance(ref, Mapping) and ref.get("name"):
-                        names.add(str(ref["name"]))
-    return sorted(names)
-
-
 def _gc_pod(meta: WorkflowMeta, spec: Mapping[str, Any], name: str, sa: str, metadata: Mapping[str, Any],
             artifacts: list[dict], archive: dict, /, *, settings: PodSettings) -> dict[str, Any]:
     security = dict(settings.executor_security_context) if settings.executor_security_context is not None else {
@@ -346,10 +335,9 @@ def _gc_pod(meta: WorkflowMeta, spec: Mapping[str, Any], name: str, sa: str, met
         "runAsNonRoot": True}
     ctr = executor_container("main", list(settings.executor_command), settings=settings, meta=meta, security=security)
     ctr["args"] = ["artifact-gc", "--loglevel", "info"]
-    secrets = _secrets([*artifacts, archive])
-    volumes = [{"name": f"artgc-secret-{i}", "secret": {"secretName": s}} for i, s in enumerate(secrets)]
-    ctr["volumeMounts"] = [{"name": f"artgc-secret-{i}", "mountPath": f"/argo/secret/{s}", "readOnly": True}
-                           for i, s in enumerate(secrets)]
+    # Argo createSecretVolumesAndMountsFromArtifactLocations, shared with the workflow pods
+    volumes, ctr["volumeMounts"] = secret_volumes([("archiveLocation", archive), *(
+        (f"artifacts.{a.get('name')}", a) for a in artifacts)])
     pod_spec: dict[str, Any] = {"restartPolicy": "Never", "securityContext": {"runAsNonRoot": True, "runAsUser": 8737},
                                 "containers": [ctr], "volumes": volumes}
     if sa:
@@ -405,8 +393,8 @@ def _delete_pod(pmeta: Mapping[str, Any]) -> DeletePod:
 def finalizers_to_write(meta: Mapping[str, Any], spec: Mapping[str, Any], /) -> list[str] | None:
     """The workflow's finalizers with ours added while it is not being deleted and artifact GC is
     configured (Argo adds it on every operate while running), or None when nothing changes. A spec
-    whose `artifactGC` cannot be read gets none: its GC could not run (the strategy is named in
-    the error `decide` would record)."""
+    whose `artifactGC` strategy cannot be read gets it too, so that `decide` reports the error as
+    the `ArtifactGCError` condition when the workflow completes (and then lets it go)."""
     finalizers = list(meta.get("finalizers") or ())
     if FINALIZER in finalizers or meta.get("deletionTimestamp"):
         return None
@@ -414,5 +402,5 @@ def finalizers_to_write(meta: Mapping[str, Any], spec: Mapping[str, Any], /) -> 
         if not configured(spec):
             return None
     except ArtifactGCSpecError:
-        return None
+        pass
     return [*finalizers, FINALIZER]

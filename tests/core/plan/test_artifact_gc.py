@@ -108,7 +108,8 @@ def test_finalizer_is_added_while_running_and_never_during_deletion():
     assert gc.finalizers_to_write({"finalizers": [FIN]}, spec) is None
     assert gc.finalizers_to_write({"deletionTimestamp": "2026-01-01T00:00:00Z"}, spec) is None
     assert gc.finalizers_to_write({}, _spec()) is None
-    assert gc.finalizers_to_write({}, {"artifactGC": {"strategy": "bogus"}}) is None
+    # an unreadable strategy gets it too: the error is reported at completion (below)
+    assert gc.finalizers_to_write({}, {"artifactGC": {"strategy": "bogus"}}) == [FIN]
 
 
 # -- completion: groups, tasks, pods ----------------------------------------------------------
@@ -200,18 +201,25 @@ def test_pod_spec_patch_and_secrets():
     pod = _pods(gc.decide(_wf(nodes), spec, nodes, [], []))[0]
     main = pod["spec"]["containers"][0]
     assert {"name": "X", "value": "1"} in main["env"]
-    assert pod["spec"]["volumes"] == [{"name": "artgc-secret-0", "secret": {"secretName": "creds"}}]
-    assert main["volumeMounts"] == [{"name": "artgc-secret-0", "mountPath": "/argo/secret/creds", "readOnly": True}]
+    # one volume per Secret, named after it, with the keys referenced (as the workflow pods' volumes)
+    assert pod["spec"]["volumes"] == [{"name": "creds", "secret": {"secretName": "creds", "items": [
+        {"key": "ak", "path": "ak"}, {"key": "sk", "path": "sk"}]}}]
+    assert main["volumeMounts"] == [{"name": "creds", "mountPath": "/argo/secret/creds", "readOnly": True}]
     bad = _spec({"strategy": gc.ON_COMPLETION, "podSpecPatch": "{not: [yaml"})
     d = gc.decide(_wf(nodes), bad, nodes, [], [])
     assert not d.creates and d.conditions[0]["type"] == gc.CONDITION
     assert "spec.artifactGC.podSpecPatch" in d.conditions[0]["message"]
 
 
-def test_a_bad_strategy_in_status_is_a_condition_not_a_crash():
+def test_a_bad_strategy_is_a_condition_not_a_crash():
+    """An artifact's or the workflow's unknown strategy: ArtifactGCError naming it, nothing
+    deleted, and the finalizer goes (nothing ever could be deleted)."""
     nodes = {"n1": _node("n1", _art("a", "Sometimes"))}
     d = gc.decide(_wf(nodes), _spec(), nodes, [], [])
     assert not d.creates and d.conditions[0]["type"] == gc.CONDITION and "Sometimes" in d.conditions[0]["message"]
+    assert d.finalizers == []
+    d2 = gc.decide(_wf({}), _spec({"strategy": "Weekly"}), {}, [], [])
+    assert "spec.artifactGC.strategy" in d2.conditions[0]["message"] and d2.finalizers == []
 
 
 # -- deletion ---------------------------------------------------------------------------------
