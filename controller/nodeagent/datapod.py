@@ -11,15 +11,15 @@ under Argo.
 
 What the container would see, it sees here: the template from its `ARGO_TEMPLATE` (or the
 offloaded file through its volume mounts), settings from its environment, the local artifact
-repository from `TIPHYS_ARTIFACT_DIR`, and artifact credentials (`accessKeySecret`, ...) from the
-pod namespace's Secrets, read through the agent's API -- what a Secret volume would hold. The
-result goes through the pod's relay directory; the exit code is written to
-`/var/run/argo/ctr/main/exitcode` for a `wait` container that archives logs.
+repository from `TIPHYS_ARTIFACT_DIR`, and artifact credentials (`accessKeySecret`, ...) as the
+files `/argo/secret/<name>/<key>` of the Secret volumes its mounts show it (artifactsecrets.py),
+as a kubelet would mount them -- not through the API. The result goes through the pod's relay
+directory; the exit code is written to `/var/run/argo/ctr/main/exitcode` for a `wait` container
+that archives logs.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import signal
 from collections.abc import Mapping
@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from tiphys.controller.api import base
-from tiphys.controller.api import errors as api_errors
 from tiphys.executor.artifacts import (ArtifactoryDriver, ArtifactRepository, GitDriver, HTTPDriver, LocalDriver,
                                        RawDriver, S3Driver)
 from tiphys.executor.data import FAILURE_EXIT_CODE, DataSettings, run_data
-from tiphys.executor import ArtifactConfigError
 from tiphys.executor.runtime import FileTaskResultSink, key_variables
 
+from .artifactsecrets import mounted_secrets
 from .resourcepod import host_path
 
 __all__ = ["InProcessData", "is_data_command"]
@@ -78,27 +77,8 @@ class InProcessData:
             raise ValueError("ARGO_TEMPLATE is not a JSON object")
         return tmpl
 
-    def _secrets(self, loop: asyncio.AbstractEventLoop):
-        """A driver's secret resolver (called from the listing thread): the Secret's key, read
-        through the agent's API on its loop."""
-        namespace = str(self._pod["metadata"].get("namespace") or "default")
-
-        async def read(name: str, key: str) -> str:
-            try:
-                obj = await self._api.get(base.SECRETS, name, namespace=namespace)
-            except api_errors.NotFound:
-                raise ArtifactConfigError(f"secret {namespace}/{name} does not exist") from None
-            data = obj.get("data") or {}
-            if key not in data:
-                raise ArtifactConfigError(f"secret {namespace}/{name} has no key {key!r}")
-            return base64.b64decode(data[key]).decode()
-
-        def resolve(name: str, key: str) -> str:
-            return asyncio.run_coroutine_threadsafe(read(name, key), loop).result(timeout=60)
-        return resolve
-
     def _repository(self, template: Mapping[str, Any]) -> ArtifactRepository:
-        secrets = self._secrets(asyncio.get_running_loop())
+        secrets = mounted_secrets(self._spec, self._volumes)
         local = self._env.get("TIPHYS_ARTIFACT_DIR")
         return ArtifactRepository(
             drivers={"s3": S3Driver(secrets=secrets, env=self._env), "http": HTTPDriver(secrets=secrets),

@@ -6,22 +6,23 @@ reach an embedded API, so the node agent plays the container, as it does for the
 (agentpod.py): `tiphys.executor.artifact_gc.run_artifact_gc` runs on the agent's loop over
 `ApiGCTaskApi`, and the drivers delete on a worker thread. What the container would see, it sees
 here: its pod name and namespace, the local artifact repository from `TIPHYS_ARTIFACT_DIR`, and
-the locations' Secrets read through the agent's API (what the pod's Secret volumes would hold).
+the locations' credentials as the files of the Secret volumes its mounts show it
+(`/argo/secret/<name>/<key>`, artifactsecrets.py), as a kubelet would mount them.
 SIGTERM (a delete of the pod) cancels it; it exits 143 like a process.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
 import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tiphys.controller.api import base
-from tiphys.controller.api import errors as api_errors
 from tiphys.executor import ArtifactConfigError
 from tiphys.executor.artifact_gc import POD_LABEL, GCSettings, drivers_for, run_artifact_gc
+
+from .artifactsecrets import mounted_secrets
 
 __all__ = ["ApiGCTaskApi", "InProcessArtifactGC", "is_artifact_gc_command"]
 
@@ -53,8 +54,10 @@ class ApiGCTaskApi:
 class InProcessArtifactGC:
     """A GC container run as a task of the node agent; `signal` stands in for the process's."""
 
-    def __init__(self, env: Mapping[str, str], /, *, api: base.Api, log_path: Path) -> None:
+    def __init__(self, spec: Mapping[str, Any], env: Mapping[str, str], /, *, api: base.Api,
+                 volumes: Mapping[str, Path], log_path: Path) -> None:
         self._env, self._api, self._log_path = dict(env), api, log_path
+        self._secrets = mounted_secrets(spec, volumes)
         self.message = ""
         self._task: asyncio.Task[tuple[int, str]] | None = None
 
@@ -66,22 +69,6 @@ class InProcessArtifactGC:
         if self._task is not None and not self._task.done():
             self._task.cancel(msg=str(sig))
 
-    def _secrets(self, loop: asyncio.AbstractEventLoop, namespace: str):
-        """A driver's secret resolver, called from the delete thread: read through the agent's API."""
-        async def read(name: str, key: str) -> str:
-            try:
-                obj = await self._api.get(base.SECRETS, name, namespace=namespace)
-            except api_errors.NotFound:
-                raise ArtifactConfigError(f"secret {namespace}/{name} does not exist") from None
-            data = obj.get("data") or {}
-            if key not in data:
-                raise ArtifactConfigError(f"secret {namespace}/{name} has no key {key!r}")
-            return base64.b64decode(data[key]).decode()
-
-        def resolve(name: str, key: str) -> str:
-            return asyncio.run_coroutine_threadsafe(read(name, key), loop).result(timeout=60)
-        return resolve
-
     async def _run(self) -> tuple[int, str]:
         with open(self._log_path, "a", buffering=1) as log:
             def write(line: str) -> None:
@@ -92,7 +79,7 @@ class InProcessArtifactGC:
                 self.message = str(exc)
                 write(self.message)
                 return 1, ""
-            drivers, default = drivers_for(self._secrets(asyncio.get_running_loop(), settings.namespace), self._env)
+            drivers, default = drivers_for(self._secrets, self._env)
             try:
                 code = await run_artifact_gc(ApiGCTaskApi(self._api, settings), drivers=drivers, default=default,
                                              log=write)

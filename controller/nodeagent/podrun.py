@@ -310,7 +310,7 @@ class PodRun:
         log_path = self.ctx.log_path(self.namespace, self.name, name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_bytes(b"")
-        ctr = InProcessArtifactGC(env, api=self.ctx.api, log_path=log_path)
+        ctr = InProcessArtifactGC(spec, env, api=self.ctx.api, volumes=self._volumes, log_path=log_path)
         self._procs[name] = ctr
         self.states[name].start(self._now(), None)
         reaper = ctr.start()

@@ -15,10 +15,12 @@ maps mount paths instead. Every argv element, env value and `workingDir` that na
 under a `mountPath` is rewritten to the host directory behind it (longest mount first, also
 inside shell strings like `echo x > /data/out`), and the executor's path variables
 (`ARGO_VAR_RUN`, `ARGO_STAGING_DIR`, `ARGO_INPUTS_DIR`, `ARGO_CONFIG_DIR`, `ARGO_SECRETS_DIR`,
-`ARGO_MAINCTRFS`) point at the pod's directories. Limits: paths inside files (the template,
-scripts, config) and paths a program computes are not rewritten; there is no private `/tmp` (a
-template's output path `/tmp/x` and the command writing it must agree, and only one of them can
-be rewritten), so concurrent pods share the host's `/tmp`; read-only mounts are writable.
+`ARGO_MAINCTRFS`) point at the pod's directories (the per-Secret mounts under `/argo/secret` and
+main's mirrored mounts under `/mainctrfs` through one directory of symlinks each). Limits: paths
+inside files (the template, scripts, config) and paths a program computes are not rewritten;
+there is no private `/tmp` (a template's output path `/tmp/x` and the command writing it must
+agree, and only one of them can be rewritten), so concurrent pods share the host's `/tmp`;
+read-only mounts are writable.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ PYTHON_HELPER: tuple[str, ...] = (sys.executable, "-I", "-S", ENTER_SCRIPT)
 _EXECUTOR_DIRS = {"/var/run/argo": "ARGO_VAR_RUN", "/argo/staging": "ARGO_STAGING_DIR",
                   "/argo/inputs/artifacts": "ARGO_INPUTS_DIR", "/argo/config": "ARGO_CONFIG_DIR",
                   "/argo/secret": "ARGO_SECRETS_DIR"}
+_SECRET_ROOT = "/argo/secret"  # the executor's artifact credentials, one Secret volume per name below
 _MIRROR_ROOT = "/mainctrfs"  # Argo's view of the main container's mounts from wait and init
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
 
@@ -221,6 +224,17 @@ def launch_spec(isolation: Isolation, argv: list[str], env: dict[str, str], /, *
             if not link.is_symlink():
                 link.symlink_to(m.source)
         new_env["ARGO_MAINCTRFS"] = str(root)
+    secrets = [m for m in mounts if m.target.startswith(_SECRET_ROOT + "/")]
+    if secrets:
+        # artifact Secrets are one volume each at /argo/secret/<name>: one directory of symlinks
+        # the executor reads as /argo/secret (a mount of all of /argo/secret maps it directly)
+        root = view_dir / "secret"
+        for m in secrets:
+            link = root.joinpath(*PurePosixPath(m.target).parts[3:])
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
+                link.symlink_to(m.source)
+        new_env["ARGO_SECRETS_DIR"] = str(root)
     host_cwd = rewrite(workdir)
     Path(host_cwd).mkdir(parents=True, exist_ok=True)
     return Launch([rewrite(a) for a in argv], new_env, host_cwd, False)

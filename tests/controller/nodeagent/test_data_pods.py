@@ -137,8 +137,8 @@ async def test_empty_listing_is_null_and_no_items(harness, tmp_path):
 
 async def test_complete_s3_location_with_credentials_from_a_secret(harness, s3_server):
     """A location with endpoint, bucket and key is listed as given, on a real S3 server; the agent
-    reads `accessKeySecret`/`secretKeySecret` from the pod namespace's Secret (what a Secret volume
-    would hold). Each listed name drives one loop child by parameter."""
+    reads `accessKeySecret`/`secretKeySecret` from the files of the pod's Secret volume, which the
+    Secret fills. Each listed name drives one loop child by parameter."""
     import base64
     import uuid
 
