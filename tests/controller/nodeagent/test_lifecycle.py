@@ -61,6 +61,11 @@ async def test_deleting_a_running_pod_kills_it_then_deletes(harness, tmp_path):
         assert "deletionTimestamp" in marked["metadata"]  # bound and running: graceful
         await _gone(h, "victim")
         assert not _alive(leader) and not _alive(child)
+        # the run deletes the pod, then cleans up (its /tmp, off the loop) and only then leaves
+        # `runs`: a loaded machine caught it in between
+        deadline = time.monotonic() + 15
+        while h.agent.runs and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         assert not h.agent.runs
 
 
