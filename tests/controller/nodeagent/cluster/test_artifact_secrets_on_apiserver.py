@@ -1,0 +1,92 @@
+"""Artifact credentials through a real kube-apiserver: the controller (`Engine` over `HttpApi`)
+builds pods whose Secret volumes the real server validates and stores, and the node agent, playing
+the kubelet, mounts them -- the only way the executor gets the S3 keys. A Secret name with a dot
+(no valid volume name, as Argo would use it) gets a derived volume name the server accepts."""
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+
+from tiphys.controller.api import PODS, SECRETS, WORKFLOWS
+from tiphys.controller.clock import RealClock
+from tiphys.controller.local import wait_completed
+from tiphys.controller.nodeagent import NodeAgent
+from tiphys.core.plan import _podvolumes
+
+from ..test_artifact_secrets import _bucket, nodes_of, s3_workflow
+
+pytestmark = pytest.mark.cluster
+pytest.importorskip("tiphys.controller.engine", reason="the controller engine is not there yet")
+from tiphys.controller.engine import Engine  # noqa: E402
+
+SECRET = "s3.creds"  # a valid Secret name, not a valid volume name
+
+
+def _run(cluster, ns: str, tmp_path, server, name: str, bucket: str) -> tuple[dict, list[dict]]:
+    from tiphys.controller.api.http import HttpApi
+
+    async def main() -> tuple[dict, list[dict]]:
+        api = HttpApi.from_kubeconfig(cluster.kubeconfig)
+        agent = NodeAgent(api, clock=RealClock(), node_name=f"agent-{ns}"[:63], namespace=ns, root_dir=tmp_path)
+        engine = Engine(api, clock=RealClock(), namespace=ns, workers=2)
+        await agent.start()
+        await engine.start()
+        try:
+            await api.create(SECRETS, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": SECRET}, "data": {
+                "accesskey": base64.b64encode(server.access_key.encode()).decode(),
+                "secretkey": base64.b64encode(server.secret_key.encode()).decode()}}, namespace=ns)
+            await api.create(WORKFLOWS, s3_workflow(name, server, bucket, secret=SECRET, namespace=ns), namespace=ns)
+            final = await wait_completed(api, name, ns, timeout=180)
+            pods = list((await api.list(PODS, namespace=ns)).items)
+            return final, pods
+        finally:
+            await engine.stop()
+            await agent.stop()
+            await api.close()
+
+    return asyncio.run(asyncio.wait_for(main(), 240))
+
+
+def _logs(tmp_path, ns: str, node: dict):
+    suffix = "-" + node["id"].rsplit("-", 1)[1]
+    (found,) = [p for p in (tmp_path / "logs" / ns).iterdir() if p.name.endswith(suffix)]
+    return found
+
+
+def test_s3_artifacts_with_a_secret_through_the_real_apiserver(cluster, cluster_namespace, s3_server, tmp_path):
+    """Output stored by `wait`, input loaded by `init`, the bucket listed by a data pod's main: all
+    with the keys of Secret `s3.creds`, mounted from the pod spec the server stored."""
+    ns = cluster_namespace
+    final, pods = _run(cluster, ns, tmp_path, s3_server, "s3-secrets", _bucket(s3_server))
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    (consume,) = nodes_of(final, "consume")
+    assert (_logs(tmp_path, ns, consume) / "main.log").read_text() == "through the secret volume\n"
+    (listing,) = nodes_of(final, "list")
+    assert listing["outputs"]["result"] == '["run/msg.tgz"]'
+    # what the server holds: one Secret volume, mounted read-only in init and wait (main of data)
+    assert len(pods) == 3
+    for pod in pods:
+        (vol,) = [v for v in pod["spec"]["volumes"] if "secret" in v]
+        assert vol["secret"]["secretName"] == SECRET and vol["name"].startswith("secret-s3-creds-")
+        mounted = {c["name"] for c in pod["spec"]["initContainers"] + pod["spec"]["containers"]
+                   for m in c.get("volumeMounts") or () if m["name"] == vol["name"]
+                   and m["mountPath"] == f"/argo/secret/{SECRET}" and m.get("readOnly")}
+        data_pod = any("data" in (c.get("command") or ()) for c in pod["spec"]["containers"])
+        assert mounted == ({"init", "main"} if data_pod else {"init", "wait"}), pod["metadata"]["name"]
+
+
+def test_without_the_secret_volumes_the_workflow_fails_naming_the_secret(cluster, cluster_namespace, s3_server,
+                                                                          tmp_path, monkeypatch):
+    """The same workflow with the pod builder's Secret volumes switched off: the Secret is in the
+    namespace, yet `wait` cannot store the output and says which Secret is not mounted."""
+    monkeypatch.setattr(_podvolumes, "add_secret_volumes", lambda *a, **kw: None)
+    ns = cluster_namespace
+    final, _ = _run(cluster, ns, tmp_path, s3_server, "s3-no-volume", _bucket(s3_server))
+    assert final["status"]["phase"] in ("Failed", "Error")
+    (produce,) = nodes_of(final, "produce")
+    assert produce["phase"] in ("Failed", "Error") and produce["message"] == "wait: Error (exit code 1)"
+    assert f"secret {SECRET}/accesskey is not mounted under /argo/secret" in \
+        (_logs(tmp_path, ns, produce) / "wait.log").read_text()
+    assert not nodes_of(final, "consume")
