@@ -77,8 +77,9 @@ class Harness:
     async def create(self, body: dict) -> dict:
         return await self.api.create(PODS, body, namespace=body["metadata"]["namespace"])
 
-    async def wait_for(self, name: str, predicate: Any, *, namespace: str = "default", timeout: float = 60.0) -> dict:
-        """Poll the pod until `predicate(pod)` holds (processes are real: so is the wait)."""
+    async def wait_for(self, name: str, predicate: Any, *, namespace: str = "default", timeout: float = 120.0) -> dict:
+        """Poll the pod until `predicate(pod)` holds (processes are real: so is the wait, generous
+        because a loaded machine stretches process starts many times over)."""
         deadline = time.monotonic() + timeout
         while True:
             obj = await self.api.get(PODS, name, namespace=namespace)

@@ -28,7 +28,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-async def _gone(h: Harness, name: str, timeout: float = 20.0) -> None:
+async def _gone(h: Harness, name: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -153,8 +153,9 @@ async def test_unknown_image_gives_a_clear_message(harness):
 async def test_active_deadline_kills_the_pod(harness):
     """activeDeadlineSeconds: processes are killed, the pod Failed with reason DeadlineExceeded."""
     async with harness() as h:
-        await h.create(pod("late", sh("main", "sleep 30"), activeDeadlineSeconds=1))
-        p = await h.finished("late", timeout=20)
+        # a wait, not a speed limit (the phase and reason below tell a killed pod from a finished one)
+        await h.create(pod("late", sh("main", "sleep 300"), activeDeadlineSeconds=1))
+        p = await h.finished("late", timeout=120)
         assert (p["status"]["phase"], p["status"]["reason"]) == ("Failed", "DeadlineExceeded")
         assert p["status"]["message"] == "Pod was active on the node longer than the specified deadline"
         assert statuses(p)["main"]["state"]["terminated"]["exitCode"] == 143
