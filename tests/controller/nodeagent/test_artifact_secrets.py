@@ -164,3 +164,40 @@ async def test_a_missing_secret_fails_the_pod_naming_it(harness, s3_server):
     (produce,) = nodes_of(final, "produce")
     assert produce["phase"] in ("Failed", "Error")
     assert 'secret "nowhere" not found' in produce["message"], produce["message"]
+
+
+async def test_artifact_gc_pod_deletes_from_s3_with_the_secret_of_its_volume(harness, s3_server):
+    """An output artifact with `artifactGC: OnWorkflowCompletion`: the GC pod, played in-process by
+    the agent, deletes the S3 object with the keys of its own Secret volume."""
+    import asyncio
+
+    from tiphys.executor.artifacts import Credentials, S3Client
+
+    client = S3Client(s3_server.endpoint, secure=False,
+                      credentials=Credentials(access_key=s3_server.access_key, secret_key=s3_server.secret_key))
+    bucket = _bucket(s3_server)
+    wf = s3_workflow("sv-gc", s3_server, bucket)
+    produce = next(t for t in wf["spec"]["templates"] if t["name"] == "produce")
+    produce["outputs"]["artifacts"][0]["artifactGC"] = {"strategy": "OnWorkflowCompletion"}
+    wf["spec"]["templates"] = [{"name": "main", "steps": [[{"name": "produce", "template": "produce"}]]}, produce]
+    async with harness() as h:
+        await h.api.create(SECRETS, _secret("s3-creds", s3_server), namespace="default")
+        engine = Engine(h.api, clock=h.clock, workers=2)
+        await engine.start()
+        try:
+            await h.api.create(WORKFLOWS, wf, namespace="default")
+            final = await wait_completed(h.api, "sv-gc", "default", timeout=120)
+            assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+            deadline = asyncio.get_running_loop().time() + 90
+            while True:
+                got = await h.api.get(WORKFLOWS, "sv-gc", namespace="default")
+                (node,) = nodes_of(got, "produce")
+                if node["outputs"]["artifacts"][0].get("deleted"):
+                    break
+                conditions = (got.get("status") or {}).get("conditions") or []
+                assert not [c for c in conditions if c["type"] == "ArtifactGCError"], conditions
+                assert asyncio.get_running_loop().time() < deadline, got["status"].get("artifactGCStatus")
+                await asyncio.sleep(0.2)
+        finally:
+            await engine.stop()
+    assert list(client.list_keys(bucket, "")) == []
