@@ -231,12 +231,13 @@ def secret_refs(location: Mapping[str, Any] | None, /, *, where: str) -> list[tu
             ref = _dig(body, path)
             if not isinstance(ref, Mapping) or not ref.get("name") or not ref.get("key"):
                 continue
-            at = f"{where}.{typ}.{'.'.join(path)}"
             name, key = ref["name"], ref["key"]
             if not isinstance(name, str) or len(name) > 253 or not _SUBDOMAIN.match(name):
-                raise PodSpecError(f"{at}.name", f"{name!r} is not a Secret name (a DNS-1123 subdomain)")
+                raise PodSpecError(f"{where}.{typ}.{'.'.join(path)}.name",
+                                   f"{name!r} is not a Secret name (a DNS-1123 subdomain)")
             if not isinstance(key, str) or len(key) > 253 or not _SECRET_KEY.match(key) or key.startswith(".."):
-                raise PodSpecError(f"{at}.key", f"{key!r} is not a Secret key ([-._a-zA-Z0-9]+, not '..'-prefixed)")
+                raise PodSpecError(f"{where}.{typ}.{'.'.join(path)}.key",
+                                   f"{key!r} is not a Secret key ([-._a-zA-Z0-9]+, not '..'-prefixed)")
             out.append((name, key))
         return out
     return []
