@@ -16,7 +16,7 @@ from .conftest import PY, Emissary
 
 
 
-def _wait_for(path: Path, timeout: float = 10.0) -> None:
+def _wait_for(path: Path, timeout: float = 60.0) -> None:
     end = time.monotonic() + timeout
     while not path.exists():
         if time.monotonic() > end:
@@ -133,11 +133,11 @@ def test_sigterm_is_forwarded_to_the_child(emissary: Emissary, tmp_path: Path) -
     script = ("import signal, sys, time\n"
               "signal.signal(signal.SIGTERM, lambda *a: (print('got TERM', flush=True), sys.exit(42)))\n"
               f"open({str(ready)!r}, 'w').close()\n"
-              "time.sleep(30)\n")
+              "time.sleep(300)\n")
     proc = emissary.popen([PY, "-c", script])
     _wait_for(ready)
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=10)
+    out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 42
     assert out == b"got TERM\n"
     assert emissary.exitcode() == "42"
@@ -146,10 +146,10 @@ def test_sigterm_is_forwarded_to_the_child(emissary: Emissary, tmp_path: Path) -
 def test_killed_child_reports_137(emissary: Emissary, tmp_path: Path) -> None:
     """A child ended by a signal gives 137, whatever the signal (Argo's rule)."""
     ready = tmp_path / "ready"
-    proc = emissary.popen(["sh", "-c", f"touch {ready}; exec sleep 30"])
+    proc = emissary.popen(["sh", "-c", f"touch {ready}; exec sleep 300"])
     _wait_for(ready)
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=10)
+    proc.communicate(timeout=60)
     assert proc.returncode == 137
     assert emissary.exitcode() == "137"
 
@@ -160,12 +160,12 @@ def test_signal_file_is_honoured_and_removed(emissary: Emissary, tmp_path: Path)
     script = ("import signal, sys, time\n"
               "signal.signal(signal.SIGUSR1, lambda *a: sys.exit(7))\n"
               f"open({str(ready)!r}, 'w').close()\n"
-              "time.sleep(30)\n")
+              "time.sleep(300)\n")
     proc = emissary.popen([PY, "-c", script])
     _wait_for(ready)
     sig_file = emissary.paths.ctr("main") / "signal"
     sig_file.write_text(str(int(signal.SIGUSR1)))
-    proc.communicate(timeout=10)
+    proc.communicate(timeout=60)
     assert proc.returncode == 7
     assert not sig_file.exists()
 
@@ -173,12 +173,12 @@ def test_signal_file_is_honoured_and_removed(emissary: Emissary, tmp_path: Path)
 def test_signal_reaches_grandchildren_in_the_process_group(emissary: Emissary, tmp_path: Path) -> None:
     """The child leads its own process group and signals go to the group, so `sh -c` pipelines stop too."""
     ready = tmp_path / "ready"
-    proc = emissary.popen(["sh", "-c", f"sleep 30 & touch {ready}; wait"])
+    proc = emissary.popen(["sh", "-c", f"sleep 300 & touch {ready}; wait"])
     _wait_for(ready)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=10)
-    assert time.monotonic() - t0 < 5
+    proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 60  # well under the grandchild's 300 s
     assert proc.returncode == 137
 
 
@@ -265,7 +265,7 @@ def test_container_set_dependency_failure_skips_the_command(emissary: Emissary, 
     assert proc.poll() is None  # still waiting for a
     emissary.paths.ctr("a").mkdir(parents=True, exist_ok=True)
     emissary.paths.exitcode("a").write_text("3")
-    proc.communicate(timeout=10)
+    proc.communicate(timeout=60)
     assert proc.returncode == 3
     assert not marker.exists()
 
@@ -296,7 +296,7 @@ def test_debug_pause_before(emissary: Emissary, tmp_path: Path) -> None:
     time.sleep(0.5)
     assert proc.poll() is None and not marker.exists()
     (emissary.paths.ctr("main") / "before").touch()
-    proc.communicate(timeout=10)
+    proc.communicate(timeout=60)
     assert proc.returncode == 0 and marker.exists()
 
 
@@ -309,11 +309,11 @@ def test_bad_container_name_is_refused(emissary: Emissary) -> None:
 def test_kill_subcommand(wrapper: Path, tmp_path: Path) -> None:
     """`emissary kill SIG PID` is Argo's `argoexec kill`, usable in images without a shell."""
     import subprocess
-    target = subprocess.Popen(["sleep", "30"])
+    target = subprocess.Popen(["sleep", "300"])
     try:
         rc = subprocess.run([str(wrapper), "kill", "15", str(target.pid)], check=False).returncode
         assert rc == 0
-        assert target.wait(timeout=5) == -signal.SIGTERM
+        assert target.wait(timeout=60) == -signal.SIGTERM
     finally:
         if target.poll() is None:
             target.kill()
@@ -384,12 +384,12 @@ def test_runs_in_an_empty_root_without_libc_or_shell(wrapper: Path, tmp_path: Pa
 def test_sidecar_stops_when_main_is_done(emissary: Emissary, tmp_path: Path) -> None:
     """A container listed in `sidecars` gets SIGTERM once main's exitcode exists (§6.2.8)."""
     template = {"sidecars": [{"name": "side"}]}
-    proc = emissary.popen(["sleep", "30"], template, container="side")
+    proc = emissary.popen(["sleep", "300"], template, container="side")
     time.sleep(0.3)
     assert proc.poll() is None
     emissary.paths.ctr("main").mkdir(parents=True, exist_ok=True)
     emissary.paths.exitcode("main").write_text("0")
-    proc.communicate(timeout=10)
+    proc.communicate(timeout=60)
     assert proc.returncode == 137
     assert emissary.exitcode("side") == "137"
 
@@ -397,7 +397,7 @@ def test_sidecar_stops_when_main_is_done(emissary: Emissary, tmp_path: Path) -> 
 def test_sidecar_ignoring_sigterm_is_killed_after_grace(emissary: Emissary, tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     script = (f"import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nopen({str(ready)!r}, 'w').close()\n"
-              "time.sleep(30)\n")
+              "time.sleep(300)\n")
     template = {"sidecars": [{"name": "side"}], "containerSet": {"containers": [{"name": "a"}, {"name": "b"}]}}
     proc = emissary.popen([PY, "-c", script], template, container="side",
                           extra={"ARGO_TERMINATION_GRACE_PERIOD_SECONDS": "1"})
@@ -406,6 +406,6 @@ def test_sidecar_ignoring_sigterm_is_killed_after_grace(emissary: Emissary, tmp_
         emissary.paths.ctr(name).mkdir(parents=True, exist_ok=True)
         emissary.paths.exitcode(name).write_text("0")
     t0 = time.monotonic()
-    proc.communicate(timeout=15)
+    proc.communicate(timeout=60)
     assert proc.returncode == 137
-    assert 0.9 <= time.monotonic() - t0 < 8
+    assert 0.9 <= time.monotonic() - t0 < 60  # grace 1 s; the sidecar would sleep 300 s
