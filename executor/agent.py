@@ -79,8 +79,9 @@ class TaskSetApi(Protocol):
     async def secret(self, name: str, key: str, /) -> str:
         """A Secret's value (HttpTaskError when it cannot be read)."""
 
-    async def changed(self, resource_version: str, /) -> None:
-        """Return when the task set may have changed since `resource_version` (or after a while)."""
+    async def changed(self, resource_version: str, /) -> dict[str, Any] | None:
+        """Return when the task set may have changed since `resource_version` (or after a while):
+        its new state when the change carried it (a watch event), else None (read it again)."""
 
 
 _SECRETS = KindInfo("", "v1", "Secret", "secrets", True)
@@ -116,8 +117,9 @@ class KubeTaskSetApi:
             raise HttpTaskError(f"secret {name!r}: {exc}") from None
         return secret_value(obj, name, key)
 
-    async def changed(self, resource_version: str, /) -> None:
+    async def changed(self, resource_version: str, /) -> dict[str, Any] | None:
         await self._sleep(self._settings.poll_interval)
+        return None
 
 
 def secret_value(obj: Mapping[str, Any], name: str, key: str, /) -> str:
@@ -201,14 +203,16 @@ async def run_agent(api: TaskSetApi, settings: AgentSettings, /, *, log: Log = p
 
     patch_task = asyncio.ensure_future(patcher.run())
     seen = False
+    news: dict[str, Any] | None = None  # the state a watch event brought: no second read
     try:
         while True:
-            task_set = await api.get()
+            task_set = news if news is not None else await api.get()
+            news = None
             if task_set is None:
                 if seen:
                     log("agent: the task set is gone; stopping")
                     break
-                await api.changed("")
+                news = await api.changed("")
                 continue
             seen = True
             meta = task_set.get("metadata") or {}
@@ -222,7 +226,7 @@ async def run_agent(api: TaskSetApi, settings: AgentSettings, /, *, log: Log = p
                 task = asyncio.ensure_future(one(node_id, template))
                 running.add(task)
                 task.add_done_callback(running.discard)
-            await api.changed(str(meta.get("resourceVersion") or ""))
+            news = await api.changed(str(meta.get("resourceVersion") or ""))
     finally:
         for task in list(running):
             task.cancel()

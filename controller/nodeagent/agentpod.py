@@ -63,18 +63,22 @@ class ApiTaskSetApi:
             raise HttpTaskError(f"secret {name!r}: {exc}") from None
         return secret_value(obj, name, key)
 
-    async def changed(self, resource_version: str, /) -> None:
-        """The next event of the task set after `resource_version` ("" : its creation)."""
+    async def changed(self, resource_version: str, /) -> dict[str, Any] | None:
+        """The task set as the next event after `resource_version` ("": its creation) brings it;
+        None after a deletion, a quiet minute or a failed watch (the agent reads it again)."""
         try:
             async with self._api.watch(base.WORKFLOW_TASK_SETS, namespace=self._ns,
                                        field_selector=f"metadata.name={self._name}",
                                        resource_version=resource_version or None,
                                        timeout=_WATCH_SECONDS) as stream:
                 async for event in stream:
-                    if event.type is not base.EventType.BOOKMARK:
-                        return
+                    if event.type in (base.EventType.ADDED, base.EventType.MODIFIED):
+                        return event.object
+                    if event.type is base.EventType.DELETED:
+                        return None
         except api_errors.ApiError:
             await asyncio.sleep(0.5)  # Gone or a refused watch: read the object again
+        return None
 
 
 class InProcessAgent:

@@ -132,11 +132,11 @@ class Scripted:
     async def secret(self, name: str, key: str) -> str:
         return "v"
 
-    async def changed(self, rv: str) -> None:
-        if self.obj is not None and rv != str(self.rv):
-            return
-        self.event.clear()
-        await self.event.wait()
+    async def changed(self, rv: str) -> dict | None:
+        if self.obj is None or rv == str(self.rv):
+            self.event.clear()
+            await self.event.wait()
+        return self.obj if self.rv % 2 else None  # the object with some changes, a re-read with others
 
 
 def test_agent_runs_each_task_once_and_stops_when_completed():
