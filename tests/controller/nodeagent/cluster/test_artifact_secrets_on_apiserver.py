@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 
 import pytest
 
@@ -90,3 +91,43 @@ def test_without_the_secret_volumes_the_workflow_fails_naming_the_secret(cluster
     assert f"secret {SECRET}/accesskey is not mounted under /argo/secret" in \
         (_logs(tmp_path, ns, produce) / "wait.log").read_text()
     assert not nodes_of(final, "consume")
+
+
+def test_the_server_refuses_argos_volume_name_for_a_dotted_secret_and_takes_ours(cluster, cluster_namespace):
+    """Why the derived name: a volume named after Secret `s3.creds`, as Argo names it, is refused
+    (a volume name is a DNS label); the pod tiphys builds for the same artifact is stored."""
+    from tiphys.controller.api.errors import Invalid
+    from tiphys.controller.api.http import HttpApi
+    from tiphys.core.plan.meta import PodSettings, WorkflowMeta
+    from tiphys.core.plan.podspec import build_pod
+
+    ns = cluster_namespace
+    art = {"name": "in", "path": "/in", "s3": {"endpoint": "s3:9000", "bucket": "b", "key": "k",
+                                              "accessKeySecret": {"name": SECRET, "key": "accesskey"}}}
+    pod = build_pod({"name": "t", "container": {"image": "busybox", "command": ["true"]},
+                     "inputs": {"artifacts": [art]}},
+                    meta=WorkflowMeta(name="wf", namespace=ns, uid="u-1"), spec={}, node_id="wf-1", node_name="wf",
+                    pod_name="wf-1", settings=PodSettings())
+    pod["metadata"].pop("ownerReferences")  # no such Workflow here: only the spec is on trial
+    argo_named = copy.deepcopy(pod)
+    argo_named["metadata"]["name"] = "wf-argo-named"
+    ours = next(v["name"] for v in pod["spec"]["volumes"] if "secret" in v)
+    argo_named["spec"]["volumes"] = [{**v, "name": SECRET} if v["name"] == ours else v for v in pod["spec"]["volumes"]]
+    for c in argo_named["spec"]["initContainers"] + argo_named["spec"]["containers"]:
+        c["volumeMounts"] = [{**m, "name": SECRET} if m["name"] == ours else m for m in c.get("volumeMounts") or ()]
+    for body in (pod, argo_named):
+        body["spec"]["nodeName"] = "nowhere"  # no agent runs here: nothing starts them
+
+    async def main():
+        api = HttpApi.from_kubeconfig(cluster.kubeconfig)
+        try:
+            with pytest.raises(Invalid) as refused:
+                await api.create(PODS, argo_named, namespace=ns)
+            stored = await api.create(PODS, pod, namespace=ns)
+            return refused.value, stored
+        finally:
+            await api.close()
+
+    refused, stored = asyncio.run(asyncio.wait_for(main(), 60))
+    assert f"spec.volumes[3].name: Invalid value: \"{SECRET}\"" in str(refused), str(refused)
+    assert [v["name"] for v in stored["spec"]["volumes"] if "secret" in v] == [ours]
