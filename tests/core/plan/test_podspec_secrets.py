@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from tiphys.core.plan import _podvolumes as vols
 from tiphys.core.plan._poderrors import PodSpecError
@@ -218,3 +219,27 @@ def test_restricted_pods_keep_the_secret_volumes():
                            restricted_pods=True)
     pod = build(container_tmpl(inputs={"artifacts": [S3_IN]}), settings=settings)
     assert [v["name"] for v in secret_volumes(pod)] == ["s3-creds"]
+
+
+_NAMES = st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,70}[a-z0-9])?", fullmatch=True).filter(
+    lambda n: ".." not in n and ".-" not in n and "-." not in n)
+_KEYS = st.from_regex(r"[a-zA-Z0-9_][-._a-zA-Z0-9]{0,10}", fullmatch=True)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(refs=st.lists(st.tuples(_NAMES, _KEYS), max_size=12),
+       taken=st.lists(_NAMES.filter(lambda n: "." not in n and len(n) <= 63), max_size=4))
+def test_secret_volumes_are_one_per_secret_with_unique_valid_names(refs, taken):
+    """Any Secret references: one volume per Secret, each key once, volume names valid DNS labels
+    distinct from each other and from the pod's volumes, one mount per Secret at its own path."""
+    locations = [(f"a{i}", {"s3": {"accessKeySecret": sel(n, k)}}) for i, (n, k) in enumerate(refs)]
+    volumes, mounts = vols.secret_volumes(locations, taken=taken)
+    assert sorted(v["secret"]["secretName"] for v in volumes) == sorted({n for n, _ in refs})
+    for v in volumes:
+        want = list(dict.fromkeys(k for n, k in refs if n == v["secret"]["secretName"]))
+        assert [i["key"] for i in v["secret"]["items"]] == want
+        assert len(v["name"]) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", v["name"])
+    names = [v["name"] for v in volumes]
+    assert len(set(names)) == len(names) and not set(names) & set(taken)
+    assert [m["mountPath"] for m in mounts] == [f"/argo/secret/{v['secret']['secretName']}" for v in volumes]
+    assert [m["name"] for m in mounts] == names
