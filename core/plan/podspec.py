@@ -11,7 +11,8 @@ container mirrors main's mounts after the patch.
     spec          restartPolicy Never, deadline, service account, scheduling, volumes
     containers    wait, main container(s), sidecars     (wait omitted for resource/data)
     initContainers init, user init containers
-    credentials   one Secret volume per artifact Secret, at /argo/secret/<name> in init and wait
+    credentials   one Secret volume per artifact Secret, at /argo/secret/<name> in init, wait
+                  and a data pod's main
 
 Choices that differ from Argo are commented where they are made: executor containers are PSS
 *restricted* by default; `podMetadata` cannot overwrite the labels/annotations the controller
@@ -178,8 +179,8 @@ def build_pod(template: dict, /, *, meta: WorkflowMeta, spec: dict, node_id: str
     _user_containers(pod_spec, tmpl)
     # Argo `createSecretVolumesAndMounts`, after the sidecars and before the patch: artifact
     # credentials for `init` and `wait`. A data pod's main lists its source itself (`argoexec
-    # data`), so it gets them too; Argo leaves them out there, and its data step can then not
-    # read `/argo/secret` (a resource main only reads the file `init` downloaded).
+    # data`), so it gets them too, where Argo mounts them in `init` and `wait` only (a resource
+    # main needs none: it reads the file `init` downloaded).
     _vols.add_secret_volumes(pod_spec, _vols.artifact_locations(tmpl, where=where),
                              containers=("wait", "main") if kind == "data" else ("wait",))
 
