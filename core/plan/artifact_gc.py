@@ -155,10 +155,21 @@ class _Item(msgspec.Struct, frozen=True):
     artifact: dict[str, Any]
 
 
-def _undeleted(spec: Mapping[str, Any], status: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]
-               ) -> list[tuple[str, _Item, dict]]:
-    """(strategy, item, effective artifactGC) of every output artifact with a location not yet deleted."""
+class _Pending(msgspec.Struct, frozen=True):
+    """An artifact still to delete, with its effective strategy and (unless Never) its GC pod's group."""
+
+    strategy: str
+    item: _Item
+    pod: str = ""  # the group's pod name; "" for Never
+    service_account: str = ""
+    pod_metadata: dict[str, Any] = {}
+
+
+def _undeleted(spec: Mapping[str, Any], status: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]],
+               workflow: str, settings: PodSettings) -> list[_Pending]:
+    """Every output artifact with a location not yet deleted, with its strategy and group."""
     by_template = _template_artifacts(spec, status)
+    names: dict[tuple[str, str, str], str] = {}  # (strategy, sa, podMetadata JSON) -> pod name, hashed once
     out = []
     for node_id in sorted(nodes):
         node = nodes[node_id]
@@ -170,7 +181,16 @@ def _undeleted(spec: Mapping[str, Any], status: Mapping[str, Any], nodes: Mappin
                 own = by_template.get((str(node.get("templateName")), str(art.get("name"))), {}).get("artifactGC")
             where = f"status.nodes[{node_id}].outputs.artifacts[{art.get('name')}]"
             strategy = strategy_of(spec, {"artifactGC": own} if own is not None else {}, where=where)
-            out.append((strategy, _Item(node_id, {k: v for k, v in art.items() if k != "artifactGC"}), own or {}))
+            item = _Item(node_id, {k: v for k, v in art.items() if k != "artifactGC"})
+            if strategy not in ABBREVIATIONS:
+                out.append(_Pending(strategy, item))
+                continue
+            sa, metadata = _group_key(spec, own or {}, settings)
+            key = (strategy, sa, json.dumps(metadata, sort_keys=True, separators=(",", ":")) if metadata else "")
+            pod = names.get(key)
+            if pod is None:
+                pod = names[key] = _pod_name(workflow, strategy, sa, metadata)
+            out.append(_Pending(strategy, item, pod, sa, metadata))
     return out
 
 
@@ -216,13 +236,12 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
     conditions: list[dict[str, str]] = []
     try:
         _own_strategy(spec.get("artifactGC"), "spec.artifactGC")
-        pending = _undeleted(spec, status, nodes)
+        pending = _undeleted(spec, status, nodes, str(meta.get("name", "")), settings)
     except ArtifactGCSpecError as exc:  # nothing is deleted; the finalizer goes (nothing can be)
         pending = []
         conditions.append({"type": CONDITION, "status": "True", "message": str(exc)})
     for strategy in _due(meta, processed):
-        _start(wf, spec, strategy, [(item, own) for s, item, own in pending if s == strategy],
-               recouped, out, conditions, settings)
+        _start(wf, spec, [p for p in pending if p.strategy == strategy], recouped, out, conditions, settings)
         processed[strategy] = True
     by_pod: dict[str, list[Mapping[str, Any]]] = {}
     for task in tasks:
@@ -231,8 +250,7 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
             by_pod.setdefault(pod, []).append(task)
     # pods whose group still has artifacts to delete: one of them without any task in the cache is
     # ahead of the task informer, not done
-    workflow = str(meta.get("name", ""))
-    awaited = {_pod_name(workflow, s, *_group_key(spec, own, settings)) for s, _, own in pending if s in ABBREVIATIONS}
+    awaited = {p.pod for p in pending if p.pod}
     deleted: dict[str, list[str]] = {}
     for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name", "")):
         pmeta = pod.get("metadata") or {}
@@ -268,24 +286,22 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
     new_status = {**old, "strategiesProcessed": processed, "podsRecouped": recouped}
     if processed != (old.get("strategiesProcessed") or {}) or recouped != (old.get("podsRecouped") or {}):
         out.gc_status = {k: v for k, v in new_status.items() if v or k == "notSpecified"}
-    left = [(s, item) for s, item, _ in pending
-            if s != NEVER and item.artifact.get("name") not in deleted.get(item.node_id, ())]
+    left = [(p.strategy, p.item) for p in pending
+            if p.strategy != NEVER and p.item.artifact.get("name") not in deleted.get(p.item.node_id, ())]
     force = bool((spec.get("artifactGC") or {}).get("forceFinalizerRemoval"))
     if not left or (force and all(recouped.values()) and all(processed.get(s) for s, _ in left)):
         out.finalizers = [f for f in finalizers if f != FINALIZER]
     return out
 
 
-def _start(wf: Mapping[str, Any], spec: Mapping[str, Any], strategy: str, items: list[tuple[_Item, dict]],
-           recouped: dict[str, bool], out: Decision, conditions: list[dict[str, str]], settings: PodSettings) -> None:
-    """The tasks and pod of each group of `strategy`'s artifacts (Argo's processArtifactGCStrategy)."""
+def _start(wf: Mapping[str, Any], spec: Mapping[str, Any], items: list[_Pending], recouped: dict[str, bool],
+           out: Decision, conditions: list[dict[str, str]], settings: PodSettings) -> None:
+    """The tasks and pod of each group of one strategy's artifacts (Argo's processArtifactGCStrategy)."""
     meta = wf.get("metadata") or {}
     workflow = str(meta.get("name", ""))
     groups: dict[str, tuple[str, dict, list[_Item]]] = {}
-    for item, own in items:
-        sa, metadata = _group_key(spec, own, settings)
-        name = _pod_name(workflow, strategy, sa, metadata)
-        groups.setdefault(name, (sa, metadata, []))[2].append(item)
+    for p in items:
+        groups.setdefault(p.pod, (p.service_account, p.pod_metadata, []))[2].append(p.item)
     repository = ((wf.get("status") or {}).get("artifactRepositoryRef") or {}).get("artifactRepository")
     archive = artifact_repo._location(repository) if isinstance(repository, Mapping) else {}
     wmeta = WorkflowMeta(name=workflow, namespace=str(meta.get("namespace", "")), uid=str(meta.get("uid", "")),
