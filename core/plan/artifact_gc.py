@@ -354,7 +354,8 @@ def _gc_pod(meta: WorkflowMeta, spec: Mapping[str, Any], name: str, sa: str, met
     # Argo createSecretVolumesAndMountsFromArtifactLocations, shared with the workflow pods
     volumes, ctr["volumeMounts"] = secret_volumes([("archiveLocation", archive), *(
         (f"artifacts.{a.get('name')}", a) for a in artifacts)])
-    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "securityContext": {"runAsNonRoot": True, "runAsUser": 8737},
+    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "securityContext": {
+                                    "runAsNonRoot": True, "runAsUser": 8737, "seccompProfile": {"type": "RuntimeDefault"}},
                                 "containers": [ctr], "volumes": volumes}
     if sa:
         pod_spec["serviceAccountName"] = sa

@@ -12,7 +12,8 @@ restarted controller finishes it exactly as the one that started it would (level
   `deleteDelayDuration` after `finishedAt` (a pod already being deleted is left alone). In a
   completed workflow every node that had a pod is fulfilled (completion fails what is left), so
   the pod's own phase is all `OnPodSuccess` needs. Pods queued while the workflow ran may thus
-  go up to one delay later than they were due; none goes earlier.
+  go up to one delay later than they were due; none goes earlier. Artifact GC pods are left to
+  artifact GC (core.plan.artifact_gc), which deletes them once it has read their results.
 * `status.persistentVolumeClaims` still listed (a delete failed at completion) are deleted
   again while `volumeClaimGC` applies.
 """
@@ -30,6 +31,7 @@ from tiphys.core.plan.scope import parse_time
 __all__ = ["Cleanup", "after_completion", "ttl_seconds"]
 
 _COMPLETED = frozenset({"Succeeded", "Failed", "Error"})
+_COMPONENT, _ARTIFACT_GC = "workflows.argoproj.io/component", "artifact-gc"
 
 
 class Cleanup(msgspec.Struct, kw_only=True):
@@ -70,8 +72,8 @@ def after_completion(wf: dict, spec: dict, pods: Iterable[dict], now: float, /, 
         due = finished + policy.delay
         for pod in pods:
             pmeta = pod.get("metadata") or {}
-            if pmeta.get("deletionTimestamp"):
-                continue
+            if pmeta.get("deletionTimestamp") or (pmeta.get("labels") or {}).get(_COMPONENT) == _ARTIFACT_GC:
+                continue  # an artifact GC pod is artifact GC's to read and delete (core.plan.artifact_gc)
             if not podgc.should_delete(policy, pmeta.get("labels") or {}, (pod.get("status") or {}).get("phase", ""),
                                        phase):
                 continue

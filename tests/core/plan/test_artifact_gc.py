@@ -370,3 +370,17 @@ def test_a_pod_ahead_of_the_task_informer_waits():
     done_nodes = {"n1": _node("n1", {**_art("a", gc.ON_COMPLETION), "deleted": True})}
     d2 = gc.decide(wf, _spec(), done_nodes, [], [_pod(_pods(first)[0], "Succeeded")])
     assert d2.gc_status["podsRecouped"] == {_pods(first)[0]["metadata"]["name"]: True} and d2.finalizers == []
+
+
+def test_pod_gc_leaves_artifact_gc_pods_to_artifact_gc():
+    """podGC of a completed workflow never deletes a GC pod: artifact GC reads it first."""
+    from tiphys.core.plan.completed import after_completion
+
+    wf = {"metadata": {"name": "wf", "uid": "u"}, "status": {"phase": "Succeeded",
+                                                             "finishedAt": "2026-01-01T00:00:00Z"}}
+    gc_pod = {"metadata": {"name": "wf-artgc-wfcomp-1", "uid": "g",
+                           "labels": {"workflows.argoproj.io/component": "artifact-gc"}},
+              "status": {"phase": "Succeeded"}}
+    step = {"metadata": {"name": "wf-1", "uid": "s", "labels": {}}, "status": {"phase": "Succeeded"}}
+    cleanup = after_completion(wf, {"podGC": {"strategy": "OnPodCompletion"}}, [gc_pod, step], 1_900_000_000.0)
+    assert cleanup.actions == [DeletePod("wf-1", uid="s")]
