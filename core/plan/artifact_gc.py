@@ -27,7 +27,8 @@ controller that restarts between any two writes decides the same again: names ar
 that follows its creates, and a recouped pod still there is deleted again.
 
 Where tiphys chose (docs/compatibility.md): a Succeeded pod is recouped only once all its tasks in
-the cache carry results (the task informer may deliver them after the pod's event); a GC pod with
+the cache carry results (the task informer may deliver them after the pod's event); a GC pod lost
+before it was read is made again (Argo would wait for it for ever); a GC pod with
 no service account of its own falls back to the workflow's `serviceAccountName`; the executor's
 secrets are mounted from the locations' `*Secret` references as in Argo's GC pod;
 `status.artifactGCStatus.notSpecified` is not written for workflows without artifact GC (it would
@@ -240,8 +241,10 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
     except ArtifactGCSpecError as exc:  # nothing is deleted; the finalizer goes (nothing can be)
         pending = []
         conditions.append({"type": CONDITION, "status": "True", "message": str(exc)})
+    started: set[str] = set()
     for strategy in _due(meta, processed):
-        _start(wf, spec, [p for p in pending if p.strategy == strategy], recouped, out, conditions, settings)
+        started |= _start(wf, spec, [p for p in pending if p.strategy == strategy], recouped, out, conditions,
+                          settings)
         processed[strategy] = True
     by_pod: dict[str, list[Mapping[str, Any]]] = {}
     for task in tasks:
@@ -276,6 +279,15 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
             out.deletes.append(_delete_pod(pmeta))
         out.deletes.extend(DeleteGCTask(t["metadata"]["name"]) for t in own_tasks)
         recouped[name] = True
+    present = {(p.get("metadata") or {}).get("name") for p in pods}
+    for name in sorted(recouped):
+        if recouped[name] or name in present or name in started:
+            continue
+        group = [p for p in pending if p.pod == name]
+        if group:  # lost before it was read (deleted, evicted): its tasks and it are made again
+            _start(wf, spec, group, recouped, out, conditions, settings)
+        else:
+            recouped[name] = True  # nothing of its group is left to delete
     out.deleted = deleted
     have = {(c.get("type"), c.get("message")) for c in status.get("conditions") or () if isinstance(c, Mapping)}
     seen: set[tuple[str, str]] = set()
@@ -295,8 +307,9 @@ def decide(wf: Mapping[str, Any], spec: Mapping[str, Any], nodes: Mapping[str, M
 
 
 def _start(wf: Mapping[str, Any], spec: Mapping[str, Any], items: list[_Pending], recouped: dict[str, bool],
-           out: Decision, conditions: list[dict[str, str]], settings: PodSettings) -> None:
-    """The tasks and pod of each group of one strategy's artifacts (Argo's processArtifactGCStrategy)."""
+           out: Decision, conditions: list[dict[str, str]], settings: PodSettings) -> set[str]:
+    """The tasks and pod of each group of one strategy's artifacts (Argo's processArtifactGCStrategy);
+    the names of the pods asked for."""
     meta = wf.get("metadata") or {}
     workflow = str(meta.get("name", ""))
     groups: dict[str, tuple[str, dict, list[_Item]]] = {}
@@ -319,6 +332,7 @@ def _start(wf: Mapping[str, Any], spec: Mapping[str, Any], items: list[_Pending]
                                                   group[i:i + MAX_ARTIFACTS_PER_TASK], archive)))
         out.creates.append(CreatePod("", pod))
         recouped.setdefault(pod_name, False)
+    return set(groups)
 
 
 def _owner(meta: WorkflowMeta) -> dict[str, Any]:

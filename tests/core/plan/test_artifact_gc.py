@@ -384,3 +384,17 @@ def test_pod_gc_leaves_artifact_gc_pods_to_artifact_gc():
     step = {"metadata": {"name": "wf-1", "uid": "s", "labels": {}}, "status": {"phase": "Succeeded"}}
     cleanup = after_completion(wf, {"podGC": {"strategy": "OnPodCompletion"}}, [gc_pod, step], 1_900_000_000.0)
     assert cleanup.actions == [DeletePod("wf-1", uid="s")]
+
+
+def test_a_gc_pod_lost_before_it_was_read_is_made_again():
+    """A GC pod that disappeared unread (deleted, evicted) while its group still has artifacts is
+    asked for again with its tasks (AlreadyExists for what is still there); one whose group has
+    nothing left is counted as recouped."""
+    nodes = {"n1": _node("n1", _art("a", gc.ON_COMPLETION))}
+    first, wf = _started(nodes, _spec())
+    again = gc.decide(wf, _spec(), nodes, _tasks(first), [])
+    assert again.creates == first.creates and not again.writes
+    done_nodes = {"n1": _node("n1", {**_art("a", gc.ON_COMPLETION), "deleted": True})}
+    gone = gc.decide(wf, _spec(), done_nodes, [], [])
+    assert not gone.creates and gone.gc_status["podsRecouped"] == {_pods(first)[0]["metadata"]["name"]: True}
+    assert gone.finalizers == []
