@@ -44,9 +44,7 @@ import msgspec
 
 from tiphys.core.plan import artifact_repo
 from tiphys.core.plan._poderrors import PodSpecError
-from tiphys.core.plan._podcontainers import executor_container
-from tiphys.core.plan._podpatch import parse_patch, strategic_merge
-from tiphys.core.plan._podvolumes import secret_volumes
+from tiphys.core.plan._artgc_objects import COMPONENT, POD_LABEL, gc_pod, gc_task
 from tiphys.core.plan.actions import CreatePod, DeletePod
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.status import ids
@@ -57,8 +55,6 @@ __all__ = ["FINALIZER", "POD_LABEL", "COMPONENT", "CONDITION", "ON_COMPLETION", 
 
 _P = "workflows.argoproj.io/"
 FINALIZER = _P + "artifact-gc"
-POD_LABEL = _P + "artifact-gc-pod"
-COMPONENT = "artifact-gc"
 CONDITION = "ArtifactGCError"
 ON_COMPLETION, ON_DELETION, NEVER = "OnWorkflowCompletion", "OnWorkflowDeletion", "Never"
 ABBREVIATIONS = {ON_COMPLETION: "wfcomp", ON_DELETION: "wfdel"}  # Argo's AbbreviatedName
@@ -322,70 +318,17 @@ def _start(wf: Mapping[str, Any], spec: Mapping[str, Any], items: list[_Pending]
     for pod_name in sorted(groups):
         sa, metadata, group = groups[pod_name]
         try:
-            pod = _gc_pod(wmeta, spec, pod_name, sa, metadata, [i.artifact for i in group], archive,
+            pod = gc_pod(wmeta, spec, pod_name, sa, metadata, [i.artifact for i in group], archive,
                           settings=settings)
         except PodSpecError as exc:
             conditions.append({"type": CONDITION, "status": "True", "message": str(exc)})
             continue
         for i in range(0, len(group), MAX_ARTIFACTS_PER_TASK):
-            out.creates.append(CreateGCTask(_task(wmeta, f"{pod_name}-{i // MAX_ARTIFACTS_PER_TASK}", pod_name,
+            out.creates.append(CreateGCTask(gc_task(wmeta, f"{pod_name}-{i // MAX_ARTIFACTS_PER_TASK}", pod_name,
                                                   group[i:i + MAX_ARTIFACTS_PER_TASK], archive)))
         out.creates.append(CreatePod("", pod))
         recouped.setdefault(pod_name, False)
     return set(groups)
-
-
-def _owner(meta: WorkflowMeta) -> dict[str, Any]:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": meta.name, "uid": meta.uid,
-            "controller": True, "blockOwnerDeletion": True}
-
-
-def _labels(meta: WorkflowMeta) -> dict[str, str]:
-    labels = {_P + "workflow": meta.name}
-    if meta.instance_id:
-        labels[_P + "controller-instanceid"] = meta.instance_id
-    return labels
-
-
-def _task(meta: WorkflowMeta, name: str, pod_name: str, items: list[_Item], archive: dict) -> dict[str, Any]:
-    by_node: dict[str, Any] = {}
-    for item in items:
-        entry = by_node.setdefault(item.node_id, {"archiveLocation": archive, "artifacts": {}})
-        entry["artifacts"][item.artifact["name"]] = item.artifact
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowArtifactGCTask",
-            "metadata": {"name": name, "namespace": meta.namespace, "labels": {**_labels(meta), POD_LABEL: pod_name},
-                         "ownerReferences": [_owner(meta)]},
-            "spec": {"artifactsByNode": by_node}}
-
-
-def _gc_pod(meta: WorkflowMeta, spec: Mapping[str, Any], name: str, sa: str, metadata: Mapping[str, Any],
-            artifacts: list[dict], archive: dict, /, *, settings: PodSettings) -> dict[str, Any]:
-    security = dict(settings.executor_security_context) if settings.executor_security_context is not None else {
-        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True}
-    ctr = executor_container("main", list(settings.executor_command), settings=settings, meta=meta, security=security)
-    ctr["args"] = ["artifact-gc", "--loglevel", "info"]
-    # Argo createSecretVolumesAndMountsFromArtifactLocations, shared with the workflow pods
-    volumes, ctr["volumeMounts"] = secret_volumes([("archiveLocation", archive), *(
-        (f"artifacts.{a.get('name')}", a) for a in artifacts)])
-    pod_spec: dict[str, Any] = {"restartPolicy": "Never", "securityContext": {
-                                    "runAsNonRoot": True, "runAsUser": 8737, "seccompProfile": {"type": "RuntimeDefault"}},
-                                "containers": [ctr], "volumes": volumes}
-    if sa:
-        pod_spec["serviceAccountName"] = sa
-    if spec.get("imagePullSecrets"):
-        pod_spec["imagePullSecrets"] = [dict(s) for s in spec["imagePullSecrets"] if isinstance(s, dict)]
-    patch = (spec.get("artifactGC") or {}).get("podSpecPatch")
-    if patch:
-        pod_spec = strategic_merge(pod_spec, parse_patch(str(patch), where="spec.artifactGC.podSpecPatch"))
-    labels = {**{str(k): str(v) for k, v in (metadata.get("labels") or {}).items()}, **_labels(meta),
-              _P + "component": COMPONENT}
-    annotations = {str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()}
-    annotations["kubectl.kubernetes.io/default-container"] = "main"
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "namespace": meta.namespace, "labels": labels, "annotations": annotations,
-                         "ownerReferences": [_owner(meta)]},
-            "spec": pod_spec}
 
 
 def _complete(task: Mapping[str, Any]) -> bool:
