@@ -80,6 +80,10 @@ class FaultProxy:
     p_drop: probability that a non-watch request's connection is dropped (half before
         forwarding, half after the upstream answered); only requests whose method is in
         `drop_methods` and whose path contains `drop_path`.
+    drop_every: n; besides, the 1st, (n+1)-th, (2n+1)-th ... of those requests is dropped, before
+        and after forwarding taking turns. A count, not a probability: a run that must make R
+        such requests (each dropped one is retried) meets at least R/(n-1) drops however its
+        timings fall, and both kinds once it meets two.
     storm: (period, length) seconds; within the first `length` of every `period`, every
         request is answered 429 with `Retry-After: 1`.
     shed: (n, k): besides, the first k of every n requests are answered so (what API Priority
@@ -104,7 +108,7 @@ class FaultProxy:
                                                                                 "DELETE"}),
                  drop_path: str = "", storm: tuple[float, float] | None = None, expire: dict[str, int] | None = None,
                  watch_delay: float = 0.0,
-                 watch_delay_path: str = "", shed: tuple[int, int] | None = None,
+                 watch_delay_path: str = "", shed: tuple[int, int] | None = None, drop_every: int = 0,
                  cut_watch_events: tuple[int, int] | None = None, conflict: dict[str, int] | None = None) -> None:
         self.upstream = cluster.server.rstrip("/")
         self._ssl = ssl.create_default_context(cafile=str(cluster.ca_cert))
@@ -113,6 +117,7 @@ class FaultProxy:
         self.cut_watch_events = cut_watch_events
         self.conflict = dict(conflict or {})
         self.p_drop = p_drop
+        self.drop_every = drop_every
         self.storm = storm
         self.shed = shed
         self.drop_methods = drop_methods
@@ -176,9 +181,14 @@ class FaultProxy:
         if self.enabled and watch and self.watch_delay and self.watch_delay_path in request.path:
             self.stats["watch_delayed"] += 1
             await asyncio.sleep(self.watch_delay)
-        drop = (self.enabled and not watch and request.method in self.drop_methods and self.drop_path in request.path
-                and self.rng.random() < self.p_drop)
-        if drop and self.rng.random() < 0.5:
+        drop = before = False
+        if self.enabled and not watch and request.method in self.drop_methods and self.drop_path in request.path:
+            self.stats["drop_candidates"] += 1
+            if self.drop_every and (self.stats["drop_candidates"] - 1) % self.drop_every == 0:
+                drop, before = True, self.stats["dropped_before"] <= self.stats["dropped_after"]
+            elif self.rng.random() < self.p_drop:
+                drop, before = True, self.rng.random() < 0.5
+        if drop and before:
             self.stats["dropped_before"] += 1
             return self._drop(request)
         headers = {k: request.headers[k] for k in _HOP if k in request.headers}
