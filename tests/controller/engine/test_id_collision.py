@@ -51,7 +51,7 @@ def test_names_with_one_hash_get_two_nodes_and_two_pods():
 
     async def go():
         async with LocalSession() as session:
-            final = await session.run(WF, timeout=30)
+            final = await session.run(WF, timeout=60)
             pods = (await session.api.list(base.PODS, namespace="default")).items
             return final, pods
 
@@ -80,7 +80,7 @@ def test_a_restart_finds_the_salted_node_again(tmp_path):
                     await asyncio.sleep(0.05)
                 raise AssertionError("the fan pods were not created")
             await kubelet.start()
-            final = await wait_completed(store, "coll", "default", timeout=30)
+            final = await wait_completed(store, "coll", "default", timeout=60)
             return final, (await store.list(base.PODS, namespace="default")).items
         finally:
             await engine.stop()
