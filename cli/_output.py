@@ -21,7 +21,7 @@ from tiphys.core.spec import NodeStatus
 
 __all__ = ["workflow_status", "short_duration", "age", "table", "dump", "ts", "read_nodes", "nodes_as_dicts",
            "go_time", "COMPLETED_LABEL", "is_completed", "workflow_sort_key", "use_color",
-           "workflow_duration"]
+           "workflow_duration", "go_seconds", "resources_duration_text"]
 
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
 _reader = StatusWriter()
@@ -153,4 +153,23 @@ def use_color(no_color: bool, /) -> bool:
 
     return not no_color and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb" \
         and sys.stdout.isatty()
+
+
+_DENOMINATOR = {"memory": "100Mi", "storage": "10Gi", "ephemeral-storage": "10Gi"}  # else "1" (Argo)
+
+
+def go_seconds(seconds: int, /) -> str:
+    """Whole seconds as Go's time.Duration prints them: 0s, 45s, 1m5s, 2h0m0s."""
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m}m{s}s" if h else f"{m}m{s}s" if m else f"{s}s"
+
+
+def resources_duration_text(rd: dict | None, /) -> str:
+    """Argo's ResourcesDuration.String(): `<duration>*(<denominator> <resource>)`, joined by commas
+    (sorted here; Go's map order is random)."""
+    if not isinstance(rd, dict):
+        return ""
+    return ",".join(f"{go_seconds(v)}*({_DENOMINATOR.get(k, '1')} {k})" for k, v in sorted(rd.items())
+                    if isinstance(v, int))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from tiphys.cli._client import cluster_options, get_workflow, run_command
-from tiphys.cli._output import dump, read_nodes, use_color, workflow_status
+from tiphys.cli._output import dump, read_nodes, resources_duration_text, use_color, workflow_status
 from tiphys.cli.render import Style, render_workflow
 from tiphys.core.spec import NodeStatus
 
@@ -29,8 +29,7 @@ class _Recording(Style):
 
 def _wide_cells(n: NodeStatus) -> tuple[str, str, str]:
     arts = ",".join(a.name for a in ((n.outputs.artifacts if n.outputs else None) or []) if a.name)
-    rd = n.resources_duration or {}
-    res = ",".join(f"{v}s*({k})" for k, v in sorted(rd.items())) if isinstance(rd, dict) else ""
+    res = resources_duration_text(n.resources_duration)
     return arts, res, n.host_node_name or ""
 
 

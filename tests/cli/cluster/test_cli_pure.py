@@ -162,3 +162,12 @@ def test_node_set_refusals() -> None:
     assert done["outputs"]["parameters"] == [{"name": "set", "value": "1"}, {"name": "open", "value": "x"}]
     assert (done["phase"], done["message"]) == ("Succeeded", "ok") and done["finishedAt"]
     assert gate["phase"] == "Running"  # the read copy is not edited
+
+
+def test_resources_duration_as_argo_prints_it() -> None:
+    from tiphys.cli._output import go_seconds, resources_duration_text
+
+    assert [go_seconds(n) for n in (0, 45, 65, 3600, 3725)] == ["0s", "45s", "1m5s", "1h0m0s", "1h2m5s"]
+    assert resources_duration_text({"memory": 65, "cpu": 3, "nvidia.com/gpu": 1}) == \
+        "3s*(1 cpu),1m5s*(100Mi memory),1s*(1 nvidia.com/gpu)"
+    assert resources_duration_text(None) == ""
