@@ -312,7 +312,7 @@ def _start(wf: Mapping[str, Any], spec: Mapping[str, Any], items: list[_Pending]
     for p in items:
         groups.setdefault(p.pod, (p.service_account, p.pod_metadata, []))[2].append(p.item)
     repository = ((wf.get("status") or {}).get("artifactRepositoryRef") or {}).get("artifactRepository")
-    archive = artifact_repo._location(repository) if isinstance(repository, Mapping) else {}
+    archive = artifact_repo.repository_location(repository) if isinstance(repository, Mapping) else {}
     wmeta = WorkflowMeta(name=workflow, namespace=str(meta.get("namespace", "")), uid=str(meta.get("uid", "")),
                          instance_id=str((meta.get("labels") or {}).get(_P + "controller-instanceid", "")))
     for pod_name in sorted(groups):

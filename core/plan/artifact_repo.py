@@ -32,7 +32,8 @@ from typing import Any
 import yaml
 
 __all__ = ["ARTIFACT_REPOSITORIES", "DEFAULT_REPOSITORY_ANNOTATION", "DEFAULT_ARCHIVE_PATTERN", "RepositoryError",
-           "ReadConfigMap", "resolve_repository", "repository_of", "archive_location", "has_location"]
+           "ReadConfigMap", "resolve_repository", "repository_of", "archive_location", "has_location",
+           "repository_location"]
 
 ARTIFACT_REPOSITORIES = "artifact-repositories"
 DEFAULT_REPOSITORY_ANNOTATION = "workflows.argoproj.io/default-artifact-repository"
@@ -172,6 +173,12 @@ def _location(repo: Mapping[str, Any]) -> dict[str, Any]:
         body = {k: v for k, v in r.items() if k != "keyFormat"}
         return {typ: {**body, "key": r.get("keyFormat") or DEFAULT_ARCHIVE_PATTERN}}
     return {}
+
+
+def repository_location(repository: Mapping[str, Any], /) -> dict[str, Any]:
+    """The repository as an artifact location (Argo's ToArtifactLocation): what artifact GC hands
+    its pod as each node's `archiveLocation`; the key is still the unrendered format."""
+    return _location(repository)
 
 
 def archive_location(template: Mapping[str, Any], repository: Mapping[str, Any] | None, /, *,
