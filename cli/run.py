@@ -158,7 +158,8 @@ async def _run(wf: dict, template_files: list, *, simulate: bool, output: str, c
             pass
         from tiphys.controller.local import wait_completed
 
-        waiter = asyncio.ensure_future(wait_completed(session.api, name, ns, timeout=timeout, on_change=draw))
+        waiter = asyncio.ensure_future(wait_completed(session.api, name, ns, timeout=timeout, on_change=draw,
+                                                    artifact_gc=True))
         stopper = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         if stopper in done:

@@ -26,6 +26,7 @@ from tiphys.controller.api.embedded import EmbeddedApi
 from tiphys.controller.api.errors import AlreadyExists, Gone, NotFound
 from tiphys.controller.clock import RealClock
 from tiphys.controller.engine import Engine
+from tiphys.core.plan.artifact_gc import completion_gc_settled
 from tiphys.core.plan.meta import PodSettings
 
 __all__ = ["LocalSession", "wait_completed", "local_artifact_repositories", "ARTIFACT_REPOSITORY_KEYS"]
@@ -45,10 +46,12 @@ def local_artifact_repositories(namespace: str, /) -> dict:
 
 
 async def wait_completed(api: base.Api, name: str, namespace: str, *, timeout: float = 60.0,
-                         on_change: Any = None) -> dict:
-    """Follow a workflow by watch until it is labelled completed; returns its final state."""
+                         on_change: Any = None, artifact_gc: bool = False) -> dict:
+    """Follow a workflow by watch until it is labelled completed (with `artifact_gc`, also until
+    its OnWorkflowCompletion artifact GC has run its course); returns its final state."""
     def completed(obj: dict) -> bool:
-        return (obj["metadata"].get("labels") or {}).get(COMPLETED) == "true"
+        return (obj["metadata"].get("labels") or {}).get(COMPLETED) == "true" and (
+            not artifact_gc or completion_gc_settled(obj))
 
     async def follow() -> dict:
         while True:  # (re)start from a fresh read: the first time, and after 410 Gone

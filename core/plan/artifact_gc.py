@@ -51,7 +51,7 @@ from tiphys.core.status import ids
 
 __all__ = ["FINALIZER", "POD_LABEL", "COMPONENT", "CONDITION", "ON_COMPLETION", "ON_DELETION", "NEVER",
            "ABBREVIATIONS", "ArtifactGCSpecError", "CreateGCTask", "DeleteGCTask", "Decision",
-           "strategy_of", "configured", "decide", "finalizers_to_write"]
+           "strategy_of", "configured", "decide", "finalizers_to_write", "completion_gc_settled"]
 
 _P = "workflows.argoproj.io/"
 FINALIZER = _P + "artifact-gc"
@@ -378,3 +378,17 @@ def finalizers_to_write(meta: Mapping[str, Any], spec: Mapping[str, Any], /) -> 
     except ArtifactGCSpecError:
         pass
     return [*finalizers, FINALIZER]
+
+
+def completion_gc_settled(wf: Mapping[str, Any], /) -> bool:
+    """Whether a completed workflow's OnWorkflowCompletion GC has run its course: no finalizer of
+    ours, or the strategy processed and every GC pod it made read (`podsRecouped`). A process
+    that ends with its workflow (`tiphys run`) waits for this, so its artifacts are really gone."""
+    if FINALIZER not in ((wf.get("metadata") or {}).get("finalizers") or ()):
+        return True
+    gc = (wf.get("status") or {}).get("artifactGCStatus") or {}
+    if not (gc.get("strategiesProcessed") or {}).get(ON_COMPLETION):
+        return False
+    infix = f"-artgc-{ABBREVIATIONS[ON_COMPLETION]}-"
+    return all(done for pod, done in (gc.get("podsRecouped") or {}).items() if infix in pod)
+

@@ -62,3 +62,18 @@ spec:
     assert (code, out["metadata"]["namespace"]) == (0, "team"), out["status"].get("message")
     (node,) = out["status"]["nodes"].values()
     assert node["inputs"]["parameters"][0]["value"] == "from-team"
+
+
+def test_run_waits_for_the_artifacts_collected_on_completion():
+    """Argo's artifact-gc-workflow.yaml on the node agent: `tiphys run` returns once the
+    OnWorkflowCompletion artifact is collected (the process ends with its workflow); the
+    OnWorkflowDeletion one stays, with the finalizer that waits for the workflow's deletion."""
+    result = CliRunner().invoke(run, [str(argo_path("examples", "artifact-gc-workflow.yaml")), "-o", "json"],
+                                catch_exceptions=False)
+    wf = json.loads(result.output)
+    assert (result.exit_code, wf["status"]["phase"]) == (0, "Succeeded"), wf["status"].get("message")
+    pod = next(n for n in wf["status"]["nodes"].values() if n["type"] == "Pod")
+    deleted = {a["name"]: a.get("deleted", False) for a in pod["outputs"]["artifacts"]}
+    assert deleted == {"on-completion": True, "on-deletion": False}
+    assert wf["metadata"]["finalizers"] == ["workflows.argoproj.io/artifact-gc"]
+    assert all(wf["status"]["artifactGCStatus"]["podsRecouped"].values())

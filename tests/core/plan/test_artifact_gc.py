@@ -398,3 +398,19 @@ def test_a_gc_pod_lost_before_it_was_read_is_made_again():
     gone = gc.decide(wf, _spec(), done_nodes, [], [])
     assert not gone.creates and gone.gc_status["podsRecouped"] == {_pods(first)[0]["metadata"]["name"]: True}
     assert gone.finalizers == []
+
+
+def test_completion_gc_settled() -> None:
+    from tiphys.core.plan.artifact_gc import FINALIZER, completion_gc_settled
+
+    def wf(gc=None, finalizers=(FINALIZER,)):
+        return {"metadata": {"name": "w", "finalizers": list(finalizers)}, "status": {"artifactGCStatus": gc or {}}}
+
+    assert completion_gc_settled(wf(finalizers=()))  # no GC of ours
+    assert not completion_gc_settled(wf())  # completion not processed yet
+    started = {"strategiesProcessed": {"OnWorkflowCompletion": True}, "podsRecouped": {"w-artgc-wfcomp-1": False}}
+    assert not completion_gc_settled(wf(started))  # its pod not read yet
+    read = {"strategiesProcessed": {"OnWorkflowCompletion": True},
+            "podsRecouped": {"w-artgc-wfcomp-1": True, "w-artgc-wfdel-2": False}}
+    assert completion_gc_settled(wf(read))  # the deletion strategy's pod is not waited for
+    assert completion_gc_settled(wf({"strategiesProcessed": {"OnWorkflowCompletion": True}}))  # nothing to delete
