@@ -10,6 +10,10 @@ is re-read for every request: the kubelet rotates it), and the pod's namespace f
 finds them: a manifest's `apiVersion` asks only its group/version's resource list; a TYPE argument
 asks the preferred version of every group. So custom resources work here, unlike on the node agent.
 
+`watch` streams a collection's changes (`watch.WatchStream`: bookmarks, the server's
+`timeoutSeconds`, reconnects from the last resourceVersion, `KubeGone` for the caller to relist
+from a `snapshot`); `patch` and `update` reach a subresource (`subresource="status"`).
+
 aiohttp and msgspec only (both already dependencies): no generated client models.
 """
 from __future__ import annotations
@@ -25,8 +29,9 @@ import aiohttp
 import msgspec
 
 from .client import PatchKind
-from .errors import KubeAlreadyExists, KubeConflict, KubeError, KubeNotFound, KubeUnsupportedMediaType, NotInCluster
+from .errors import KubeError, KubeNotFound, NotInCluster, from_status
 from .kinds import KindInfo, KindTable
+from .watch import Snapshot, WatchStream
 
 __all__ = ["SERVICE_ACCOUNT_DIR", "InClusterClient"]
 
@@ -42,18 +47,16 @@ def _error(status: int, raw: bytes) -> KubeError:
         body = _decode(raw)
     except msgspec.DecodeError:
         body = {}
-    if not isinstance(body, dict):
-        body = {}
-    reason = str(body.get("reason") or "")
-    message = str(body.get("message") or raw[:200].decode(errors="replace") or f"HTTP {status}")
-    if status == 404:
-        return KubeNotFound(message, status=status, reason=reason or "NotFound")
-    if status == 409:
-        cls = KubeAlreadyExists if reason == "AlreadyExists" else KubeConflict
-        return cls(message, status=status, reason=reason or "Conflict")
-    if status == 415:
-        return KubeUnsupportedMediaType(message, status=status, reason=reason or "UnsupportedMediaType")
-    return KubeError(message, status=status, reason=reason or f"HTTP {status}")
+    return from_status(status, body, fallback=raw[:200].decode(errors="replace"))
+
+
+def _refusal(resp: aiohttp.ClientResponse, raw: bytes) -> KubeError:
+    err = _error(resp.status, raw)
+    try:
+        err.retry_after = float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        pass  # absent or an HTTP date: back off by attempt instead
+    return err
 
 
 class InClusterClient:
@@ -109,26 +112,25 @@ class InClusterClient:
                 await self._sleep(exc.retry_after if exc.retry_after is not None else min(0.2 * 2 ** attempt, 5.0))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _once(self, method: str, path: str, /, *, params: Mapping[str, str] | None,
-                    body: Any, content_type: str) -> Any:
+    def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+        return self._session
+
+    async def _once(self, method: str, path: str, /, *, params: Mapping[str, str] | None,
+                    body: Any, content_type: str) -> Any:
+        session = self._session_now()
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
             data = _encode(body)
         try:
-            async with self._session.request(method, self._server + path, params=params, data=data, headers=headers,
+            async with session.request(method, self._server + path, params=params, data=data, headers=headers,
                                              ssl=self._ssl) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
-                    err = _error(resp.status, raw)
-                    try:
-                        err.retry_after = float(resp.headers.get("Retry-After", ""))
-                    except ValueError:
-                        pass  # absent or an HTTP date: back off by attempt instead
-                    raise err
+                    raise _refusal(resp, raw)
                 return _decode(raw) if raw else None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise KubeError(f"{method} {path}: {exc or type(exc).__name__}") from None
@@ -167,11 +169,22 @@ class InClusterClient:
     # -- objects --------------------------------------------------------------------------------
 
     @staticmethod
-    def _path(kind: KindInfo, namespace: str | None, name: str | None = None) -> str:
+    def _path(kind: KindInfo, namespace: str | None, name: str | None = None, subresource: str | None = None) -> str:
         prefix = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
         ns = f"/namespaces/{quote(namespace, safe='')}" if kind.namespaced and namespace else ""
         tail = f"/{quote(name, safe='')}" if name else ""
+        if subresource:
+            if not name:
+                raise ValueError(f"{kind.plural}: subresource {subresource!r} needs an object name")
+            tail += f"/{quote(subresource, safe='')}"
         return f"{prefix}{ns}/{kind.plural}{tail}"
+
+    @staticmethod
+    def _selectors(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
+        params = {"labelSelector": label_selector} if label_selector else {}
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        return params
 
     async def get(self, kind: KindInfo, name: str, /, *, namespace: str | None) -> dict[str, Any]:
         return await self._request("GET", self._path(kind, namespace, name))
@@ -182,15 +195,55 @@ class InClusterClient:
         doc = await self._request("GET", self._path(kind, namespace), params=params)
         return list(doc.get("items") or ())
 
+    async def snapshot(self, kind: KindInfo, /, *, namespace: str | None, label_selector: str | None = None,
+                       field_selector: str | None = None) -> Snapshot:
+        doc = await self._request("GET", self._path(kind, namespace),
+                                  params=self._selectors(label_selector, field_selector) or None)
+        return Snapshot(list(doc.get("items") or ()), str((doc.get("metadata") or {}).get("resourceVersion") or ""))
+
+    def watch(self, kind: KindInfo, /, *, namespace: str | None, resource_version: str | None = None,
+              label_selector: str | None = None, field_selector: str | None = None, timeout_seconds: int = 300,
+              bookmarks: bool = True) -> WatchStream:
+        if timeout_seconds < 1:
+            raise ValueError(f"watch timeout_seconds must be at least 1, got {timeout_seconds}")
+        path = self._path(kind, namespace)
+        params = {"watch": "1", "timeoutSeconds": str(timeout_seconds),
+                  **self._selectors(label_selector, field_selector)}
+        if bookmarks:
+            params["allowWatchBookmarks"] = "true"
+        # the server ends the request at timeoutSeconds; ours only guards against a hung server
+        timeout = aiohttp.ClientTimeout(total=timeout_seconds + 30, sock_connect=self._timeout)
+
+        async def open_(rv: str | None) -> aiohttp.ClientResponse:
+            query = {**params, "resourceVersion": rv} if rv else params
+            headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+            try:
+                resp = await self._session_now().get(self._server + path, params=query, headers=headers,
+                                                     ssl=self._ssl, timeout=timeout)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise KubeError(f"GET {path} (watch): {exc or type(exc).__name__}") from None
+            if resp.status != 200:
+                try:
+                    raw = await resp.read()
+                except (aiohttp.ClientError, TimeoutError):
+                    raw = b""
+                finally:
+                    resp.release()
+                raise _refusal(resp, raw)
+            return resp
+        return WatchStream(open_, resource_version=resource_version, sleep=self._sleep)
+
     async def create(self, kind: KindInfo, body: dict[str, Any], /, *, namespace: str | None) -> dict[str, Any]:
         return await self._request("POST", self._path(kind, namespace), body=body)
 
-    async def update(self, kind: KindInfo, body: dict[str, Any], /, *, namespace: str | None) -> dict[str, Any]:
-        return await self._request("PUT", self._path(kind, namespace, body["metadata"]["name"]), body=body)
+    async def update(self, kind: KindInfo, body: dict[str, Any], /, *, namespace: str | None,
+                     subresource: str | None = None) -> dict[str, Any]:
+        return await self._request("PUT", self._path(kind, namespace, body["metadata"]["name"], subresource),
+                                   body=body)
 
     async def patch(self, kind: KindInfo, name: str, patch: Any, /, *, namespace: str | None,
-                    patch_kind: PatchKind) -> dict[str, Any]:
-        return await self._request("PATCH", self._path(kind, namespace, name), body=patch,
+                    patch_kind: PatchKind, subresource: str | None = None) -> dict[str, Any]:
+        return await self._request("PATCH", self._path(kind, namespace, name, subresource), body=patch,
                                    content_type=_CONTENT[patch_kind])
 
     async def delete(self, kind: KindInfo, name: str, /, *, namespace: str | None,
