@@ -117,5 +117,10 @@ class CountingApi(base.Api):
     async def delete(self, resource: base.Resource, name: str, /, **kwargs: Any) -> Any:
         return await self._call(resource.kind, "Delete", 200, self.inner.delete(resource, name, **kwargs))
 
+    async def delete_collection(self, resource: base.Resource, /, **kwargs: Any) -> Any:
+        # Argo's request metrics name a DELETE without an object name "DeleteCollection"
+        return await self._call(resource.kind, "DeleteCollection", 200,
+                                self.inner.delete_collection(resource, **kwargs))
+
     async def close(self) -> None:
         await self.inner.close()

@@ -68,5 +68,8 @@ class PodCreateLimiter(base.Api):
     async def delete(self, resource: base.Resource, name: str, /, **kwargs: Any) -> Any:
         return await self.inner.delete(resource, name, **kwargs)
 
+    async def delete_collection(self, resource: base.Resource, /, **kwargs: Any) -> Any:
+        return await self.inner.delete_collection(resource, **kwargs)
+
     async def close(self) -> None:
         await self.inner.close()

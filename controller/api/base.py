@@ -247,5 +247,25 @@ class Api(abc.ABC):
         reference has `blockOwnerDeletion: true`.
         """
 
+    @abc.abstractmethod
+    async def delete_collection(self, resource: Resource, /, *, namespace: str | None,
+                                label_selector: str | None = None, field_selector: str | None = None,
+                                propagation: Propagation = Propagation.BACKGROUND,
+                                grace_period_seconds: int | None = None) -> list[Object] | None:
+        """Delete every object of `namespace` matching the selectors, in one request (the
+        apiserver's DeleteCollection, `DELETE` on the collection URL).
+
+        Each match is deleted exactly as `delete` would: objects with finalizers (and bound,
+        running pods) are only marked, dependents follow by `propagation`, every removal is one
+        watch DELETED event with its own resourceVersion. Not atomic: a failure part-way leaves
+        the earlier matches deleted. Nothing matching is no error (an empty list, never
+        NotFound). `namespace` is required for namespaced resources (the apiserver serves
+        DeleteCollection per namespace only) and must be None for cluster-scoped ones.
+
+        Returns the matches as they were read before the deletes (the apiserver answers with the
+        list it deleted from; a marked object shows no deletionTimestamp there), in no particular
+        order, or None when a server answered with a bare Status that does not name them.
+        """
+
     async def close(self) -> None:
         """Release connections / files. The default has nothing to release."""

@@ -380,6 +380,23 @@ class EmbeddedApi(GarbageCollector, Api):
             self._check_rv(resource, name, preconditions.resource_version, entry)
         return self._delete(resource, ns, name, Propagation(propagation), grace_period_seconds)
 
+    async def delete_collection(self, resource: Resource, /, *, namespace: str | None,
+                                label_selector: str | None = None, field_selector: str | None = None,
+                                propagation: Propagation = Propagation.BACKGROUND,
+                                grace_period_seconds: int | None = None) -> list[Object]:
+        # The apiserver lists the matches, deletes each as a single delete would (a match that
+        # is gone meanwhile is skipped) and answers with the list as it read it: so do we.
+        ns = self._namespace(resource, namespace)
+        labels, fields = parse_label_selector(label_selector), self._fields(resource, field_selector)
+        propagation = Propagation(propagation)
+        table = self._objects.get(resource.key, {})
+        matches = sorted((name, entry.raw) for (n, name), entry in table.items()
+                         if n == ns and labels.matches(entry.obj["metadata"].get("labels")) and fields.matches(entry.obj))
+        for name, _raw in matches:
+            if (ns, name) in table:  # not removed by the cascade of an earlier match
+                self._delete(resource, ns, name, propagation, grace_period_seconds)
+        return [_decode(raw) for _name, raw in matches]
+
     async def close(self) -> None:
         for watchers in self._watchers.values():
             for watcher in watchers:

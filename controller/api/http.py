@@ -339,6 +339,25 @@ class HttpApi(Api):
             return {"apiVersion": resource.api_version, "kind": resource.kind, "metadata": meta}
         return result
 
+    async def delete_collection(self, resource: Resource, /, *, namespace: str | None,
+                                label_selector: str | None = None, field_selector: str | None = None,
+                                propagation: Propagation = Propagation.BACKGROUND,
+                                grace_period_seconds: int | None = None) -> list[Object] | None:
+        ns = self._scope(resource, namespace, single=True)
+        options: Object = {"apiVersion": "v1", "kind": "DeleteOptions",
+                           "propagationPolicy": Propagation(propagation).value}
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        result = await self._json("DELETE", self._collection(resource, ns),
+                                  params=self._selectors(label_selector, field_selector), body=options)
+        if not isinstance(result, dict) or result.get("kind") == "Status":
+            return None  # the matches are not named
+        items = result.get("items") or []
+        for item in items:  # as in `list`: built-in lists leave the type out of their items
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+        return items
+
     def __repr__(self) -> str:
         return f"HttpApi({self._config.server!r})"
 

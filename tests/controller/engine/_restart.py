@@ -2,7 +2,7 @@
 lives that follow it on the same store.
 
 * `CountingApi` wraps the controller's `Api`: it counts every write that landed, by
-  (verb, plural), and pod creates by name; after its kill point every later call raises
+  (verb, plural; a collection delete is one "delete"), and pod creates by name; after its kill point every later call raises
   `Killed` and `dead` is set - a process death right after a write landed. The cluster tests
   (`tests/cluster/_faults.py`) count and kill the controller's writes to a real apiserver with
   the same class.
@@ -44,6 +44,7 @@ class CountingApi(base.Api):
         self.inner = inner
         self.writes: Counter[tuple[str, str]] = Counter()
         self.pod_creates = pod_creates if pod_creates is not None else Counter()
+        self.collection_deletes: Counter[str] = Counter()  # delete_collection calls by plural
         self.kill_after = kill_after
         self.kill_on = kill_on
         self.dead = asyncio.Event()
@@ -92,6 +93,16 @@ class CountingApi(base.Api):
 
     async def delete(self, resource, name, /, **kw):
         return await self._write("delete", resource, lambda: self.inner.delete(resource, name, **kw))
+
+    async def delete_collection(self, resource, /, **kw):
+        # One request, however many objects it removes: one write of ("delete", plural), the kind
+        # the kill points count; `collection_deletes` tells it from single deletes.
+        async def call() -> Any:
+            out = await self.inner.delete_collection(resource, **kw)
+            self.collection_deletes[resource.plural] += 1
+            return out
+
+        return await self._write("delete", resource, call)
 
     async def close(self) -> None:
         await self.inner.close()

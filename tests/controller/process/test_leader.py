@@ -54,6 +54,10 @@ class Breakable(Api):
         self._check()
         return await self.inner.delete(*a, **k)
 
+    async def delete_collection(self, *a, **k):
+        self._check()
+        return await self.inner.delete_collection(*a, **k)
+
 
 def _elector(api: Api, clock: FakeClock, identity: str, seed: int) -> LeaderElector:
     config = LeaderElectionConfig(lease_name="workflow-controller", namespace=NS, identity=identity,

@@ -71,6 +71,9 @@ class GatedApi(base.Api):
     async def delete(self, *a, **k):
         return await self.inner.delete(*a, **k)
 
+    async def delete_collection(self, *a, **k):
+        return await self.inner.delete_collection(*a, **k)
+
 
 async def test_metrics_page_has_every_dashboard_metric_and_real_values():
     """Run a workflow, then scrape: each name the Grafana dashboard queries is there, fed by it."""
