@@ -4,7 +4,8 @@ PVC creates go first (a pod must not wait on a claim that does not exist; if one
 creates are held back and reported as failed). Pod creates run concurrently (bounded);
 AlreadyExists means a create we made before a crash and is success (pod names are
 deterministic); for a PVC it is success only when the workflow owns the claim. Deletes
-tolerate NotFound. Artifact GC's WorkflowArtifactGCTasks are created (AlreadyExists = ours) and
+tolerate NotFound. A completed workflow's task results go with one DeleteCollection by its label,
+as Argo's deleteTaskResults (one request, not one per pod). Artifact GC's WorkflowArtifactGCTasks are created (AlreadyExists = ours) and
 deleted. The WorkflowTaskSet (HTTP nodes) is created or merge-patched, finished
 entries patched away (status first, through its status subresource), as Argo does. Events are best effort. A memoize cache write (`SaveMemo`) reads the
 ConfigMap, sets its key and writes it back, re-reading on a 409. What failed comes back in `Applied`, for the
@@ -30,6 +31,7 @@ __all__ = ["Applier", "Applied", "PVCRefused"]
 _log = logging.getLogger("tiphys.apply")
 _CACHE_LABEL, _CACHE = "workflows.argoproj.io/configmap-type", "Cache"
 _COMPLETED, _INSTANCE = "workflows.argoproj.io/completed", "workflows.argoproj.io/controller-instanceid"
+_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 _MEMO_ATTEMPTS = 5
 
 
@@ -41,7 +43,8 @@ class PVCRefused(ApiError):
 class Applied:
     """What an `apply` could not do, by kind; empty lists when everything worked."""
 
-    __slots__ = ("failed_creates", "failed", "claims_made", "claims_failed", "claims_refused")
+    __slots__ = ("failed_creates", "failed", "claims_made", "claims_failed", "claims_refused",
+                 "task_results_deleted")
 
     def __init__(self) -> None:
         self.failed_creates: list[CreatePod] = []  # to be issued again by the next plan
@@ -49,6 +52,7 @@ class Applied:
         self.claims_made: list[str] = []  # claim names whose PVC exists and is ours
         self.claims_failed: list[tuple[str, str]] = []  # (claim, error) that may pass: try again
         self.claims_refused: list[tuple[str, str]] = []  # (claim, error) that will not pass
+        self.task_results_deleted: list[str] = []  # uids a task-result collection delete named
 
 
 class Applier:
@@ -91,7 +95,7 @@ class Applier:
             if isinstance(action, (CreatePod, CreatePVC)):
                 continue
             try:
-                await self._apply_one(wf, namespace, action)
+                await self._apply_one(wf, namespace, action, out)
             except NotFound:
                 pass  # already gone: what we wanted
             except Conflict as exc:
@@ -134,7 +138,7 @@ class Applier:
         except AlreadyExists:
             pass
 
-    async def _apply_one(self, wf: dict, namespace: str, action: Any) -> None:
+    async def _apply_one(self, wf: dict, namespace: str, action: Any, out: Applied) -> None:
         if isinstance(action, DeletePod):
             self.api_writes += 1
             pre = base.Preconditions(uid=action.uid) if action.uid else None
@@ -155,14 +159,12 @@ class Applier:
             self.api_writes += 1
             await self.api.delete(base.PERSISTENT_VOLUME_CLAIMS, action.name, namespace=namespace)
         elif isinstance(action, DeleteTaskResults):
-            listed = await self.api.list(base.WORKFLOW_TASK_RESULTS, namespace=namespace,
-                                         label_selector=f"workflows.argoproj.io/workflow={wf['metadata']['name']}")
-            for item in listed.items:
-                self.api_writes += 1
-                try:
-                    await self.api.delete(base.WORKFLOW_TASK_RESULTS, item["metadata"]["name"], namespace=namespace)
-                except NotFound:
-                    pass
+            # Argo's deleteTaskResults: one DeleteCollection by the workflow label, Background
+            self.api_writes += 1
+            gone = await self.api.delete_collection(
+                base.WORKFLOW_TASK_RESULTS, namespace=namespace, propagation=base.Propagation.BACKGROUND,
+                label_selector=f"{_WORKFLOW_LABEL}={wf['metadata']['name']}")
+            out.task_results_deleted.extend(str((o.get("metadata") or {}).get("uid")) for o in gone or ())
         elif isinstance(action, EmitEvent):
             await self._event(wf, namespace, action)
         elif isinstance(action, SaveMemo):

@@ -104,6 +104,9 @@ class WorkflowReconciler:
         self.pending: dict[str, PendingChanges] = {}
         # key -> (uid, resourceVersion of our final write): stale cached copies are ignored
         self.completed: dict[str, tuple[str, int]] = {}
+        # key -> uids of the task results our collection delete named: the informer's DELETED events
+        # may trail the completed workflow's next reconcile, which must not delete them again
+        self.results_deleted: dict[str, set[str]] = {}
         self.held: dict[str, _Held] = {}
         self.status_writes = 0
         self.cpu_seconds = 0.0  # the controller's own CPU: planning and status encoding
@@ -165,6 +168,7 @@ class WorkflowReconciler:
             self.held.pop(key, None)
             self.pending.pop(key, None)
             self.completed.pop(key, None)
+            self.results_deleted.pop(key, None)
             if self.artifact_gc is not None:
                 self.artifact_gc.forget(key)
             return Result()
@@ -248,7 +252,7 @@ class WorkflowReconciler:
             # failures are logged by the applier and not retried (Argo only warns; the owner
             # reference removes them with the workflow)
             cleanup, held.after_write = held.after_write, []
-            await self.applier.apply(wf, cleanup)
+            await self._delete_task_results(key, wf, cleanup)
         gc_at = await self._collect_pods(wf, ex, now)
         if gc_at is not None:
             requeue = max(0.0, gc_at - now) if requeue is None else min(requeue, max(0.0, gc_at - now))
@@ -286,9 +290,12 @@ class WorkflowReconciler:
             if gc_at is not None:
                 return Result(requeue_after=gc_at)  # our GC write is not in the cache yet: read it first
         key = base.object_key(wf)
-        if self.task_results is not None and self.task_results.store.index_keys("workflow", key):
+        left = self.task_results.store.by_index("workflow", key) if self.task_results is not None else ()
+        if not left:
+            self.results_deleted.pop(key, None)
+        elif not self.results_deleted.get(key, set()).issuperset(r["metadata"]["uid"] for r in left):
             # left by a controller that stopped between the final status write and the clean-up
-            await self.applier.apply(wf, [DeleteTaskResults()])
+            await self._delete_task_results(key, wf, [DeleteTaskResults()])
         if not (spec.get("podGC") or spec.get("ttlStrategy") or status.get("persistentVolumeClaims")):
             return Result()
         now = self.clock.now()
@@ -298,6 +305,12 @@ class WorkflowReconciler:
         if applied.failed:
             raise RetryableError(f"{len(applied.failed)} clean-up actions of {key} failed; retrying")
         return Result(requeue_after=None if cleanup.requeue_at is None else max(0.0, cleanup.requeue_at - now))
+
+    async def _delete_task_results(self, key: str, wf: dict, actions: list[Any]) -> None:
+        """One DeleteCollection of the workflow's task results (the applier's), remembering what it named."""
+        applied = await self.applier.apply(wf, actions)
+        if applied.task_results_deleted:
+            self.results_deleted.setdefault(key, set()).update(applied.task_results_deleted)
 
     def _adopt(self, key: str, wf: dict) -> _Held | None:
         defaults = self.workflow_defaults or {}

@@ -11,7 +11,8 @@ The end of a workflow: Argo deletes its task results only after the completed st
 (persistUpdates). Deleting them first made the completion wait for one DELETE per pod (a slow API
 held a finished fan-out "Running", its last written status showing Succeeded nodes still waiting
 for task results); and a crash between the deletes and the write restarted from a status whose
-nodes waited for task results that no longer existed.
+nodes waited for task results that no longer existed. They go with one DeleteCollection by the
+workflow label, as Argo's deleteTaskResults: one request, however many pods the workflow ran.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tiphys.controller.status_writer import StatusWriter
 NS = "default"
 FAN = 6
 NODE_ID = "workflows.argoproj.io/node-id"
+COMPLETED = "workflows.argoproj.io/completed"
 
 
 async def _settle(turns: int = 100) -> None:
@@ -62,6 +64,9 @@ class _Delegating(base.Api):
 
     async def delete(self, resource, name, /, **kw):
         return await self.inner.delete(resource, name, **kw)
+
+    async def delete_collection(self, resource, /, **kw):
+        return await self.inner.delete_collection(resource, **kw)
 
     async def close(self) -> None:
         pass
@@ -104,7 +109,8 @@ class LosingApi(_Delegating):
 
 
 class RecordingApi(_Delegating):
-    """Records the controller's writes in order; task-result deletes wait for `release`."""
+    """Records the controller's writes in order; task-result deletes (single or collection) wait
+    for `release`."""
 
     def __init__(self, inner: base.Api, /, *, hold_deletes: bool = False) -> None:
         super().__init__(inner)
@@ -127,13 +133,49 @@ class RecordingApi(_Delegating):
         self.log.append(("delete", resource.plural, name))
         return out
 
+    async def delete_collection(self, resource, /, **kw):
+        if resource is base.WORKFLOW_TASK_RESULTS:
+            await self.release.wait()
+        out = await self.inner.delete_collection(resource, **kw)
+        self.log.append(("delete_collection", resource.plural, kw.get("label_selector")))
+        return out
+
+
+class _DeletionsHeld(base.WatchStream):
+    """A watch whose DELETED events wait for `gate`: an informer lagging behind the API."""
+
+    def __init__(self, inner: base.WatchStream, gate: asyncio.Event, /) -> None:
+        self.inner, self.gate = inner, gate
+
+    async def __anext__(self) -> base.WatchEvent:
+        event = await self.inner.__anext__()
+        if event.type is base.EventType.DELETED:
+            await self.gate.wait()
+        return event
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class LaggingApi(RecordingApi):
+    """Records writes; the controller's task-result informer sees deletions only once `caught_up`."""
+
+    def __init__(self, inner: base.Api, /) -> None:
+        super().__init__(inner)
+        self.caught_up = asyncio.Event()
+
+    def watch(self, resource, /, **kw):
+        stream = self.inner.watch(resource, **kw)
+        return _DeletionsHeld(stream, self.caught_up) if resource is base.WORKFLOW_TASK_RESULTS else stream
+
 
 class Killed(Exception):
     """The controller process died."""
 
 
 class DyingApi(_Delegating):
-    """Dies right after the controller's first task-result DELETE: every later call raises."""
+    """Dies right after the controller wrote the workflow's completed status (before its task-result
+    clean-up): every later call raises."""
 
     def __init__(self, inner: base.Api, /) -> None:
         super().__init__(inner)
@@ -157,7 +199,11 @@ class DyingApi(_Delegating):
 
     async def update(self, resource, body, /, **kw):
         self._check()
-        return await self.inner.update(resource, body, **kw)
+        out = await self.inner.update(resource, body, **kw)
+        if resource is base.WORKFLOWS and (out["metadata"].get("labels") or {}).get(COMPLETED) == "true":
+            self.dead = True
+            raise Killed("killed after writing the completed status")
+        return out
 
     async def patch(self, resource, name, patch, /, **kw):
         self._check()
@@ -165,11 +211,11 @@ class DyingApi(_Delegating):
 
     async def delete(self, resource, name, /, **kw):
         self._check()
-        out = await self.inner.delete(resource, name, **kw)
-        if resource is base.WORKFLOW_TASK_RESULTS:
-            self.dead = True
-            raise Killed(f"killed after deleting task result {name}")
-        return out
+        return await self.inner.delete(resource, name, **kw)
+
+    async def delete_collection(self, resource, /, **kw):
+        self._check()
+        return await self.inner.delete_collection(resource, **kw)
 
 
 class Cluster:
@@ -278,11 +324,18 @@ def test_the_final_status_is_written_before_the_task_results_are_deleted() -> No
         async with Cluster(wrap) as c:
             await c.run(limit=30)
             await _settle()
+            for _ in range(20):  # the completed workflow's later reconciles, once its writes are seen
+                await _settle()
+                c.clock.advance(0.05)
             log = rec[0].log
-            deletes = [i for i, w in enumerate(log) if w[:2] == ("delete", "workflowtaskresults")]
+            assert not [w for w in log if w[:2] == ("delete", "workflowtaskresults")], "one DELETE per task result"
+            collections = [i for i, w in enumerate(log) if w[0] == "delete_collection"]
             final = [i for i, w in enumerate(log) if w == ("update", "workflows", "true")]
-            assert len(deletes) == FAN + 2, log
-            assert final and final[0] < deletes[0], f"task results deleted before the completed status: {log}"
+            # one request for all FAN + 2, and not again when the completed workflow is reconciled
+            # before the informer has delivered their deletions
+            assert [log[i] for i in collections] == [
+                ("delete_collection", "workflowtaskresults", "workflows.argoproj.io/workflow=fan")], log
+            assert final and final[0] < collections[0], f"task results deleted before the completed status: {log}"
             assert await c.task_results() == []
 
     asyncio.run(go())
@@ -297,7 +350,7 @@ def test_completion_does_not_wait_for_the_task_result_deletes() -> None:
             return rec[0]
 
         async with Cluster(wrap) as c:
-            # every task-result DELETE hangs: the workflow is completed regardless
+            # the task-result clean-up hangs: the workflow is completed regardless
             await c.run(limit=30)
             final = await c.workflow()
             assert final["status"]["phase"] == "Succeeded"
@@ -311,10 +364,47 @@ def test_completion_does_not_wait_for_the_task_result_deletes() -> None:
     asyncio.run(go())
 
 
-def test_a_crash_in_the_task_result_clean_up_loses_no_output() -> None:
-    """The controller dies after its first task-result DELETE; a new one on the same store finishes
-    at once with every output (the completed status was on record before the clean-up began) and
-    deletes the task results left behind."""
+def test_a_lagging_informer_does_not_delete_the_task_results_twice() -> None:
+    """The completed workflow is reconciled again while the informer still holds the task results the
+    collection delete removed: no second request for them; once it catches up, none either."""
+    async def go() -> None:
+        rec: list[LaggingApi] = []
+
+        def wrap(api: EmbeddedApi) -> LaggingApi:
+            rec.append(LaggingApi(api))
+            return rec[0]
+
+        async with Cluster(wrap) as c:
+            await c.run(limit=30)
+            for _ in range(20):
+                await _settle()
+                c.clock.advance(0.05)
+            assert await c.task_results() == []
+            index = c.engine.reconciler.task_results.store.by_index("workflow", f"{NS}/fan")
+            assert len(index) == FAN + 2, "the informer was not behind"
+            c.engine.queue.add(f"{NS}/fan")  # reconciled again (any event of the workflow would do)
+            for _ in range(20):
+                await _settle()
+                c.clock.advance(0.05)
+            rec[0].caught_up.set()
+            for _ in range(20):
+                await _settle()
+                c.clock.advance(0.05)
+            assert c.engine.reconciler.task_results.store.by_index("workflow", f"{NS}/fan") == []
+            c.engine.queue.add(f"{NS}/fan")
+            for _ in range(20):
+                await _settle()
+                c.clock.advance(0.05)
+            assert [w for w in rec[0].log if w[0] == "delete_collection"] == [
+                ("delete_collection", "workflowtaskresults", "workflows.argoproj.io/workflow=fan")], rec[0].log
+
+    asyncio.run(go())
+
+
+def test_a_crash_before_the_task_result_clean_up_loses_no_output() -> None:
+    """The controller dies right after writing the completed status, before its task-result clean-up;
+    a new one on the same store has nothing to run (the outcome, every output included, was on
+    record) and deletes the task results left behind with one collection delete."""
     async def go() -> None:
         dying: list[DyingApi] = []
 
@@ -325,16 +415,17 @@ def test_a_crash_in_the_task_result_clean_up_loses_no_output() -> None:
         async with Cluster(wrap) as c:
             waited = 0.0
             while not dying[0].dead:
-                assert waited < 30, "the controller never deleted a task result"
+                assert waited < 30, "the controller never completed the workflow"
                 await _settle()
                 c.clock.advance(0.05)
                 waited += 0.05
             await c.engine.stop()
-            assert len(await c.task_results()) == FAN + 1  # it deleted one
-            c.engine = Engine(c.store, clock=c.clock, workers=4)  # restarted, on the API without faults
+            assert len(await c.task_results()) == FAN + 2  # none deleted
+            restarted = RecordingApi(c.store)
+            c.engine = Engine(restarted, clock=c.clock, workers=4)  # restarted, on an API without faults
             await c.engine.start()
             took = await c.run(limit=90)
-            assert took < 5, f"the restarted controller waited {took} s (the outputs gate: task results gone)"
+            assert took == 0, "the completed status was not on record"
             final = await c.workflow()
             assert final["status"]["phase"] == "Succeeded"
             nodes = StatusWriter().read_nodes(final["status"])
@@ -346,5 +437,6 @@ def test_a_crash_in_the_task_result_clean_up_loses_no_output() -> None:
                 await _settle()
                 c.clock.advance(0.05)
             assert await c.task_results() == []
+            assert restarted.log == [("delete_collection", "workflowtaskresults", "workflows.argoproj.io/workflow=fan")]
 
     asyncio.run(go())

@@ -2,12 +2,15 @@
 embedded store, finishes the workflow with no duplicate pod and no step run twice or lost."""
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.controller.engine._restart import run_lives
+from tests.controller.engine._restart import CountingApi, Killed, run_lives
+from tiphys.controller.api import base
+from tiphys.controller.api.embedded import EmbeddedApi
 from tiphys.controller.simkubelet import SimOutcome
 from tiphys.controller.status_writer import StatusWriter
 
@@ -86,10 +89,40 @@ def test_killed_after_write(tmp_path, kind, n):
     _assert_clean(final, runs, pods)
 
 
-def test_killed_mid_cleanup(tmp_path):
-    """Task results are deleted after the final status is written (Argo's persistUpdates order), so a
-    controller killed after its first task-result delete has already recorded the outcome: no second
-    life is needed (the leftovers' clean-up by the next life: test_lost_pod_creates.py)."""
+def test_killed_after_cleanup(tmp_path):
+    """Task results are deleted after the final status is written (Argo's persistUpdates order), with
+    one DeleteCollection: a controller killed right after that one write (the first and only of
+    its kind) has recorded the outcome and left no task result behind, so no second life is needed
+    (killed between the two, the next life cleans up: test_lost_pod_creates.py)."""
     final, runs, pods, lives = _run_with_crash(tmp_path, ("delete", "workflowtaskresults"), 1)
     assert lives == 1
     _assert_clean(final, runs, pods)
+
+    async def left() -> list:
+        store = EmbeddedApi(path=tmp_path / "state-delete-workflowtaskresults-1.db")
+        try:
+            return (await store.list(base.WORKFLOW_TASK_RESULTS, namespace="default")).items
+        finally:
+            await store.close()
+    assert asyncio.run(left()) == []
+
+
+def test_a_collection_delete_is_one_delete_write_and_a_kill_point():
+    """The harness counts a delete_collection as one ("delete", plural) write however many objects
+    it removes, and kills after it like after any write (the deletes landed, later calls fail)."""
+    async def go() -> None:
+        store = EmbeddedApi()
+        api = CountingApi(store, kill_on=("delete", "workflowtaskresults"), kill_after=1)
+        for name in ("r1", "r2", "r3"):
+            await api.create(base.WORKFLOW_TASK_RESULTS, {"metadata": {"name": name, "labels": {"w": "x"}}},
+                             namespace="default")
+        with pytest.raises(Killed):
+            await api.delete_collection(base.WORKFLOW_TASK_RESULTS, namespace="default", label_selector="w=x")
+        assert api.writes[("delete", "workflowtaskresults")] == 1 and api.total_writes == 4
+        assert api.collection_deletes == Counter({"workflowtaskresults": 1}) and api.dead.is_set()
+        assert (await store.list(base.WORKFLOW_TASK_RESULTS, namespace="default")).items == []
+        with pytest.raises(Killed):
+            await api.list(base.WORKFLOW_TASK_RESULTS, namespace="default")
+        await store.close()
+
+    asyncio.run(go())
