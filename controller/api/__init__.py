@@ -4,7 +4,8 @@ Implementations: `EmbeddedApi` (in-process, optional SQLite persistence) here; t
 client over HTTP plugs in beside it (`http.py`) and passes the same `tests/contract/` suite.
 """
 from .base import (CLUSTER_WORKFLOW_TEMPLATES, CONFIG_MAPS, CRON_WORKFLOWS, EVENTS, LEASES, NAMESPACES,
-                   NODES, PERSISTENT_VOLUME_CLAIMS, PODS, SECRETS, SERVICE_ACCOUNTS, WORKFLOW_ARTIFACT_GC_TASKS,
+                   NODES, PERSISTENT_VOLUME_CLAIMS, POD_DISRUPTION_BUDGETS, PODS, SECRETS, SERVICE_ACCOUNTS,
+                   WORKFLOW_ARTIFACT_GC_TASKS,
                    WORKFLOW_TASK_RESULTS, WORKFLOW_TASK_SETS, WORKFLOW_TEMPLATES, WORKFLOWS, Api, EventType,
                    ListResult, PatchType, Preconditions, Propagation, Resource, WatchEvent, WatchStream,
                    object_key, resource_version)
@@ -21,6 +22,7 @@ __all__ = [
     "WORKFLOWS", "WORKFLOW_TEMPLATES", "CLUSTER_WORKFLOW_TEMPLATES", "CRON_WORKFLOWS",
     "WORKFLOW_TASK_RESULTS", "WORKFLOW_TASK_SETS", "WORKFLOW_ARTIFACT_GC_TASKS", "PODS", "CONFIG_MAPS",
     "SECRETS", "PERSISTENT_VOLUME_CLAIMS", "EVENTS", "LEASES", "NODES", "SERVICE_ACCOUNTS", "NAMESPACES",
+    "POD_DISRUPTION_BUDGETS",
     "ApiError", "BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed", "AlreadyExists",
     "Conflict", "Gone", "UnsupportedMediaType", "Invalid", "TooManyRequests", "InternalError",
     "ServerTimeout", "StatusCause", "from_status", "to_status",

@@ -32,7 +32,7 @@ __all__ = [
     "WORKFLOWS", "WORKFLOW_TEMPLATES", "CLUSTER_WORKFLOW_TEMPLATES", "CRON_WORKFLOWS",
     "WORKFLOW_TASK_RESULTS", "WORKFLOW_TASK_SETS", "WORKFLOW_ARTIFACT_GC_TASKS", "PODS",
     "CONFIG_MAPS", "SECRETS", "PERSISTENT_VOLUME_CLAIMS", "EVENTS", "LEASES", "NODES",
-    "SERVICE_ACCOUNTS", "NAMESPACES",
+    "SERVICE_ACCOUNTS", "NAMESPACES", "POD_DISRUPTION_BUDGETS",
 ]
 
 Object = dict[str, Any]
@@ -104,6 +104,9 @@ NODES = Resource("", "v1", "nodes", "Node", namespaced=False, status_subresource
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts", "ServiceAccount")
 NAMESPACES = Resource("", "v1", "namespaces", "Namespace", namespaced=False, status_subresource=True,
                       selectable_fields=frozenset({"status.phase"}))
+# `spec.podDisruptionBudget` (core.plan.pdb): one per workflow while it runs
+POD_DISRUPTION_BUDGETS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget",
+                                  status_subresource=True)
 
 
 class EventType(enum.StrEnum):
