@@ -5,7 +5,9 @@ creates are held back and reported as failed). Pod creates run concurrently (bou
 AlreadyExists means a create we made before a crash and is success (pod names are
 deterministic); for a PVC it is success only when the workflow owns the claim. Deletes
 tolerate NotFound. A completed workflow's task results go with one DeleteCollection by its label,
-as Argo's deleteTaskResults (one request, not one per pod). Artifact GC's WorkflowArtifactGCTasks are created (AlreadyExists = ours) and
+as Argo's deleteTaskResults (one request, not one per pod). The workflow's PodDisruptionBudget is
+created before anything else (AlreadyExists = made; another error is reported for the workflow to
+fail, and the plan's pod creates are held back) and deleted (NotFound = gone). Artifact GC's WorkflowArtifactGCTasks are created (AlreadyExists = ours) and
 deleted. The WorkflowTaskSet (HTTP nodes) is created or merge-patched, finished
 entries patched away (status first, through its status subresource), as Argo does. Events are best effort. A memoize cache write (`SaveMemo`) reads the
 ConfigMap, sets its key and writes it back, re-reading on a 409. What failed comes back in `Applied`, for the
@@ -23,8 +25,9 @@ from tiphys.controller.api import base
 from tiphys.core.plan.metrics import RecordMetric  # custom metrics: handed to the exporter
 from tiphys.core.plan.artifact_gc import CreateGCTask, DeleteGCTask  # artifact GC's task objects
 from tiphys.controller.api.errors import AlreadyExists, ApiError, BadRequest, Conflict, Invalid, NotFound
-from tiphys.core.plan.actions import (CompleteTaskSet, CreatePod, CreatePVC, DeletePod, DeletePVC, DeleteTaskResults,
-                                      DeleteWorkflow, EmitEvent, PruneTaskSet, PutTaskSet, SaveMemo, SignalPod)
+from tiphys.core.plan.actions import (CompleteTaskSet, CreatePDB, CreatePod, CreatePVC, DeletePDB, DeletePod,
+                                      DeletePVC, DeleteTaskResults, DeleteWorkflow, EmitEvent, PruneTaskSet,
+                                      PutTaskSet, SaveMemo, SignalPod)
 
 __all__ = ["Applier", "Applied", "PVCRefused"]
 
@@ -44,7 +47,7 @@ class Applied:
     """What an `apply` could not do, by kind; empty lists when everything worked."""
 
     __slots__ = ("failed_creates", "failed", "claims_made", "claims_failed", "claims_refused",
-                 "task_results_deleted")
+                 "task_results_deleted", "pdb_refused", "pdb_deleted")
 
     def __init__(self) -> None:
         self.failed_creates: list[CreatePod] = []  # to be issued again by the next plan
@@ -53,6 +56,8 @@ class Applied:
         self.claims_failed: list[tuple[str, str]] = []  # (claim, error) that may pass: try again
         self.claims_refused: list[tuple[str, str]] = []  # (claim, error) that will not pass
         self.task_results_deleted: list[str] = []  # uids a task-result collection delete named
+        self.pdb_refused: str | None = None  # why the PodDisruptionBudget create failed (core.plan.pdb)
+        self.pdb_deleted = False  # a DeletePDB succeeded (or found nothing to delete)
 
 
 class Applier:
@@ -72,11 +77,14 @@ class Applier:
             return out
         namespace = wf["metadata"].get("namespace")
         for action in actions:
+            if isinstance(action, CreatePDB):  # before anything else: a refusal fails the workflow
+                await self._create_pdb(namespace, action, out)
+        for action in actions:
             if isinstance(action, CreatePVC):
                 await self._create_pvc(namespace, action, out)
         creates = [a for a in actions if isinstance(a, CreatePod)]
         failed = out.failed_creates
-        if creates and (out.claims_failed or out.claims_refused):
+        if creates and (out.claims_failed or out.claims_refused or out.pdb_refused is not None):
             failed.extend(creates)  # a pod must not start before its claims exist
             creates = []
         if creates:
@@ -92,12 +100,13 @@ class Applier:
 
             await asyncio.gather(*(one(a) for a in creates))
         for action in actions:
-            if isinstance(action, (CreatePod, CreatePVC)):
+            if isinstance(action, (CreatePod, CreatePVC, CreatePDB)):
                 continue
             try:
                 await self._apply_one(wf, namespace, action, out)
             except NotFound:
-                pass  # already gone: what we wanted
+                out.pdb_deleted = out.pdb_deleted or isinstance(action, DeletePDB)
+                # already gone: what we wanted
             except Conflict as exc:
                 if isinstance(action, (DeletePod, DeleteWorkflow)):
                     continue  # the UID precondition failed: ours is gone, one of the same name is not ours
@@ -130,6 +139,18 @@ class Applier:
         else:
             out.claims_made.append(action.claim)
 
+    async def _create_pdb(self, namespace: str, action: CreatePDB, out: Applied) -> None:
+        """Argo's createPDBResource: an existing PDB of the name is taken as made; any other error
+        fails the workflow (Argo's markWorkflowFailed), reported in `out.pdb_refused`."""
+        self.api_writes += 1
+        try:
+            await self.api.create(base.POD_DISRUPTION_BUDGETS, action.pdb, namespace=namespace)
+        except AlreadyExists:
+            pass  # made before a restart (or by hand): Argo's Get finds it and goes on
+        except ApiError as exc:
+            _log.warning("creating pdb %s failed: %r", action.pdb["metadata"]["name"], exc)
+            out.pdb_refused = _text(exc)
+
     async def _create_pod(self, namespace: str, action: CreatePod) -> None:
         try:
             self.api_writes += 1
@@ -158,6 +179,10 @@ class Applier:
         elif isinstance(action, DeletePVC):
             self.api_writes += 1
             await self.api.delete(base.PERSISTENT_VOLUME_CLAIMS, action.name, namespace=namespace)
+        elif isinstance(action, DeletePDB):
+            self.api_writes += 1
+            await self.api.delete(base.POD_DISRUPTION_BUDGETS, action.name, namespace=namespace)
+            out.pdb_deleted = True
         elif isinstance(action, DeleteTaskResults):
             # Argo's deleteTaskResults: one DeleteCollection by the workflow label, Background
             self.api_writes += 1

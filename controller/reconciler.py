@@ -27,7 +27,7 @@ from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.throttle import Throttler, postpone, without_postponed_message
 from tiphys.controller.workqueue import Result, RetryableError
 from tiphys.core.plan import artifact_gc as gc_plan
-from tiphys.core.plan import artifact_repo, claims
+from tiphys.core.plan import artifact_repo, claims, pdb
 from tiphys.core.plan import memo
 from tiphys.core.plan.actions import DeletePod, DeletePVC, DeleteTaskResults, SaveMemo
 from tiphys.core.plan.completed import after_completion
@@ -107,6 +107,8 @@ class WorkflowReconciler:
         # key -> uids of the task results our collection delete named: the informer's DELETED events
         # may trail the completed workflow's next reconcile, which must not delete them again
         self.results_deleted: dict[str, set[str]] = {}
+        # key -> uid of a workflow whose PodDisruptionBudget delete succeeded (core.plan.pdb)
+        self.pdb_deleted: dict[str, str] = {}
         self.held: dict[str, _Held] = {}
         self.status_writes = 0
         self.cpu_seconds = 0.0  # the controller's own CPU: planning and status encoding
@@ -169,6 +171,7 @@ class WorkflowReconciler:
             self.pending.pop(key, None)
             self.completed.pop(key, None)
             self.results_deleted.pop(key, None)
+            self.pdb_deleted.pop(key, None)
             if self.artifact_gc is not None:
                 self.artifact_gc.forget(key)
             return Result()
@@ -234,6 +237,10 @@ class WorkflowReconciler:
         # Pod creates lost to a 5xx or a cut connection are issued again by the next plan, with backoff.
         ex.retry_creates = applied.failed_creates
         _memo_failed(key, ex, applied)
+        if applied.pdb_refused is not None:
+            pdb.refused(ex, applied.pdb_refused)  # before the status write, as Argo fails it at once
+        if applied.pdb_deleted:
+            self.pdb_deleted[key] = uid
         requeue = result.requeue_after
         if _take_claims(ex, applied):
             requeue = 0.0  # every PVC exists now: the entry template may start
@@ -296,12 +303,16 @@ class WorkflowReconciler:
         elif not self.results_deleted.get(key, set()).issuperset(r["metadata"]["uid"] for r in left):
             # left by a controller that stopped between the final status write and the clean-up
             await self._delete_task_results(key, wf, [DeleteTaskResults()])
-        if not (spec.get("podGC") or spec.get("ttlStrategy") or status.get("persistentVolumeClaims")):
+        pdb_gone = self.pdb_deleted.get(key) == (wf.get("metadata") or {}).get("uid")
+        if not (spec.get("podGC") or spec.get("ttlStrategy") or status.get("persistentVolumeClaims")
+                or pdb.wanted(spec) and not pdb_gone):
             return Result()
         now = self.clock.now()
         pods = self.pods.store.by_index("workflow", key) if spec.get("podGC") else ()
-        cleanup = after_completion(wf, spec, pods, now, settings=self.settings)
+        cleanup = after_completion(wf, spec, pods, now, settings=self.settings, pdb_deleted=pdb_gone)
         applied = await self.applier.apply(wf, cleanup.actions)
+        if applied.pdb_deleted:
+            self.pdb_deleted[key] = (wf.get("metadata") or {}).get("uid", "")
         if applied.failed:
             raise RetryableError(f"{len(applied.failed)} clean-up actions of {key} failed; retrying")
         return Result(requeue_after=None if cleanup.requeue_at is None else max(0.0, cleanup.requeue_at - now))

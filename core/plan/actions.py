@@ -6,7 +6,8 @@ from typing import Any, Union
 import msgspec
 
 __all__ = ["CreatePod", "DeletePod", "SignalPod", "CreatePVC", "DeletePVC", "EmitEvent", "DeleteTaskResults",
-           "DeleteWorkflow", "SaveMemo", "PutTaskSet", "PruneTaskSet", "CompleteTaskSet", "Action"]
+           "DeleteWorkflow", "SaveMemo", "PutTaskSet", "PruneTaskSet", "CompleteTaskSet", "CreatePDB", "DeletePDB",
+           "Action"]
 
 
 class CreatePod(msgspec.Struct, frozen=True, tag=True):
@@ -90,5 +91,18 @@ class CompleteTaskSet(msgspec.Struct, frozen=True, tag=True):
     """Label the task set `workflows.argoproj.io/completed=true` (the workflow is over; the agent stops)."""
 
 
+class CreatePDB(msgspec.Struct, frozen=True, tag=True):
+    """Create the workflow's PodDisruptionBudget (core.plan.pdb); AlreadyExists is success (made
+    before a restart, as Argo's get-then-create finds it)."""
+
+    pdb: dict[str, Any]
+
+
+class DeletePDB(msgspec.Struct, frozen=True, tag=True):
+    """Delete the workflow's PodDisruptionBudget at completion; NotFound is success."""
+
+    name: str
+
+
 Action = Union[CreatePod, DeletePod, SignalPod, CreatePVC, DeletePVC, EmitEvent, DeleteTaskResults, DeleteWorkflow,
-               SaveMemo, PutTaskSet, PruneTaskSet, CompleteTaskSet]
+               SaveMemo, PutTaskSet, PruneTaskSet, CompleteTaskSet, CreatePDB, DeletePDB]

@@ -16,6 +16,9 @@ restarted controller finishes it exactly as the one that started it would (level
   artifact GC (core.plan.artifact_gc), which deletes them once it has read their results.
 * `status.persistentVolumeClaims` still listed (a delete failed at completion) are deleted
   again while `volumeClaimGC` applies.
+* `podDisruptionBudget`: the PDB is deleted (again: NotFound is success) unless the caller has
+  seen a delete of it succeed (`pdb_deleted`) — the one at completion may have failed, or the
+  controller stopped before it (core.plan.pdb).
 """
 from __future__ import annotations
 
@@ -23,8 +26,8 @@ from collections.abc import Iterable
 
 import msgspec
 
-from tiphys.core.plan import claims, podgc
-from tiphys.core.plan.actions import Action, DeletePod, DeletePVC, DeleteWorkflow
+from tiphys.core.plan import claims, pdb, podgc
+from tiphys.core.plan.actions import Action, DeletePDB, DeletePod, DeletePVC, DeleteWorkflow
 from tiphys.core.plan.meta import PodSettings
 from tiphys.core.plan.scope import parse_time
 
@@ -52,8 +55,9 @@ def ttl_seconds(ttl: dict | None, phase: str, /) -> int | None:
 
 
 def after_completion(wf: dict, spec: dict, pods: Iterable[dict], now: float, /, *,
-                     settings: PodSettings = PodSettings()) -> Cleanup:
-    """What is due for completed workflow `wf` (its effective `spec`, the pods that exist) at `now`."""
+                     settings: PodSettings = PodSettings(), pdb_deleted: bool = False) -> Cleanup:
+    """What is due for completed workflow `wf` (its effective `spec`, the pods that exist) at `now`;
+    `pdb_deleted`: a delete of its PodDisruptionBudget is known to have succeeded."""
     meta = wf.get("metadata") or {}
     status = wf.get("status") or {}
     phase = status.get("phase") or ""
@@ -67,6 +71,8 @@ def after_completion(wf: dict, spec: dict, pods: Iterable[dict], now: float, /, 
             return Cleanup(actions=[DeleteWorkflow(meta.get("name", ""), uid=meta.get("uid", ""))], requeue_at=None)
         requeue.append(finished + ttl)
     actions: list[Action] = []
+    if pdb.wanted(spec) and not pdb_deleted:
+        actions.append(DeletePDB(meta.get("name", "")))
     policy = podgc.policy_of(spec, settings)
     if policy is not None:
         due = finished + policy.delay

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from tiphys.core.plan import claims, http, podgc, suspend, sync
+from tiphys.core.plan import claims, http, pdb, podgc, suspend, sync
 from tiphys.core.plan.actions import Action, DeletePod, DeleteTaskResults, EmitEvent
 from tiphys.core.plan.deadlines import expire_pending
 from tiphys.core.plan.execution import FAILED_OR_ERROR, FULFILLED, Execution
@@ -149,9 +149,12 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
         if not ex.workflow_lock_held and not sync.acquire_workflow(ex):  # §5.2 step 8: waits Pending
             return PlanResult(actions=ex.actions, changed_nodes=set(), requeue_after=None,
                               status_changed=wf.changed or ex.locks_changed)
-        if not wf.started_at:  # first run (a workflow that waited for a lock was Pending before)
+        first_start = not wf.started_at  # a workflow that waited for a lock was Pending before
+        if first_start:
             ex.actions.append(EmitEvent("WorkflowRunning", "Workflow Running"))
         wf.set(phase="Running", started_at=wf.started_at or ex.now)
+        if first_start and pdb.start(ex):  # §5.2 step 10: the PDB first; the entry template next plan
+            return PlanResult(actions=ex.actions, changed_nodes=set(), status_changed=True, requeue_after=0.0)
     ex.suspended = bool(ex.spec.get("suspend"))
     if ex.was_suspended and not ex.suspended:  # resumed: every frame may start what it held back
         for frame in list(ex.frames.values()):
@@ -346,6 +349,7 @@ def _exit_handler(ex: Execution, wf: Workflow, shutdown: str) -> None:
     ex.actions.append(EmitEvent(f"Workflow{phase}", message or f"Workflow {phase.lower()}",
                                 event_type="Normal" if phase == "Succeeded" else "Warning"))
     ex.actions.append(DeleteTaskResults())
+    pdb.finish(ex)
     http.finish(ex)
     claims.release(ex)  # volumeClaimGC
     sync.release_all(ex)
