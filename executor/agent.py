@@ -10,10 +10,18 @@ Argo's patchWorker, at most one per `patch_rate` (ARGO_AGENT_PATCH_RATE); a resu
 last patch older than that goes at once. The agent returns when the task set is labelled
 `workflows.argoproj.io/completed=true`, or is deleted after it was seen (the workflow is gone).
 
-The API is reached through a `TaskSetApi`, so the same loop runs in a pod (`KubeTaskSetApi` over
-the resource command's in-cluster client, polling) and in-process on the node agent (its own
-implementation over `base.Api`, with a watch). `agent init` has nothing to do without executor
-plugins (Argo's init prepares plugin tokens); it exits 0.
+The API is reached through a `TaskSetApi`, so the same loop runs in a pod and in-process on the
+node agent (its own implementation over `base.Api`, with its watch). Either follows the task set
+by watch, never by re-reading it: the loop reads it once (`get`), then takes each state a watch
+event brings (`changed`), and reads it again only when the watch says it cannot go on. In a pod,
+`KubeTaskSetApi` over the in-cluster client lists the task set once (field selector
+`metadata.name=<wf>`, the collection's resourceVersion) and keeps one watch open from there; the
+server ends each watch request after `watch_seconds` (300) and the stream opens the next one from
+its last resourceVersion, as it does after a broken connection (`kube.watch.WatchStream`); a 410 Gone or a refused watch makes it list again,
+after a backoff. An idle agent thus holds one request open instead of asking every second.
+Results go through the status subresource (`patch(..., subresource="status")`), the only write
+Argo's agent Role grants. `agent init` has nothing to do without executor plugins (Argo's init
+prepares plugin tokens); it exits 0.
 """
 from __future__ import annotations
 
@@ -30,13 +38,18 @@ from tiphys.core.plan.timeouts import DurationError, parse_duration
 from ._errors import ExecutorError
 from .httptask import HttpTaskError, perform_http
 from .kube.client import KubeClient, PatchKind
-from .kube.errors import KubeError, KubeNotFound
+from .kube.errors import KubeError, KubeGone
 from .kube.kinds import KindInfo
+from .kube.watch import WatchEventType, WatchStream
 
 __all__ = ["AgentSettings", "AgentError", "TaskSetApi", "KubeTaskSetApi", "run_agent", "COMPLETED_LABEL"]
 
 COMPLETED_LABEL = "workflows.argoproj.io/completed"
 Log = Callable[[str], None]
+
+
+def _stdout(line: str) -> None:
+    print(line, flush=True)  # a pod's log: nothing held back in a buffer
 
 
 class AgentError(ExecutorError):
@@ -48,7 +61,6 @@ class AgentSettings(msgspec.Struct, frozen=True, kw_only=True):
     namespace: str = "default"
     patch_rate: float = 10.0  # Argo's default (DEFAULT_REQUEUE_TIME); the controller passes its own
     workers: int = 16
-    poll_interval: float = 1.0  # how often a client without a watch re-reads the task set
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], /) -> AgentSettings:
@@ -80,35 +92,78 @@ class TaskSetApi(Protocol):
         """A Secret's value (HttpTaskError when it cannot be read)."""
 
     async def changed(self, resource_version: str, /) -> dict[str, Any] | None:
-        """Return when the task set may have changed since `resource_version` (or after a while):
-        its new state when the change carried it (a watch event), else None (read it again)."""
+        """Return when the task set changed after `resource_version` (the version `get` or the
+        last event gave): its new state as the watch event carried it, else None -- deleted, or
+        the watch cannot go on -- and the agent reads it again with `get`."""
 
 
+_FIRST_DELAY, _MAX_DELAY = 0.5, 10.0  # seconds, before listing again after a failed list or watch
 _SECRETS = KindInfo("", "v1", "Secret", "secrets", True)
 _TASK_SETS = KindInfo("argoproj.io", "v1alpha1", "WorkflowTaskSet", "workflowtasksets", True, ("wfts",))
 
 
 class KubeTaskSetApi:
-    """`TaskSetApi` over the resource command's `KubeClient` (the in-cluster client in a pod); polls."""
+    """`TaskSetApi` over a `KubeClient` (the in-cluster client in a pod): one list, then one watch.
 
-    def __init__(self, client: KubeClient, settings: AgentSettings, /, *,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        self._client, self._settings, self._sleep = client, settings, sleep
-        # KubeClient.patch has no subresource: a kind whose "plural" is the status path of our one
-        # object gives `/apis/argoproj.io/v1alpha1/namespaces/<ns>/workflowtasksets/<wf>/status`
-        # (Argo's agent Role may patch only workflowtasksets/status)
-        self._status = KindInfo("argoproj.io", f"v1alpha1/namespaces/{settings.namespace}/workflowtasksets/"
-                                f"{settings.workflow_name}", "WorkflowTaskSet", "status", False)
+    `get` lists the task set by name (the collection's resourceVersion comes with it) and retries
+    transient failures; `changed` takes the next event from a watch opened from that version and
+    kept open across calls. A 410 Gone or a watch the server refuses ends in None after a backoff
+    (0.5 s doubling to 10 s, reset by any event), so the agent lists again (module docstring).
+    """
+
+    def __init__(self, client: KubeClient, settings: AgentSettings, /, *, watch_seconds: int = 300,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, log: Log = _stdout) -> None:
+        self._client, self._settings, self._sleep, self._log = client, settings, sleep, log
+        self._watch_seconds = watch_seconds
+        self._selector = f"metadata.name={settings.workflow_name}"
+        self._listed = ""  # the resourceVersion of the last list: where the next watch starts
+        self._watch: WatchStream | None = None
+        self._delay = _FIRST_DELAY
 
     async def get(self) -> dict[str, Any] | None:
+        while True:
+            try:
+                snap = await self._client.snapshot(_TASK_SETS, namespace=self._settings.namespace,
+                                                   field_selector=self._selector)
+                break
+            except KubeError as exc:
+                if not exc.transient:
+                    raise
+                self._log(f"agent: listing the task set failed, will retry: {exc}")
+                await self._backoff()
+        await self.aclose()  # a watch from before this list would repeat what the list says
+        self._listed = snap.resource_version
+        return next((o for o in snap.items
+                     if (o.get("metadata") or {}).get("name") == self._settings.workflow_name), None)
+
+    async def changed(self, resource_version: str, /) -> dict[str, Any] | None:
+        """The task set as the next event brings it; None when it was deleted, or when the watch
+        cannot go on (the agent lists again). `resource_version` is what the agent last saw:
+        the watch runs on from the list's version and its own events, which are at least as new."""
+        if self._watch is None:
+            self._watch = self._client.watch(_TASK_SETS, namespace=self._settings.namespace,
+                                             field_selector=self._selector, resource_version=self._listed or None,
+                                             timeout_seconds=self._watch_seconds)
         try:
-            return await self._client.get(_TASK_SETS, self._settings.workflow_name, namespace=self._settings.namespace)
-        except KubeNotFound:
-            return None
+            async for event in self._watch:
+                self._delay = _FIRST_DELAY  # the watch works
+                if event.type is WatchEventType.BOOKMARK:
+                    continue  # only a fresher resourceVersion, which the stream keeps
+                if event.type is WatchEventType.DELETED:
+                    return None
+                return event.object
+        except KubeGone as exc:
+            self._log(f"agent: the task set's watch expired, listing again: {exc}")
+        except KubeError as exc:
+            self._log(f"agent: watching the task set failed, listing again: {exc}")
+        await self.aclose()
+        await self._backoff()
+        return None
 
     async def patch_status(self, nodes: dict[str, Any], /) -> None:
-        await self._client.patch(self._status, "", {"status": {"nodes": nodes}}, namespace=None,
-                                 patch_kind=PatchKind.MERGE)
+        await self._client.patch(_TASK_SETS, self._settings.workflow_name, {"status": {"nodes": nodes}},
+                                 namespace=self._settings.namespace, patch_kind=PatchKind.MERGE,
+                                 subresource="status")
 
     async def secret(self, name: str, key: str, /) -> str:
         try:
@@ -117,9 +172,15 @@ class KubeTaskSetApi:
             raise HttpTaskError(f"secret {name!r}: {exc}") from None
         return secret_value(obj, name, key)
 
-    async def changed(self, resource_version: str, /) -> dict[str, Any] | None:
-        await self._sleep(self._settings.poll_interval)
-        return None
+    async def aclose(self) -> None:
+        """End the open watch, if any (the client's `close` ends it too)."""
+        if self._watch is not None:
+            await self._watch.aclose()
+            self._watch = None
+
+    async def _backoff(self) -> None:
+        await self._sleep(self._delay)
+        self._delay = min(self._delay * 2, _MAX_DELAY)
 
 
 def secret_value(obj: Mapping[str, Any], name: str, key: str, /) -> str:

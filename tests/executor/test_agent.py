@@ -239,3 +239,92 @@ def test_insecure_skip_verify_accepts_a_self_signed_server(tmp_path):
     strict, insecure = asyncio.run(go())
     assert strict["phase"] == "Failed" and "certificate" in strict["message"].lower(), strict
     assert insecure == {"phase": "Succeeded", "outputs": {"result": "over tls"}}
+
+
+class FakeStream:
+    """A scripted `WatchStream`: its events, then its error (if any), then silence."""
+
+    def __init__(self, *events: Any, error: Exception | None = None) -> None:
+        self.events, self.error, self.closed = list(events), error, False
+
+    def __aiter__(self) -> "FakeStream":
+        return self
+
+    async def __anext__(self) -> Any:
+        if self.events:
+            return self.events.pop(0)
+        if self.error is not None:
+            raise self.error
+        await asyncio.Event().wait()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class FakeClient:
+    """A scripted `KubeClient` for `KubeTaskSetApi`: snapshots and watches in turn, calls recorded."""
+
+    def __init__(self, snapshots: list, streams: list) -> None:
+        self.snapshots, self.streams, self.calls = snapshots, streams, []
+
+    async def snapshot(self, kind, /, *, namespace, label_selector=None, field_selector=None):
+        self.calls.append(("list", kind.plural, namespace, field_selector))
+        item = self.snapshots.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def watch(self, kind, /, *, namespace, resource_version=None, field_selector=None, timeout_seconds=300, **kw):
+        self.calls.append(("watch", kind.plural, resource_version, field_selector, timeout_seconds))
+        return self.streams.pop(0)
+
+    async def patch(self, kind, name, patch, /, *, namespace, patch_kind, subresource=None):
+        self.calls.append(("patch", kind.plural, name, subresource, str(patch_kind), patch))
+
+
+def test_kube_task_set_api_lists_once_then_follows_one_watch_and_backs_off_before_listing_again():
+    from tiphys.executor.agent import KubeTaskSetApi
+    from tiphys.executor.kube import KubeError, KubeGone, Snapshot, WatchEvent, WatchEventType
+
+    def ts(rv: str, name: str = "wf") -> dict:
+        return {"metadata": {"name": name, "resourceVersion": rv}, "spec": {"tasks": {}}}
+
+    first = FakeStream(WatchEvent(WatchEventType.BOOKMARK, {"metadata": {"resourceVersion": "11"}}),
+                       WatchEvent(WatchEventType.MODIFIED, ts("12")),
+                       error=KubeGone("too old resource version", status=410, reason="Expired"))
+    refused = FakeStream(error=KubeError("forbidden", status=403, reason="Forbidden"))
+    deleted = FakeStream(WatchEvent(WatchEventType.DELETED, ts("25")))
+    client = FakeClient([KubeError("unavailable", status=503), Snapshot([ts("9", "other"), ts("9")], "10"),
+                         Snapshot([], "20"), KubeError("forbidden", status=403, reason="Forbidden")],
+                        [first, refused, deleted])
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async def go() -> list:
+        api = KubeTaskSetApi(client, AgentSettings(workflow_name="wf", namespace="ns"), watch_seconds=120,
+                             sleep=sleep, log=lambda line: None)
+        got = [await api.get()]                 # a 503, then the list (another object filtered out)
+        got.append(await api.changed("9"))      # bookmark skipped, the modification returned
+        got.append(await api.changed("12"))     # 410: None after a backoff; the watch is closed
+        got.append(await api.get())             # listed again: not there any more
+        got.append(await api.changed("20"))     # the watch is refused: None after a longer backoff
+        got.append(await api.changed("20"))     # a new watch from the same list: deleted, no wait
+        await api.patch_status({"n": {"phase": "Succeeded"}})
+        with pytest.raises(KubeError, match="forbidden"):
+            await api.get()                     # not transient: the agent's end
+        return got
+
+    got = asyncio.run(go())
+    assert [None if g is None else g["metadata"]["resourceVersion"] for g in got] == ["9", "12", None, None, None, None]
+    assert sleeps == [0.5, 0.5, 1.0]
+    assert first.closed and refused.closed
+    assert client.calls == [
+        ("list", "workflowtasksets", "ns", "metadata.name=wf"), ("list", "workflowtasksets", "ns", "metadata.name=wf"),
+        ("watch", "workflowtasksets", "10", "metadata.name=wf", 120),
+        ("list", "workflowtasksets", "ns", "metadata.name=wf"),
+        ("watch", "workflowtasksets", "20", "metadata.name=wf", 120),
+        ("watch", "workflowtasksets", "20", "metadata.name=wf", 120),
+        ("patch", "workflowtasksets", "wf", "status", "merge", {"status": {"nodes": {"n": {"phase": "Succeeded"}}}}),
+        ("list", "workflowtasksets", "ns", "metadata.name=wf")]

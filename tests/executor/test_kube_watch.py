@@ -16,8 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tiphys.executor.kube import (BUILTIN, InClusterClient, KubeError, KubeGone, PatchKind, WatchEventType,
-                                  WatchStream)
+from tiphys.executor.kube import BUILTIN, InClusterClient, KubeError, KubeGone, PatchKind, WatchStream
 from tiphys.executor.kube.watch import LineSplitter
 
 TS = BUILTIN.for_manifest("argoproj.io/v1alpha1", "WorkflowTaskSet")
