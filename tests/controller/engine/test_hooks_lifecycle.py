@@ -6,9 +6,12 @@ until the controller has written the node as Running (level-based: it waits for 
 status, not for a time), then lets the simulated kubelet finish it.
 
 Argo's examples `life-cycle-hooks-wf-level` and `life-cycle-hooks-tmpl-level` call an HTTP
-template, which tiphys does not run yet (docs/compatibility.md); the golden trees here swap that
-template for a container of the same name, so the trees are Argo's with `Pod` where Argo has
-`HTTP` nodes. Golden files were generated once, then read against §4.2, §4.5 and §5.11.
+template. tiphys runs HTTP templates (through the agent pod, docs/compatibility.md), but these
+tests are about when hooks fire, not about the agent: the golden trees here swap that template
+for a container of the same name, so the trees are Argo's with `Pod` where Argo has `HTTP`
+nodes. The examples with their HTTP templates, against a local server instead of the internet
+URL, are in test_http_examples.py. Golden files were generated once, then read against §4.2,
+§4.5 and §5.11.
 """
 from __future__ import annotations
 
