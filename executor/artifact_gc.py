@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ._errors import ArtifactConfigError, ExecutorError
-from .artifacts import (ArtifactoryDriver, GitDriver, HTTPDriver, LocalDriver, RawDriver, S3Driver,
+from .artifacts import (ArtifactoryDriver, AzureDriver, GitDriver, HTTPDriver, LocalDriver, RawDriver, S3Driver,
                         location_of)
 from .kube import KindInfo, KubeClient, PatchKind
 
@@ -78,7 +78,7 @@ def drivers_for(secrets: Callable[[str, str], str], env: Mapping[str, str], /) -
     local = env.get("TIPHYS_ARTIFACT_DIR")
     drivers = {"s3": S3Driver(secrets=secrets, env=env), "http": HTTPDriver(secrets=secrets),
                "artifactory": ArtifactoryDriver(secrets=secrets), "git": GitDriver(secrets=secrets),
-               "raw": RawDriver()}
+               "raw": RawDriver(), "azure": AzureDriver(secrets=secrets)}
     return drivers, (LocalDriver(local) if local else None)
 
 

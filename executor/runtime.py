@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from ._errors import ArtifactConfigError, NoTaskResultDestination
-from .artifacts import ArtifactoryDriver, ArtifactRepository, GitDriver, HTTPDriver, LocalDriver, RawDriver, S3Driver
+from .artifacts import ArtifactoryDriver, ArtifactRepository, AzureDriver, GitDriver, HTTPDriver, LocalDriver, RawDriver, S3Driver
 from .kube import SERVICE_ACCOUNT_DIR, InClusterClient, NotInCluster, api_sink
 from .paths import ExecutorPaths
 from .taskresult import TaskResultSink
@@ -61,7 +61,7 @@ def repository_from_env(template: Mapping[str, Any], paths: ExecutorPaths, env: 
     return ArtifactRepository(
         drivers={"s3": S3Driver(secrets=secrets, env=env), "http": HTTPDriver(secrets=secrets),
                  "artifactory": ArtifactoryDriver(secrets=secrets),
-                 "git": GitDriver(secrets=secrets), "raw": RawDriver()},
+                 "git": GitDriver(secrets=secrets), "raw": RawDriver(), "azure": AzureDriver(secrets=secrets)},
         default=LocalDriver(local) if local else None,
         archive_location=template.get("archiveLocation") or None,
         key_variables=key_variables(env), work_dir=work_dir)

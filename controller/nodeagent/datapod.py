@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from tiphys.controller.api import base
-from tiphys.executor.artifacts import (ArtifactoryDriver, ArtifactRepository, GitDriver, HTTPDriver, LocalDriver,
-                                       RawDriver, S3Driver)
+from tiphys.executor.artifacts import (ArtifactoryDriver, ArtifactRepository, AzureDriver, GitDriver, HTTPDriver,
+                                       LocalDriver, RawDriver, S3Driver)
 from tiphys.executor.data import FAILURE_EXIT_CODE, DataSettings, run_data
 from tiphys.executor.runtime import FileTaskResultSink, key_variables
 
@@ -83,7 +83,7 @@ class InProcessData:
         return ArtifactRepository(
             drivers={"s3": S3Driver(secrets=secrets, env=self._env), "http": HTTPDriver(secrets=secrets),
                      "artifactory": ArtifactoryDriver(secrets=secrets), "git": GitDriver(secrets=secrets),
-                     "raw": RawDriver()},
+                     "raw": RawDriver(), "azure": AzureDriver(secrets=secrets)},
             default=LocalDriver(local) if local else None,
             archive_location=template.get("archiveLocation") or None, key_variables=key_variables(self._env))
 

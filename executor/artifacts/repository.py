@@ -5,9 +5,11 @@ appear in a template (`{"name", "path", "archive", "optional", "s3": {...}}`) an
 executor does around its drivers:
 
 * pick the driver from the location type (`s3`, `http`, `git`, `raw`, ...);
-* key-only artifacts (`s3: {key: k}` with no bucket/endpoint) take the rest of their location from
-  the template's `archiveLocation` -- and when that names no server either, from the default
-  driver, the local-directory repository of an embedded tiphys;
+* key-only artifacts (`s3: {key: k}` with no bucket/endpoint, `azure: {blob: b}` with no
+  endpoint/container) take the rest of their location from the template's `archiveLocation` -- of
+  the archive location's type when it is another one, as Argo's `Relocate` does -- and when that
+  names no server either, from the default driver, the local-directory repository of an embedded
+  tiphys;
 * on save: archive per `archive` (tar+gzip by default, `none`, `zip`), derive the key when the
   artifact has none (`<archiveLocation key>/<file name>`, §keys.py), upload, and return the
   artifact with its location filled, which is what the task result reports;
@@ -15,7 +17,7 @@ executor does around its drivers:
   artifact says `archive: none`; apply `mode`.
 
 Drivers only move bytes; they implement `get(location, dest)` and `put(src, location)`, and
-those that can enumerate a key prefix (s3, the local repository) `list(location)`.
+those that can enumerate a key prefix (s3, azure, the local repository) `list(location)`.
 
 `.list_objects(artifact)` (data templates' `source.artifactPaths`) resolves as Argo's executor
 does for it (`newDriverArt`, `ArtifactLocation.Relocate`): an artifact with a complete location
@@ -37,7 +39,7 @@ from .._errors import ArtifactConfigError, ArtifactError, ArtifactNotFound
 from . import archive as _archive
 from .keys import DEFAULT_KEY_FORMAT, archive_strategy, artifact_file_name, join_key, render_key_format
 
-__all__ = ["LOCATION_TYPES", "ArtifactRepository", "Driver", "Lister", "location_of"]
+__all__ = ["KEY_FIELDS", "LOCATION_TYPES", "ArtifactRepository", "Driver", "Lister", "location_of"]
 
 LOCATION_TYPES = ("s3", "git", "http", "artifactory", "hdfs", "raw", "oss", "gcs", "azure", "plugin")
 
@@ -51,9 +53,20 @@ class Lister(Protocol):
     def list(self, location: Mapping[str, Any], /) -> list[str]: ...
 
 
-def _s3_complete(loc: Mapping[str, Any]) -> bool:
-    # Argo's S3Artifact.HasLocation
-    return all(loc.get(f) for f in ("endpoint", "bucket", "key"))
+# the location types whose objects are addressed by a key-like field, and that field (Argo's
+# GetKey/SetKey); key-only artifacts of these types complete from the archive location
+KEY_FIELDS = {"s3": "key", "azure": "blob"}
+# the fields naming the server and the bucket/container: one of them set, the location is not key-only
+_SERVER_FIELDS = {"s3": ("endpoint", "bucket"), "azure": ("endpoint", "container")}
+
+
+def _key_field(typ: str) -> str:
+    return KEY_FIELDS.get(typ, "key")
+
+
+def _complete(typ: str, loc: Mapping[str, Any]) -> bool:
+    # Argo's S3Artifact/AzureArtifact.HasLocation
+    return all(loc.get(f) for f in (*_SERVER_FIELDS[typ], KEY_FIELDS[typ]))
 
 
 def location_of(artifact: Mapping[str, Any], /) -> tuple[str, dict[str, Any]] | None:
@@ -79,13 +92,21 @@ class ArtifactRepository:
     # -- resolution --------------------------------------------------------------------------
 
     def _resolve(self, typ: str, loc: dict[str, Any], *, name: str | None) -> tuple[Driver, dict[str, Any]]:
-        if typ == "s3":
-            base = self._archive_location.get("s3") or {}
-            merged = {**{k: v for k, v in base.items() if k != "key"}, **{k: v for k, v in loc.items() if v not in (None, "")}}
-            if not merged.get("endpoint") and not merged.get("bucket"):
+        if typ in KEY_FIELDS:
+            arch = location_of(self._archive_location)
+            if (arch is not None and arch[0] != typ and arch[0] in KEY_FIELDS
+                    and not any(loc.get(f) for f in _SERVER_FIELDS[typ])):
+                # Argo's ArtifactLocation.Relocate: a key-only artifact takes the archive location's
+                # type, carrying its key (`s3: {key: k}` under an azure repository is blob k there)
+                typ, loc = arch[0], {_key_field(arch[0]): loc.get(KEY_FIELDS[typ])}
+            field = KEY_FIELDS[typ]
+            base = self._archive_location.get(typ) or {}
+            merged = {**{k: v for k, v in base.items() if k != field}, **{k: v for k, v in loc.items() if v not in (None, "")}}
+            if not any(merged.get(f) for f in _SERVER_FIELDS[typ]):
                 if self._default is None:
                     raise ArtifactConfigError("key-only artifact but no artifact repository is configured", artifact=name)
-                return self._default, merged
+                # the local default repository addresses objects by `key`
+                return self._default, {**{k: v for k, v in merged.items() if k != field}, "key": merged.get(field)}
             loc = merged
         driver = self._drivers.get(typ)
         if driver is None:
@@ -95,17 +116,17 @@ class ArtifactRepository:
     def _output_location(self, artifact: Mapping[str, Any], file_name: str | None = None) -> tuple[str, dict[str, Any]]:
         name = artifact.get("name")
         found = location_of(artifact)
-        if found is not None and (found[1].get("key") or found[0] in ("http", "artifactory", "git", "raw")):
+        if found is not None and (found[1].get(_key_field(found[0])) or found[0] in ("http", "artifactory", "git", "raw")):
             return found
         # no key of its own: the archive location's key plus the file name
         arch = location_of(self._archive_location)
         typ, loc = found if found is not None else (arch if arch is not None else ("s3", {}))
         if arch is None and self._default is None:
             raise ArtifactConfigError("no key and no archiveLocation: configure an artifact repository", artifact=name)
-        prefix = (arch[1].get("key") if arch is not None else None) or DEFAULT_KEY_FORMAT
+        prefix = (arch[1].get(_key_field(arch[0])) if arch is not None else None) or DEFAULT_KEY_FORMAT
         prefix = render_key_format(str(prefix), self._vars)
         out = {**(arch[1] if arch is not None and arch[0] == typ else {}), **loc}
-        out["key"] = join_key(prefix, file_name or artifact_file_name(artifact))
+        out[_key_field(typ)] = join_key(prefix, file_name or artifact_file_name(artifact))
         return typ, out
 
     # -- list --------------------------------------------------------------------------------
@@ -118,20 +139,21 @@ class ArtifactRepository:
             raise ArtifactConfigError("no location to list: give an s3 location (or a key in the artifact "
                                       "repository)", artifact=name)
         typ, loc = found
-        if typ != "s3":
-            raise ArtifactConfigError(f"{typ} artifacts cannot be listed (only s3 locations and the artifact "
-                                      "repository can)", artifact=name)
-        if not _s3_complete(loc):
-            key = loc.get("key") or ""
+        if typ not in KEY_FIELDS:
+            raise ArtifactConfigError(f"{typ} artifacts cannot be listed (only s3 and azure locations and the "
+                                      "artifact repository can)", artifact=name)
+        if not _complete(typ, loc):
+            key = loc.get(KEY_FIELDS[typ]) or ""
             arch = location_of(self._archive_location)
             if arch is not None:
-                typ, loc = arch[0], {**arch[1], "key": key}
+                typ, loc = arch[0], {**arch[1], _key_field(arch[0]): key}
             elif self._default is not None:
-                loc = {"key": key}
+                typ, loc = "s3", {"key": key}
             else:
                 raise ArtifactConfigError("template artifact location not set: the location is incomplete "
-                                          "(endpoint, bucket and key) and there is no archiveLocation", artifact=name)
-        if typ != "s3":
+                                          "(server, bucket/container and key) and there is no archiveLocation",
+                                          artifact=name)
+        if typ not in KEY_FIELDS:
             raise ArtifactConfigError(f"the archiveLocation is a {typ} location, which cannot be listed", artifact=name)
         driver, resolved = self._resolve(typ, loc, name=name)
         lister = getattr(driver, "list", None)
@@ -200,9 +222,10 @@ class ArtifactRepository:
             parts = PurePosixPath(str(sub)).parts
             if ".." in parts or str(sub).startswith("/"):
                 raise ArtifactConfigError(f"subPath {sub!r} must be relative without '..'", artifact=name)
-            if "key" not in loc:
+            field = _key_field(typ)
+            if field not in loc:
                 raise ArtifactConfigError(f"subPath needs a key-addressed location, not {typ!r}", artifact=name)
-            loc["key"] = join_key(str(loc["key"]), str(sub))
+            loc[field] = join_key(str(loc[field]), str(sub))
         driver, resolved = self._resolve(typ, loc, name=name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if typ in ("raw", "git"):  # content lands as is: a file / a checkout
