@@ -130,7 +130,7 @@ class KubeTaskSetApi:
                 if not exc.transient:
                     raise
                 self._log(f"agent: listing the task set failed, will retry: {exc}")
-                await self._backoff()
+                await self._backoff(exc.retry_after)
         await self.aclose()  # a watch from before this list would repeat what the list says
         self._listed = snap.resource_version
         return next((o for o in snap.items
@@ -144,6 +144,7 @@ class KubeTaskSetApi:
             self._watch = self._client.watch(_TASK_SETS, namespace=self._settings.namespace,
                                              field_selector=self._selector, resource_version=self._listed or None,
                                              timeout_seconds=self._watch_seconds)
+        retry_after: float | None = None
         try:
             async for event in self._watch:
                 self._delay = _FIRST_DELAY  # the watch works
@@ -156,8 +157,9 @@ class KubeTaskSetApi:
             self._log(f"agent: the task set's watch expired, listing again: {exc}")
         except KubeError as exc:
             self._log(f"agent: watching the task set failed, listing again: {exc}")
+            retry_after = exc.retry_after  # a 429's Retry-After, when the server said
         await self.aclose()
-        await self._backoff()
+        await self._backoff(retry_after)
         return None
 
     async def patch_status(self, nodes: dict[str, Any], /) -> None:
@@ -178,8 +180,8 @@ class KubeTaskSetApi:
             await self._watch.aclose()
             self._watch = None
 
-    async def _backoff(self) -> None:
-        await self._sleep(self._delay)
+    async def _backoff(self, at_least: float | None = None) -> None:
+        await self._sleep(max(self._delay, at_least or 0.0))
         self._delay = min(self._delay * 2, _MAX_DELAY)
 
 

@@ -292,7 +292,9 @@ def test_kube_task_set_api_lists_once_then_follows_one_watch_and_backs_off_befor
     first = FakeStream(WatchEvent(WatchEventType.BOOKMARK, {"metadata": {"resourceVersion": "11"}}),
                        WatchEvent(WatchEventType.MODIFIED, ts("12")),
                        error=KubeGone("too old resource version", status=410, reason="Expired"))
-    refused = FakeStream(error=KubeError("forbidden", status=403, reason="Forbidden"))
+    throttled = KubeError("slow down", status=429, reason="TooManyRequests")
+    throttled.retry_after = 3.0
+    refused = FakeStream(error=throttled)
     deleted = FakeStream(WatchEvent(WatchEventType.DELETED, ts("25")))
     client = FakeClient([KubeError("unavailable", status=503), Snapshot([ts("9", "other"), ts("9")], "10"),
                          Snapshot([], "20"), KubeError("forbidden", status=403, reason="Forbidden")],
@@ -309,7 +311,7 @@ def test_kube_task_set_api_lists_once_then_follows_one_watch_and_backs_off_befor
         got.append(await api.changed("9"))      # bookmark skipped, the modification returned
         got.append(await api.changed("12"))     # 410: None after a backoff; the watch is closed
         got.append(await api.get())             # listed again: not there any more
-        got.append(await api.changed("20"))     # the watch is refused: None after a longer backoff
+        got.append(await api.changed("20"))     # the watch is refused (429): None after its Retry-After
         got.append(await api.changed("20"))     # a new watch from the same list: deleted, no wait
         await api.patch_status({"n": {"phase": "Succeeded"}})
         with pytest.raises(KubeError, match="forbidden"):
@@ -318,7 +320,7 @@ def test_kube_task_set_api_lists_once_then_follows_one_watch_and_backs_off_befor
 
     got = asyncio.run(go())
     assert [None if g is None else g["metadata"]["resourceVersion"] for g in got] == ["9", "12", None, None, None, None]
-    assert sleeps == [0.5, 0.5, 1.0]
+    assert sleeps == [0.5, 0.5, 3.0]
     assert first.closed and refused.closed
     assert client.calls == [
         ("list", "workflowtasksets", "ns", "metadata.name=wf"), ("list", "workflowtasksets", "ns", "metadata.name=wf"),
