@@ -33,27 +33,49 @@ def test_agent_reads_its_task_set_and_patches_only_its_status(base: str) -> None
 
 
 def test_the_agent_asks_only_what_its_role_grants() -> None:
-    """The in-cluster agent's calls: get of the task set, a merge patch of its status subresource
-    (the path a `workflowtasksets/status` rule covers), get of a Secret only for a secret header."""
+    """The in-cluster agent's calls: a list of its task set (field selector on its name) and a
+    watch of it -- the `list`/`watch` verbs on workflowtasksets -- and a merge patch of its status
+    subresource (the path a `workflowtasksets/status` rule covers); a Secret only for a secret header."""
     import asyncio
 
     from tiphys.executor.agent import AgentSettings, KubeTaskSetApi
-    from tiphys.executor.kube import KubeNotFound
+    from tiphys.executor.kube import InClusterClient, KubeGone, Snapshot
 
     calls: list[tuple[str, str, str]] = []
 
-    class Recorder:
-        async def get(self, kind, name, /, *, namespace):
-            calls.append(("get", kind.plural, name))
-            raise KubeNotFound("no", status=404, reason="NotFound")
+    class Expired:
+        def __aiter__(self):
+            return self
 
-        async def patch(self, kind, name, patch, /, *, namespace, patch_kind):
-            from tiphys.executor.kube import InClusterClient
-            calls.append(("patch", InClusterClient._path(kind, namespace, name), str(patch_kind)))
+        async def __anext__(self):
+            raise KubeGone("too old resource version", status=410, reason="Expired")
+
+        async def aclose(self):
+            pass
+
+    class Recorder:
+        async def snapshot(self, kind, /, *, namespace, label_selector=None, field_selector=None):
+            calls.append(("list", kind.plural, field_selector))
+            return Snapshot([], "7")
+
+        def watch(self, kind, /, *, namespace, resource_version=None, field_selector=None, **options):
+            calls.append(("watch", kind.plural, field_selector))
+            return Expired()
+
+        async def patch(self, kind, name, patch, /, *, namespace, patch_kind, subresource=None):
+            calls.append(("patch", InClusterClient._path(kind, namespace, name, subresource), str(patch_kind)))
+
+    async def no_wait(seconds: float) -> None:
+        pass
 
     settings = AgentSettings(workflow_name="wf", namespace="ns")
-    api = KubeTaskSetApi(Recorder(), settings)
-    assert asyncio.run(api.get()) is None
-    asyncio.run(api.patch_status({"n": {"phase": "Succeeded"}}))
-    assert calls == [("get", TASK_SETS, "wf"),
+    api = KubeTaskSetApi(Recorder(), settings, sleep=no_wait, log=lambda line: None)
+
+    async def go() -> None:
+        assert await api.get() is None
+        assert await api.changed("7") is None
+        await api.patch_status({"n": {"phase": "Succeeded"}})
+
+    asyncio.run(go())
+    assert calls == [("list", TASK_SETS, "metadata.name=wf"), ("watch", TASK_SETS, "metadata.name=wf"),
                      ("patch", "/apis/argoproj.io/v1alpha1/namespaces/ns/workflowtasksets/wf/status", "merge")]
