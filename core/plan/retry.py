@@ -133,12 +133,26 @@ class RetryFrame:
         call = Call(name=name, holder=self.call.holder, arguments=self.call.arguments,
                     boundary_id=self.call.boundary_id, locals={**self.call.locals, "retries": str(k), **last},
                     depth=self.call.depth, on_exit=self.call.on_exit, hooked=self.call.hooked, retry_attempt=True,
-                    context=self.call.context)
+                    context=self.call.context, avoid_hosts=self._hosts_before(ex, k))
         child_id = execute(ex, call)
         if child_id not in self.attempts:
             self.attempts.append(child_id)
         ex.add_child(self.node_id, child_id)
         ex.wait_for(child_id, self)
+
+    def _hosts_before(self, ex: Execution, k: int) -> tuple[str, ...]:
+        """`affinity.nodeAntiAffinity` (even `{}`): the hosts attempts 0..k-1 ran on, as Argo's
+        RetryNodeAntiAffinity collects the Retry node's children's `hostNodeName` — O(attempts).
+        A host is named once (Argo may repeat it; `NotIn` means the same either way)."""
+        affinity = self.strategy.get("affinity")
+        if not isinstance(affinity, dict) or not isinstance(affinity.get("nodeAntiAffinity"), dict):
+            return ()
+        hosts: dict[str, None] = {}
+        for attempt_id in self.attempts[:k]:
+            node = ex.nodes.get(attempt_id)
+            if node is not None and node.host_node_name:
+                hosts[node.host_node_name] = None
+        return tuple(hosts)
 
     def _finish(self, ex: Execution, phase: str, message: str | None, outputs: Any = None) -> None:
         changes: dict[str, Any] = {"phase": phase, "message": message}

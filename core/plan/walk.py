@@ -38,6 +38,8 @@ class Call(msgspec.Struct, kw_only=True):
     on_exit: bool = False
     hooked: bool = False
     retry_attempt: bool = False
+    # retryStrategy.affinity.nodeAntiAffinity: hosts of the earlier attempts, kept off (retry.py)
+    avoid_hosts: tuple[str, ...] = ()
     context: tuple[str, bool] | None = None  # the WorkflowTemplate this call's `template:` refers into
 
 
@@ -214,7 +216,7 @@ def _create_pod(ex: Execution, call: Call, node_id: str, pod_name: str, template
         pod = build_pod(template, meta=ex.meta, spec=spec, node_id=node_id, node_name=call.name,
                         pod_name=pod_name, settings=ex.settings, on_exit=call.on_exit,
                         deadline=pod_deadline(ex, timeout_at, on_exit=call.on_exit),
-                        template_name=template.get("name", ""), now=ex.now_ts,
+                        template_name=template.get("name", ""), now=ex.now_ts, avoid_hosts=call.avoid_hosts,
                         # Argo captures stdout only where `outputs.result` may be read; we always do, so a
                         # reference added by a later step never finds it missing
                         include_script_output=True)
