@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import msgspec
 
 from ._errors import ArtifactConfigError, ExecutorError
-from .artifacts import (ArtifactoryDriver, AzureDriver, GitDriver, HTTPDriver, LocalDriver, RawDriver, S3Driver,
-                        location_of)
+from .artifacts import (KEY_FIELDS, ArtifactoryDriver, ArtifactRepository, AzureDriver, GitDriver, HTTPDriver,
+                        LocalDriver, RawDriver, S3Driver, location_of)
 from .kube import KindInfo, KubeClient, PatchKind
 
 __all__ = ["GCSettings", "GCTaskApi", "KubeGCTaskApi", "drivers_for", "run_artifact_gc", "POD_LABEL"]
@@ -87,17 +87,13 @@ def _resolve(artifact: Mapping[str, Any], archive: Mapping[str, Any], drivers: M
     found = location_of(artifact)
     if found is None:
         raise ArtifactConfigError("the artifact names no location", artifact=artifact.get("name"))
-    typ, loc = found
-    if typ == "s3":  # key-only: the archive location's server and bucket (save's rule)
-        base = archive.get("s3") if isinstance(archive.get("s3"), Mapping) else {}
-        loc = {**{k: v for k, v in base.items() if k != "key"}, **{k: v for k, v in loc.items() if v not in (None, "")}}
-        if not loc.get("endpoint") and not loc.get("bucket"):
-            if default is None:
-                raise ArtifactConfigError("key-only artifact but no artifact repository is configured",
-                                          artifact=artifact.get("name"))
-            return default, loc
-    driver = drivers.get(typ)
-    if driver is None or not callable(getattr(driver, "delete", None)):
+    typ = found[0]
+    if typ not in KEY_FIELDS and not callable(getattr(drivers.get(typ), "delete", None)):
+        raise ArtifactConfigError(f"deleting {typ} artifacts is not supported", artifact=artifact.get("name"))
+    # key-only locations complete as on save: the archive location's server (of its type, as
+    # Argo's Relocate), else the local default repository
+    driver, loc = ArtifactRepository(drivers=drivers, default=default, archive_location=archive or None).resolve(artifact)
+    if not callable(getattr(driver, "delete", None)):
         raise ArtifactConfigError(f"deleting {typ} artifacts is not supported", artifact=artifact.get("name"))
     return driver, loc
 

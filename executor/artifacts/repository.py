@@ -113,6 +113,14 @@ class ArtifactRepository:
             raise ArtifactConfigError(f"no driver for {typ!r} artifacts", artifact=name)
         return driver, loc
 
+    def resolve(self, artifact: Mapping[str, Any], /) -> tuple[Driver, dict[str, Any]]:
+        """The driver and the complete location of a stored artifact (a key-only one completed as
+        on load); artifact GC deletes through it."""
+        found = location_of(artifact)
+        if found is None:
+            raise ArtifactConfigError("the artifact names no location", artifact=artifact.get("name"))
+        return self._resolve(*found, name=artifact.get("name"))
+
     def _output_location(self, artifact: Mapping[str, Any], file_name: str | None = None) -> tuple[str, dict[str, Any]]:
         name = artifact.get("name")
         found = location_of(artifact)
