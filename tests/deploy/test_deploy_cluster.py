@@ -217,12 +217,14 @@ NEEDED = [("get", "workflows", "argoproj.io"), ("list", "workflows", "argoproj.i
           ("create", "pods", ""), ("delete", "pods", ""), ("patch", "pods", ""), ("watch", "pods", ""),
           ("create", "persistentvolumeclaims", ""), ("delete", "persistentvolumeclaims", ""),
           ("watch", "configmaps", ""), ("create", "configmaps", ""), ("update", "configmaps", ""),
-          ("create", "events", ""), ("patch", "events", "")]
+          ("create", "events", ""), ("patch", "events", ""),
+          ("create", "poddisruptionbudgets", "policy"), ("delete", "poddisruptionbudgets", "policy")]
 # What it must not, anywhere.
 REFUSED = [("create", "pods", "", "exec"), ("get", "pods", "", "exec"), ("get", "secrets", "", ""),
            ("list", "secrets", "", ""), ("update", "workflowtemplates", "argoproj.io", ""),
            ("delete", "configmaps", "", ""), ("create", "roles", "rbac.authorization.k8s.io", ""),
-           ("create", "serviceaccounts", "", "token"), ("delete", "leases", "coordination.k8s.io", "")]
+           ("create", "serviceaccounts", "", "token"), ("delete", "leases", "coordination.k8s.io", ""),
+           ("update", "poddisruptionbudgets", "policy", ""), ("get", "poddisruptionbudgets", "policy", "")]
 
 
 def _check_controller(rest: Rest, *, home: str, managed: list[str], unmanaged: list[str]) -> None:

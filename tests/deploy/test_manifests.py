@@ -150,7 +150,9 @@ def test_controller_rbac_is_least_privilege(base: str) -> None:
     kind = "ClusterRole" if base == "cluster-install" else "Role"
     granted = _rules(docs, kind, "tiphys-controller")
     assert not {r for r in granted if r[1] in FORBIDDEN_RESOURCES or r[2] in FORBIDDEN_VERBS}
-    assert all(g in {"", "argoproj.io"} for g, _, _ in granted)
+    assert all(g in {"", "argoproj.io"} or r == "poddisruptionbudgets" for g, r, _ in granted)
+    # spec.podDisruptionBudget: made at start, deleted at completion, never read back
+    assert {(g, v) for g, r, v in granted if r == "poddisruptionbudgets"} == {("policy", "create"), ("policy", "delete")}
     pods = {v for g, r, v in granted if r == "pods"}
     assert pods == {"get", "list", "watch", "create", "delete", "patch"}
     # read: its ConfigMap, parameters, semaphore limits; create/update: memoize caches
