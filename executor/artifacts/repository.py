@@ -21,7 +21,7 @@ those that can enumerate a key prefix (s3, azure, the local repository) `list(lo
 
 `.list_objects(artifact)` (data templates' `source.artifactPaths`) resolves as Argo's executor
 does for it (`newDriverArt`, `ArtifactLocation.Relocate`): an artifact with a complete location
-(s3: endpoint, bucket and key) is listed as it is; any other takes the template's whole
+(s3: endpoint, bucket and key; azure: endpoint, container and blob) is listed as it is; any other takes the template's whole
 `archiveLocation` and keeps only its own key -- so `s3: {bucket: b}` lists the archive location's
 bucket from its root, exactly as under Argo -- and, with no archiveLocation, the local default.
 """
