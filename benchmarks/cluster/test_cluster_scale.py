@@ -15,6 +15,7 @@ in the same session, as a LIST plus one DELETE per task result (tiphys before; s
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 
 import pytest
@@ -28,8 +29,15 @@ STEPS = 5000
 QPS, BURST = 200.0, 300
 
 
-@pytest.mark.parametrize("per_object", [pytest.param(False, id="deletecollection"),
-                                        pytest.param(True, id="baseline-one-delete-each")])
+# The old way (LIST + one DELETE per task result) is a measurement for the README, not a gate:
+# it costs CI a second 5,000-step run, so it runs only with TIPHYS_BENCH_BASELINES=1.
+_BASELINES = os.environ.get("TIPHYS_BENCH_BASELINES") == "1"
+
+
+@pytest.mark.parametrize("per_object", [
+    pytest.param(False, id="deletecollection"),
+    pytest.param(True, id="baseline-one-delete-each", marks=pytest.mark.skipif(
+        not _BASELINES, reason="the before-DeleteCollection baseline runs with TIPHYS_BENCH_BASELINES=1"))])
 def test_5000_steps(cluster, cluster_namespace, record, per_object) -> None:
     timelines: list[Timeline] = []
 
