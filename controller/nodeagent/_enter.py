@@ -13,10 +13,12 @@ empty, the UTS namespace, setting the hostname as a pod's containers see it), ma
 binds never leak to the host, nor the host's into us), open every source (a mount may hide a
 later source's path: the private /tmp covers sources under the host's /tmp; /proc/self/fd/N
 still reaches the original), bind each source onto its target in order (the agent sorts them shallow to
-deep; RO_i "1" remounts read-only), chdir to CWD, exec. A missing target is created as a
-directory, or as an empty file when the source is a file (a kubelet does the same inside the
-container's root filesystem; here the host's tree is shared, so such mount points stay behind as
-empty entries on the host). Any failure before exec writes one line to ERRFD (closed on exec, so
+deep; RO_i "1" remounts read-only), chdir to CWD, exec. An empty SRC_i mounts a private tmpfs at
+TGT_i instead: the agent's anchors (`mountpoints.py`), the only mount points it makes on the
+host, get one so that everything deeper is created in the container's own tmpfs. A missing
+target is created as a directory, or as an empty file when the source is a file (as a kubelet
+does inside the container's root filesystem; the agent has made sure that happens in a tmpfs or
+a mount source, never on the host's own tree). Any failure before exec writes one line to ERRFD (closed on exec, so
 the agent reads an empty pipe when the command started) and exits 128.
 """
 import ctypes
@@ -25,7 +27,7 @@ import stat
 import sys
 
 CLONE_NEWNS, CLONE_NEWUTS = 0x00020000, 0x04000000
-MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 USAGE = "usage: enter ERRFD CGROUP_PROCS HOSTNAME CWD N [SRC TGT RO]... -- argv..."
 
 
@@ -80,11 +82,18 @@ def main(argv):
         # the old namespace's mounts fails with EINVAL)
         fds = []
         for source, _, _ in triples:
+            if not source:  # a private tmpfs
+                fds.append(-1)
+                continue
             try:
                 fds.append(os.open(source, os.O_PATH | os.O_CLOEXEC))
             except OSError as exc:
                 raise _Setup(source, exc.errno) from None
         for fd, (_, target, ro) in zip(fds, triples):
+            if fd < 0:
+                _mkdirs(target)
+                _check(libc.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=755"), target)
+                continue
             source = f"/proc/self/fd/{fd}"
             if stat.S_ISDIR(os.fstat(fd).st_mode):
                 _mkdirs(target)

@@ -42,7 +42,8 @@ from .agentpod import InProcessAgent, agent_role
 from .gcpod import InProcessArtifactGC, is_artifact_gc_command
 from .datapod import InProcessData, is_data_command
 from .resourcepod import InProcessContainer, resource_action
-from .sandbox import PYTHON_HELPER, Isolation, container_mounts, expand_vars, launch_spec
+from .mountpoints import Lease, MountPoints
+from .sandbox import PYTHON_HELPER, Isolation, container_mounts, expand_vars, launch_spec, with_private_dirs
 from .status import ContainerState, PodConditions, pod_status, timestamp
 from .taskresults import TaskResultRelay
 from .volumes import materialize_volumes
@@ -69,6 +70,7 @@ class RunContext:
         # how often resource templates re-read their object for conditions (None: Argo's 5 s)
         self.resource_poll_interval = resource_poll_interval
         # host paths containers must still see under their mounts (see `container_mounts`)
+        self.mount_points = MountPoints()  # the mount points made on the host, shared by every pod
         self.keep_visible = [root_dir, Path(sys.prefix), Path(sys.base_prefix),
                              Path(__file__).resolve().parents[2]]
 
@@ -124,6 +126,7 @@ class PodRun:
         self._last_status: dict[str, Any] | None = None
         self._volumes: dict[str, Path] = {}
         self._cgroups: dict[str, Path] = {}  # container -> its memory cgroup
+        self._leases: dict[str, Lease] = {}  # container -> the host mount points it holds
         self._sources = SourceCache(ctx.api, self.namespace)
         self.deleted = False  # the pod object is gone (NotFound on a status write): no more writes
 
@@ -176,6 +179,8 @@ class PodRun:
             for name in list(self._cgroups):
                 if name not in self._reapers:  # never started, or already reaped
                     self._drop_cgroup(name)
+            for name in list(self._leases):
+                self._release_mount_points(name)
             if not self.ctx.keep_pod_dirs:
                 await asyncio.to_thread(shutil.rmtree, self.dir / "tmp", ignore_errors=True)
 
@@ -248,6 +253,10 @@ class PodRun:
             mounts = container_mounts(spec, self._volumes, env=env, where=where,
                                       tmp_dir=self.dir / "tmp" / name if namespaced else None,
                                       keep_visible=ctx.keep_visible if namespaced else ())
+            if namespaced:
+                targets = [(m.target, Path(m.source).is_dir()) for m in mounts]
+                tmpfs, self._leases[name] = ctx.mount_points.plan(targets, cwd=spec.get("workingDir"), where=where)
+                mounts = with_private_dirs(mounts, tmpfs)
             limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
             procs = None
             if limit is not None and ctx.cgroups is not None:
@@ -263,6 +272,7 @@ class PodRun:
                                  view_dir=self.dir / "views" / name, errfd=pair[1] if pair else None,
                                  cgroup_procs=procs, hostname=self.hostname, helper=ctx.helper)
         except NodeAgentError as exc:
+            self._release_mount_points(name)
             self._fail_to_start(exc, state)
             return False
         log_path = ctx.log_path(self.namespace, self.name, name)
@@ -271,6 +281,7 @@ class PodRun:
         try:
             proc = await ContainerProcess.spawn(launch, log_path, errfd_pair=pair)
         except StartFailed as exc:
+            self._release_mount_points(name)
             state.finish(self._now(), 128, reason="StartError", message=exc.message)
             self._wake.set()
             return True
@@ -360,6 +371,12 @@ class PodRun:
                     self.states[name].finish(self._now(), code, reason="OOMKilled" if oom else None,
                                              message=message)
                 self._drop_cgroup(name)
+                self._release_mount_points(name)
+
+    def _release_mount_points(self, name: str) -> None:
+        lease = self._leases.pop(name, None)
+        if lease is not None:
+            self.ctx.mount_points.release(lease)
 
     def _drop_cgroup(self, name: str) -> None:
         path = self._cgroups.pop(name, None)

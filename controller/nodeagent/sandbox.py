@@ -37,10 +37,11 @@ from typing import Any
 import msgspec
 
 from .errors import ContainerConfigError
+from .mountpoints import TMPFS
 from .volumes import safe_relative
 
-__all__ = ["Isolation", "Mount", "Launch", "probe_isolation", "container_mounts", "launch_spec", "expand_vars",
-           "ENTER_SCRIPT", "PYTHON_HELPER", "build_enter_helper"]
+__all__ = ["Isolation", "Mount", "Launch", "probe_isolation", "container_mounts", "with_private_dirs", "launch_spec",
+           "expand_vars", "ENTER_SCRIPT", "PYTHON_HELPER", "build_enter_helper"]
 
 ENTER_SCRIPT = str(Path(__file__).with_name("_enter.py"))
 ENTER_SOURCE = Path(__file__).with_name("_enter.c")
@@ -187,6 +188,13 @@ def container_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path], 
     return sorted(mounts, key=lambda m: len(PurePosixPath(m.target).parts))
 
 
+def with_private_dirs(mounts: list[Mount], tmpfs: Sequence[str], /) -> list[Mount]:
+    """`mounts` plus a private tmpfs at each of `tmpfs` (the anchors of `MountPoints.plan`), each
+    before the binds it holds, shallow to deep."""
+    private = [Mount(TMPFS, path) for path in tmpfs]
+    return sorted([*private, *mounts], key=lambda m: len(PurePosixPath(m.target).parts))
+
+
 def _rewriter(mounts: list[Mount]) -> Any:
     ordered = sorted(mounts, key=lambda m: len(m.target), reverse=True)
     if not ordered:
@@ -208,6 +216,10 @@ def launch_spec(isolation: Isolation, argv: list[str], env: dict[str, str], /, *
         return Launch([*helper, str(errfd), cgroup_procs or "", hostname, workdir, str(len(mounts)), *triples, "--",
                        *argv], env, None, True)
     mounts = [m for m in mounts if m.target not in ("/tmp", "/mnt")]  # noqa: S108 - see the module docstring
+    if _rewriter(mounts)(workdir) == workdir and not os.path.isdir(workdir):
+        # a missing workingDir outside every mount: a directory of the pod's, never one made on
+        # the host's tree (mapped like a mount, so paths under it in the command follow it)
+        mounts = [*mounts, Mount(str(view_dir / "workdir"), os.path.normpath(workdir))]
     rewrite = _rewriter(mounts)
     new_env = {k: rewrite(v) for k, v in env.items()}
     for target, var in _EXECUTOR_DIRS.items():
