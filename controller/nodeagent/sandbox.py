@@ -9,6 +9,10 @@ two different files; everything else of the host's tree stays visible, since the
 A container that mirrors main's mounts under `/mainctrfs` (Argo's wait and init) gets a private,
 fresh `/mainctrfs` too, so its mount points (a file for an input artifact's `subPath`, a directory
 for the whole artifact) never meet another pod's left on the host.
+Mount points the host lacks are made by the agent's `MountPoints` (mountpoints.py): only the
+first missing component of a path, counted while containers use it and removed after; when it
+is an ancestor of the target, the helper mounts a private tmpfs on it first, so deeper entries
+are the container's own and nothing outlives the pod on the host's tree.
 
 `Isolation.REWRITE` (no namespaces: not root, or the probe failed): the agent logs that once and
 maps mount paths instead. Every argv element, env value and `workingDir` that names a path at or
@@ -20,7 +24,8 @@ main's mirrored mounts under `/mainctrfs` through one directory of symlinks each
 inside files (the template, scripts, config) and paths a program computes are not rewritten;
 there is no private `/tmp` (a template's output path `/tmp/x` and the command writing it must
 agree, and only one of them can be rewritten), so concurrent pods share the host's `/tmp`;
-read-only mounts are writable.
+read-only mounts are writable. A missing `workingDir` outside every mount is mapped like one, to
+a directory of the pod's: nothing is created on the host's tree.
 """
 from __future__ import annotations
 
