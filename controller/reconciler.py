@@ -10,9 +10,13 @@ Invariants: cached objects are never mutated (`plan` works on its own state); on
 per reconcile; a cached Workflow older than our own last write is not acted on; a pod is
 deleted by pod GC only after the status recording its node's outcome was written.
 
-A completed workflow has no execution: what is left (pod GC, `ttlStrategy`, PVCs whose delete
-failed) is worked out from the stored object and the pods that exist (`core.plan.completed`),
-so a restart in the middle of it finishes it.
+A completed workflow has no execution: what is left (pod GC, `ttlStrategy`, PVCs or a
+PodDisruptionBudget whose delete failed, task results, artifact GC) is worked out from the stored
+object and the objects that exist (`core.plan.completed`, `controller.artifact_gc`), so a restart
+in the middle of it finishes it.
+
+The spec a workflow runs (template ref, `workflowDefaults`) is joined in `workflow_spec`; the
+applier's outcomes go back to the planner through `feedback`.
 """
 from __future__ import annotations
 
@@ -22,19 +26,21 @@ from typing import Any
 
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import Conflict, NotFound
-from tiphys.controller.apply import Applied, Applier
+from tiphys.controller.apply import Applier
+from tiphys.controller.feedback import memo_caches, memo_failed, take_claims, with_claims
 from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.throttle import Throttler, postpone, without_postponed_message
+from tiphys.controller.workflow_spec import (configmap_value, decode_spec, join_template, library_template,
+                                            merge_specs, refresh_spec, repository_configmap)
 from tiphys.controller.workqueue import Result, RetryableError
 from tiphys.core.plan import artifact_gc as gc_plan
-from tiphys.core.plan import artifact_repo, claims, pdb
+from tiphys.core.plan import artifact_repo, pdb
 from tiphys.core.plan import memo
-from tiphys.core.plan.actions import DeletePod, DeletePVC, DeleteTaskResults, SaveMemo
+from tiphys.core.plan.actions import DeletePod, DeleteTaskResults
 from tiphys.core.plan.completed import after_completion
 from tiphys.core.plan.defaults import DefaultsError, join_workflow_spec, merge_metadata
 from tiphys.core.plan.meta import PodSettings, WorkflowMeta
 from tiphys.core.plan.planner import Observed, apply_client_resume, new_execution, plan
-from tiphys.core.spec import SpecErrors, decode_document
 
 __all__ = ["WorkflowReconciler", "PendingChanges"]
 
@@ -201,7 +207,7 @@ class WorkflowReconciler:
             if held is None:
                 return Result()
         ex = held.execution
-        _refresh_spec(ex, wf, base=held.base)
+        refresh_spec(ex, wf, base=held.base)
         if ex.active_suspends and held.last_rv and str(meta.get("resourceVersion")) != held.last_rv:
             # someone else wrote the workflow since our last write: a client may have resumed a node
             try:
@@ -236,13 +242,13 @@ class WorkflowReconciler:
             raise
         # Pod creates lost to a 5xx or a cut connection are issued again by the next plan, with backoff.
         ex.retry_creates = applied.failed_creates
-        _memo_failed(key, ex, applied)
+        memo_failed(key, ex, applied)
         if applied.pdb_refused is not None:
             pdb.refused(ex, applied.pdb_refused)  # before the status write, as Argo fails it at once
         if applied.pdb_deleted:
             self.pdb_deleted[key] = uid
         requeue = result.requeue_after
-        if _take_claims(ex, applied):
+        if take_claims(ex, applied):
             requeue = 0.0  # every PVC exists now: the entry template may start
         held.unwritten = held.unwritten or result.status_changed or ex.workflow.changed
         if held.unwritten:
@@ -291,7 +297,7 @@ class WorkflowReconciler:
         status = wf.get("status") or {}
         stored = status.get("storedWorkflowTemplateSpec")
         if isinstance(stored, dict):
-            spec = _merge_specs(stored, {k: v for k, v in spec.items() if k != "workflowTemplateRef"})
+            spec = merge_specs(stored, {k: v for k, v in spec.items() if k != "workflowTemplateRef"})
         if self.artifact_gc is not None and gc_plan.FINALIZER in ((wf.get("metadata") or {}).get("finalizers") or ()):
             gc_at = await self.artifact_gc.reconcile(wf, spec)  # artifact GC (core.plan.artifact_gc)
             if gc_at is not None:
@@ -328,8 +334,9 @@ class WorkflowReconciler:
         metadata_defaults = defaults.get("metadata") if isinstance(defaults.get("metadata"), dict) else None
         meta = merge_metadata(wf["metadata"], metadata_defaults)
         ref_less = not isinstance((wf.get("spec") or {}).get("workflowTemplateRef"), dict)
-        wf, base, err = self._join_template(wf)
-        spec, err = _decode_spec(wf) if err is None else (None, err)
+        wf, base, err = join_template(wf, defaults=self.workflow_defaults, templates=self.templates,
+                                       cluster_templates=self.cluster_templates)
+        spec, err = decode_spec(wf) if err is None else (None, err)
         writer = StatusWriter()
         status = wf.get("status") or {}
         try:
@@ -341,8 +348,9 @@ class WorkflowReconciler:
                              labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
                              creation_timestamp=meta.get("creationTimestamp", ""))
         ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings, library=self._library,
-                           configmaps=lambda name, k: self._configmap(wmeta.namespace, name, k), locks=self.locks)
-        _memo_caches(ex, self.configmaps, wmeta.namespace)
+                           configmaps=lambda name, k: configmap_value(self.configmaps, wmeta.namespace, name, k),
+                           locks=self.locks)
+        memo_caches(ex, self.configmaps, wmeta.namespace)
         held = _Held(meta.get("uid", ""), int(meta.get("generation") or 0), ex, writer)
         # JoinWorkflowSpec: under a template ref `suspend` is always the workflow's own
         held.base = base if ref_less else {k: v for k, v in base.items() if k != "suspend"}
@@ -375,80 +383,18 @@ class WorkflowReconciler:
         ex.artifact_repository = repository  # read by core.plan.walk for templates' archiveLocation
         return held
 
-    def _repository_configmap(self, namespace: str, name: str) -> tuple[dict, dict] | None:
-        informer = self.repository_configmaps
-        cm = informer.store.get(f"{namespace}/{name}") if informer is not None else None
-        if cm is None:
-            return None
-        return cm.get("data") or {}, (cm.get("metadata") or {}).get("annotations") or {}
-
-    def _join_template(self, wf: dict) -> tuple[dict, dict, str | None]:
-        """The spec to run and what lies under the workflow's own fields.
-
-        Without a `workflowTemplateRef`: `workflowDefaults` merged under the spec (Argo's
-        setWorkflowDefaults). With one: the workflow over the template over the defaults (Argo's
-        JoinWorkflowSpec), once; the result is kept in `status.storedWorkflowTemplateSpec`.
-        """
-        spec = wf.get("spec") or {}
-        ref = spec.get("workflowTemplateRef")
-        defaults = self.workflow_defaults or {}
-        defaults_spec = defaults.get("spec") if isinstance(defaults.get("spec"), dict) else None
-        if not isinstance(ref, dict):
-            if not defaults_spec:
-                return wf, {}, None
-            try:
-                merged = join_workflow_spec(spec, defaults=defaults_spec)
-            except DefaultsError as exc:
-                return wf, {}, f"invalid spec: {exc}"
-            return {**wf, "spec": merged}, defaults_spec, None
-        stored = (wf.get("status") or {}).get("storedWorkflowTemplateSpec")
-        if stored is None:
-            cluster = bool(ref.get("clusterScope"))
-            informer = self.cluster_templates if cluster else self.templates
-            name = ref.get("name", "")
-            namespace = None if cluster else wf["metadata"].get("namespace")
-            found = None
-            for obj in informer.store.list() if informer is not None else ():
-                m = obj.get("metadata") or {}
-                if m.get("name") == name and (namespace is None or m.get("namespace") == namespace):
-                    found = obj
-            if found is None:
-                kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
-                return wf, {}, f"invalid spec: {kind} {name!r} not found"
-            # stored as Argo stores it, the defaults of this moment included: a later ConfigMap
-            # change does not reach this workflow, even after a restart
-            try:
-                stored = join_workflow_spec({k: v for k, v in spec.items() if k != "workflowTemplateRef"},
-                                            template=found.get("spec") or {}, defaults=defaults_spec)
-            except DefaultsError as exc:
-                return wf, {}, f"invalid spec: {exc}"
-        merged = _merge_specs(stored, {k: v for k, v in spec.items() if k != "workflowTemplateRef"})
-        status = {**(wf.get("status") or {}), "storedWorkflowTemplateSpec": stored}
-        return {**wf, "spec": merged, "status": status}, stored, None
-
-    def _configmap(self, namespace: str, name: str, key: str) -> str | None:
-        if self.configmaps is None:
-            return None
-        cm = self.configmaps.store.get(f"{namespace}/{name}")
-        value = ((cm or {}).get("data") or {}).get(key)
-        return value if isinstance(value, str) else None
-
     def _library(self, name: str, template: str, cluster: bool) -> dict | None:
-        informer = self.cluster_templates if cluster else self.templates
-        if informer is None:
-            return None
-        for obj in informer.store.list():
-            if obj.get("metadata", {}).get("name") == name:
-                for t in (obj.get("spec") or {}).get("templates") or []:
-                    if t.get("name") == template:
-                        return t
-        return None
+        return library_template(name, template, cluster, templates=self.templates,
+                                cluster_templates=self.cluster_templates)
+
+    def _repository_configmap(self, namespace: str, name: str) -> tuple[dict, dict] | None:
+        return repository_configmap(self.repository_configmaps, namespace, name)
 
     async def _write(self, key: str, wf: dict, held: _Held) -> None:
         """One status write; on 409 re-read and re-apply our status (we own it), never regressing."""
         ex = held.execution
         cpu = time.process_time()
-        body = _with_defaults(self._with_sync(key, _with_claims(held.writer.workflow_body(wf, ex), ex)), held)
+        body = _with_defaults(self._with_sync(key, with_claims(held.writer.workflow_body(wf, ex), ex)), held)
         self.cpu_seconds += time.process_time() - cpu
         namespace, _, name = key.partition("/")
         for attempt in range(5):
@@ -461,8 +407,8 @@ class WorkflowReconciler:
                     return
                 if (live.get("metadata") or {}).get("uid") != held.uid:
                     return
-                _refresh_spec(ex, live, base=held.base)
-                body = _with_defaults(self._with_sync(key, _with_claims(held.writer.workflow_body(live, ex), ex)),
+                refresh_spec(ex, live, base=held.base)
+                body = _with_defaults(self._with_sync(key, with_claims(held.writer.workflow_body(live, ex), ex)),
                                       held)
                 continue
             except NotFound:
@@ -510,99 +456,6 @@ def _with_defaults(body: dict, held: _Held) -> dict:
     if finalizers is not None:  # artifact GC: the finalizer holds the object until its artifacts are gone
         body = {**body, "metadata": {**(body.get("metadata") or {}), "finalizers": finalizers}}
     return body
-
-
-def _memo_caches(ex: Any, informer: Any, namespace: str) -> None:
-    """memoize caches are read from the ConfigMap informer (Argo's: label `configmap-type` exists), so a
-    lookup costs no API call; saves a crash lost (outputs in status, no entry) are issued again."""
-    store = informer.store if informer is not None else None
-    ex.memo_caches = (lambda name: store.get(f"{namespace}/{name}")) if store is not None else None
-    memo.reissue_lost(ex)
-
-
-def _memo_failed(key: str, ex: Any, applied: Applied) -> None:
-    """Cache writes the API refused go back to the Execution, to be issued again with backoff."""
-    failed = [a for a in applied.failed if isinstance(a, SaveMemo)]
-    if failed:
-        memo.retry_later(ex, failed)
-        if ex.workflow.phase in ("Succeeded", "Failed", "Error"):
-            _log.warning("workflow %s completed with %d memoize cache writes not made", key, len(failed))
-
-
-def _take_claims(ex: Any, applied: Applied) -> bool:
-    """Hand the applier's PVC outcomes to the planner; True when the last missing PVC was just made."""
-    failed_deletes = [a.name for a in applied.failed if isinstance(a, DeletePVC)]
-    if failed_deletes:
-        claims.release_failed(ex, failed_deletes)
-    if not (applied.claims_made or applied.claims_failed or applied.claims_refused):
-        return False
-    all_made = claims.created(ex, applied.claims_made)
-    if applied.claims_refused:
-        claims.refused(ex, applied.claims_refused[0][1])
-    elif applied.claims_failed:
-        claims.waiting(ex, applied.claims_failed[0][1])
-    return all_made and not applied.claims_failed and not applied.claims_refused
-
-
-def _with_claims(body: dict, ex: Any) -> dict:
-    """`status.persistentVolumeClaims` (the volumes of the PVCs made from volumeClaimTemplates)."""
-    volumes = ex.workflow.persistent_volume_claims
-    status = body.get("status")
-    if volumes and isinstance(status, dict):
-        body = {**body, "status": {**status, "persistentVolumeClaims": list(volumes)}}
-    return body
-
-
-def _decode_spec(wf: dict) -> tuple[dict | None, str | None]:
-    """Validate the spec as Argo does on first sight; a bad spec fails the workflow, not us."""
-    try:
-        from tiphys.core.spec.load import Document
-
-        doc = Document("workflow", 0, wf)
-        decode_document(doc)
-    except SpecErrors as exc:
-        return None, "invalid spec: " + "; ".join(e.message for e in exc.errors[:3])
-    spec = wf.get("spec") or {}
-    if not spec.get("entrypoint") and not spec.get("workflowTemplateRef"):
-        return None, "invalid spec: spec.entrypoint is required"
-    from tiphys.core.validate.metrics import first_spec_problem  # Argo validates metrics before running
-
-    problem = first_spec_problem(spec)
-    if problem is not None:
-        return None, f"invalid spec: {problem}"
-    return spec, None
-
-
-def _merge_specs(base: dict, over: dict) -> dict:
-    """Workflow spec over template spec: maps merge, lists of named items merge by name, else replace."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge_specs(out[key], value)
-        elif key in ("templates", "parameters", "artifacts") and isinstance(value, list) \
-                and isinstance(out.get(key), list):
-            by_name = {item.get("name"): item for item in out[key] if isinstance(item, dict)}
-            for item in value:
-                if isinstance(item, dict) and item.get("name") in by_name:
-                    by_name[item["name"]] = _merge_specs(by_name[item["name"]], item)
-                else:
-                    by_name[item.get("name") if isinstance(item, dict) else id(item)] = item
-            out[key] = list(by_name.values())
-        else:
-            out[key] = value
-    return out
-
-
-def _refresh_spec(ex: Any, wf: dict, *, base: dict) -> None:
-    """Fields a user may change on a running workflow (suspend, shutdown, deadlines, parallelism);
-    one the workflow does not set keeps the value of what lies under it (`base`: template, defaults)."""
-    live = wf.get("spec") or {}
-    for field in ("suspend", "shutdown", "activeDeadlineSeconds", "parallelism"):
-        value = live.get(field)
-        if value is None:
-            value = base.get(field)
-        if value != ex.spec.get(field):
-            ex.spec = {**ex.spec, field: value}
 
 
 def _now_text(ts: float) -> str:
