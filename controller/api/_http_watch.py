@@ -21,35 +21,12 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from tiphys.core.wire import LineSplitter
+
 from .base import EventType, WatchEvent, WatchStream
 from .errors import ApiError, from_status
 
 __all__ = ["LineSplitter", "HttpWatchStream"]
-
-
-class LineSplitter:
-    """Splits a byte stream into non-empty lines, with no limit on line length."""
-
-    __slots__ = ("_buf",)
-
-    def __init__(self) -> None:
-        self._buf = bytearray()  # never contains b"\n"
-
-    def feed(self, chunk: bytes, /) -> list[bytes]:
-        """Add `chunk`; return the lines it completed (without their newline)."""
-        if b"\n" not in chunk:
-            self._buf += chunk
-            return []
-        lines = chunk.split(b"\n")
-        if self._buf:
-            lines[0] = bytes(self._buf) + lines[0]
-        self._buf = bytearray(lines.pop())
-        return [line for line in lines if line.strip()]
-
-    def flush(self) -> bytes:
-        """What is left after the stream ended (a last line without a newline, or b"")."""
-        rest, self._buf = bytes(self._buf), bytearray()
-        return rest if rest.strip() else b""
 
 
 class _WireEvent(msgspec.Struct):

@@ -40,6 +40,8 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from tiphys.core.wire import LineSplitter
+
 from .errors import KubeError, from_status
 
 __all__ = ["LineSplitter", "Snapshot", "WatchEvent", "WatchEventType", "WatchStream", "decode_event"]
@@ -69,31 +71,6 @@ class Snapshot(msgspec.Struct, frozen=True):
 
     items: list[dict[str, Any]]
     resource_version: str
-
-
-class LineSplitter:
-    """Splits a byte stream into non-empty lines, with no limit on line length."""
-
-    __slots__ = ("_buf",)
-
-    def __init__(self) -> None:
-        self._buf = bytearray()  # never contains b"\n"
-
-    def feed(self, chunk: bytes, /) -> list[bytes]:
-        """Add `chunk`; the lines it completed (without their newline)."""
-        if b"\n" not in chunk:
-            self._buf += chunk  # only the new bytes are scanned: a long line costs linear time
-            return []
-        lines = chunk.split(b"\n")
-        if self._buf:
-            lines[0] = bytes(self._buf) + lines[0]
-        self._buf = bytearray(lines.pop())
-        return [line for line in lines if line.strip()]
-
-    def flush(self) -> bytes:
-        """What is left once the stream ended (a last line without its newline, else b"")."""
-        rest, self._buf = bytes(self._buf), bytearray()
-        return rest if rest.strip() else b""
 
 
 class _Wire(msgspec.Struct):
