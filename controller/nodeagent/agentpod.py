@@ -21,6 +21,7 @@ from tiphys.controller.api import errors as api_errors
 from tiphys.executor.agent import AgentError, AgentSettings, run_agent, secret_value
 from tiphys.executor.httptask import HttpTaskError
 from tiphys.executor.resource import KubeError
+from .inprocess import InProcessTask, executor_argv
 
 __all__ = ["agent_role", "ApiTaskSetApi", "InProcessAgent", "run_agent_pod"]
 
@@ -29,9 +30,7 @@ _WATCH_SECONDS = 60.0  # a watch is renewed after this long without news
 
 def agent_role(spec: Mapping[str, Any], /) -> str | None:
     """`init` / `main` when the container runs `<executor> agent <role>`."""
-    argv = [*(spec.get("command") or ()), *(spec.get("args") or ())]
-    if "--" in argv:
-        argv = argv[argv.index("--") + 1:]
+    argv = executor_argv(spec)
     if len(argv) >= 3 and argv[1] == "agent" and argv[2] in ("init", "main"):
         return str(argv[2])
     return None
@@ -81,21 +80,12 @@ class ApiTaskSetApi:
         return None
 
 
-class InProcessAgent:
+class InProcessAgent(InProcessTask):
     """An agent container run as a task of the node agent; `signal` stands in for the process's."""
 
     def __init__(self, role: str, env: Mapping[str, str], /, *, api: base.Api, log_path: Path) -> None:
+        super().__init__()
         self._role, self._env, self._api, self._log_path = role, dict(env), api, log_path
-        self.message = ""
-        self._task: asyncio.Task[tuple[int, str]] | None = None
-
-    def start(self) -> asyncio.Task[tuple[int, str]]:
-        self._task = asyncio.ensure_future(self._run())
-        return self._task
-
-    def signal(self, sig: int, /) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel(msg=str(sig))
 
     async def _run(self) -> tuple[int, str]:
         if self._role == "init":

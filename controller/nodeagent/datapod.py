@@ -33,6 +33,7 @@ from tiphys.executor.data import FAILURE_EXIT_CODE, DataSettings, run_data
 from tiphys.executor.runtime import FileTaskResultSink, key_variables
 
 from .artifactsecrets import mounted_secrets
+from .inprocess import InProcessTask, executor_argv, write_wait_files
 from .resourcepod import host_path
 
 __all__ = ["InProcessData", "is_data_command"]
@@ -40,30 +41,19 @@ __all__ = ["InProcessData", "is_data_command"]
 
 def is_data_command(spec: Mapping[str, Any], /) -> bool:
     """True when the container runs `[wrapper emissary --] <executor> data [...]`."""
-    argv = [*(spec.get("command") or ()), *(spec.get("args") or ())]
-    if "--" in argv:
-        argv = argv[argv.index("--") + 1:]
+    argv = executor_argv(spec)
     return len(argv) >= 2 and argv[1] == "data"
 
 
-class InProcessData:
+class InProcessData(InProcessTask):
     """A data container run as a task of the agent; `signal` stands in for the process's."""
 
     def __init__(self, pod: Mapping[str, Any], spec: Mapping[str, Any], env: Mapping[str, str], /, *,
                  api: base.Api, volumes: Mapping[str, Path], log_path: Path, task_result_dir: Path) -> None:
+        super().__init__()
         self._pod, self._spec, self._env = pod, spec, dict(env)
         self._api, self._volumes, self._log_path = api, volumes, log_path
         self._sink = FileTaskResultSink(task_result_dir)
-        self.message = ""
-        self._task: asyncio.Task[tuple[int, str]] | None = None
-
-    def start(self) -> asyncio.Task[tuple[int, str]]:
-        self._task = asyncio.ensure_future(self._run())
-        return self._task
-
-    def signal(self, sig: int, /) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel(msg=str(sig))
 
     def _template(self) -> dict[str, Any]:
         raw = self._env.get("ARGO_TEMPLATE", "")
@@ -115,13 +105,5 @@ class InProcessData:
             log.close()
 
     def _exit(self, code: int) -> tuple[int, str]:
-        var_run = self._volumes.get("var-run-argo")
-        if var_run is not None:  # for a `wait` container archiving the logs
-            ctr = var_run / "ctr" / str(self._spec.get("name", "main"))
-            ctr.mkdir(parents=True, exist_ok=True)
-            try:
-                (ctr / "combined").write_bytes(self._log_path.read_bytes())
-            except OSError:
-                pass  # no log: nothing to archive
-            (ctr / "exitcode").write_text(str(code))
+        write_wait_files(self._volumes, self._spec, self._log_path, code)
         return code, ""

@@ -23,15 +23,14 @@ from tiphys.executor import ArtifactConfigError
 from tiphys.executor.artifact_gc import POD_LABEL, GCSettings, drivers_for, run_artifact_gc
 
 from .artifactsecrets import mounted_secrets
+from .inprocess import InProcessTask, executor_argv
 
 __all__ = ["ApiGCTaskApi", "InProcessArtifactGC", "is_artifact_gc_command"]
 
 
 def is_artifact_gc_command(spec: Mapping[str, Any], /) -> bool:
     """True when the container runs `<executor> artifact-gc [...]`."""
-    argv = [*(spec.get("command") or ()), *(spec.get("args") or ())]
-    if "--" in argv:
-        argv = argv[argv.index("--") + 1:]
+    argv = executor_argv(spec)
     return len(argv) >= 2 and argv[1] == "artifact-gc"
 
 
@@ -51,23 +50,14 @@ class ApiGCTaskApi:
                               namespace=self._settings.namespace, subresource="status")
 
 
-class InProcessArtifactGC:
+class InProcessArtifactGC(InProcessTask):
     """A GC container run as a task of the node agent; `signal` stands in for the process's."""
 
     def __init__(self, spec: Mapping[str, Any], env: Mapping[str, str], /, *, api: base.Api,
                  volumes: Mapping[str, Path], log_path: Path) -> None:
+        super().__init__()
         self._env, self._api, self._log_path = dict(env), api, log_path
         self._secrets = mounted_secrets(spec, volumes)
-        self.message = ""
-        self._task: asyncio.Task[tuple[int, str]] | None = None
-
-    def start(self) -> asyncio.Task[tuple[int, str]]:
-        self._task = asyncio.ensure_future(self._run())
-        return self._task
-
-    def signal(self, sig: int, /) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel(msg=str(sig))
 
     async def _run(self) -> tuple[int, str]:
         with open(self._log_path, "a", buffering=1) as log:

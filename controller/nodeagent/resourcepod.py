@@ -35,6 +35,7 @@ from tiphys.executor.resource import (ACTIONS, BUILTIN, FAILURE_EXIT_CODE, KindI
                                       KubeConflict, KubeError, KubeNotFound, KubeUnsupportedMediaType, PatchKind,
                                       ResourceSettings, UnknownKind, run_resource)
 from tiphys.executor.runtime import FileTaskResultSink
+from .inprocess import InProcessTask, executor_argv, write_wait_files
 
 __all__ = ["CUSTOM_RESOURCE_DEFINITIONS", "ApiKubeClient", "InProcessContainer", "host_path", "resource_action"]
 
@@ -50,9 +51,7 @@ _PATCH = {PatchKind.STRATEGIC: base.PatchType.STRATEGIC, PatchKind.MERGE: base.P
 
 def resource_action(spec: Mapping[str, Any], /) -> str | None:
     """`<action>` when the container runs `[wrapper emissary --] <executor> resource <action>`."""
-    argv = [*(spec.get("command") or ()), *(spec.get("args") or ())]
-    if "--" in argv:
-        argv = argv[argv.index("--") + 1:]
+    argv = executor_argv(spec)
     if len(argv) >= 3 and argv[1] == "resource" and argv[2] in ACTIONS:
         return str(argv[2])
     return None
@@ -167,26 +166,17 @@ def host_path(path: str, mounts: Sequence[Mapping[str, Any]], volumes: Mapping[s
     return best[1] if best else None
 
 
-class InProcessContainer:
+class InProcessContainer(InProcessTask):
     """A resource container run as a task of the agent; `signal` stands in for the process's."""
 
     def __init__(self, pod: Mapping[str, Any], spec: Mapping[str, Any], action: str, env: Mapping[str, str], /, *,
                  api: base.Api, volumes: Mapping[str, Path], log_path: Path, task_result_dir: Path,
                  poll_interval: float | None) -> None:
+        super().__init__()
         self._pod, self._spec, self._action, self._env = pod, spec, action, dict(env)
         self._api, self._volumes, self._log_path = api, volumes, log_path
         self._sink = FileTaskResultSink(task_result_dir)
         self._poll = poll_interval
-        self.message = ""
-        self._task: asyncio.Task[tuple[int, str]] | None = None
-
-    def start(self) -> asyncio.Task[tuple[int, str]]:
-        self._task = asyncio.ensure_future(self._run())
-        return self._task
-
-    def signal(self, sig: int, /) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel(msg=str(sig))
 
     def _read_file(self, path: str) -> bytes:
         host = host_path(path, self._spec.get("volumeMounts") or (), self._volumes)
@@ -230,13 +220,5 @@ class InProcessContainer:
             log.close()
 
     def _exit(self, code: int) -> tuple[int, str]:
-        var_run = self._volumes.get("var-run-argo")
-        if var_run is not None:  # for a `wait` container archiving the logs
-            ctr = var_run / "ctr" / str(self._spec.get("name", "main"))
-            ctr.mkdir(parents=True, exist_ok=True)
-            try:
-                (ctr / "combined").write_bytes(self._log_path.read_bytes())
-            except OSError:
-                pass  # no log: nothing to archive
-            (ctr / "exitcode").write_text(str(code))
+        write_wait_files(self._volumes, self._spec, self._log_path, code)
         return code, ""
