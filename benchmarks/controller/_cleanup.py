@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from tests.controller.passthrough_api import PassThroughApi
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import NotFound
 
@@ -26,9 +27,11 @@ __all__ = ["Timeline", "PerObjectDeletes"]
 _COMPLETED = "workflows.argoproj.io/completed"
 
 
-class _Delegating(base.Api):
+class _Delegating(PassThroughApi):
+    """Owns its inner Api, and the clean-ups it keeps running past a cancelled caller."""
+
     def __init__(self, inner: base.Api, /) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._finishing: set[asyncio.Future] = set()
 
     async def _to_the_end(self, call) -> Any:
@@ -37,30 +40,6 @@ class _Delegating(base.Api):
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
         return await asyncio.shield(task)
-
-    async def get(self, resource, name, /, **kw):
-        return await self.inner.get(resource, name, **kw)
-
-    async def list(self, resource, /, **kw):
-        return await self.inner.list(resource, **kw)
-
-    def watch(self, resource, /, **kw):
-        return self.inner.watch(resource, **kw)
-
-    async def create(self, resource, body, /, **kw):
-        return await self.inner.create(resource, body, **kw)
-
-    async def update(self, resource, body, /, **kw):
-        return await self.inner.update(resource, body, **kw)
-
-    async def patch(self, resource, name, patch, /, **kw):
-        return await self.inner.patch(resource, name, patch, **kw)
-
-    async def delete(self, resource, name, /, **kw):
-        return await self.inner.delete(resource, name, **kw)
-
-    async def delete_collection(self, resource, /, **kw):
-        return await self.inner.delete_collection(resource, **kw)
 
     async def close(self) -> None:
         await asyncio.gather(*self._finishing, return_exceptions=True)

@@ -21,6 +21,7 @@ import json
 from typing import Any
 
 from tests.cluster._faults import fan_behaviour, fan_workflow
+from tests.controller.passthrough_api import PassThroughApi
 from tiphys.controller.api import base
 from tiphys.controller.api.embedded import EmbeddedApi
 from tiphys.controller.api.errors import ApiError, NotFound
@@ -40,39 +41,7 @@ async def _settle(turns: int = 100) -> None:
         await asyncio.sleep(0)
 
 
-class _Delegating(base.Api):
-    def __init__(self, inner: base.Api, /) -> None:
-        self.inner = inner
-
-    async def get(self, resource, name, /, **kw):
-        return await self.inner.get(resource, name, **kw)
-
-    async def list(self, resource, /, **kw):
-        return await self.inner.list(resource, **kw)
-
-    def watch(self, resource, /, **kw):
-        return self.inner.watch(resource, **kw)
-
-    async def create(self, resource, body, /, **kw):
-        return await self.inner.create(resource, body, **kw)
-
-    async def update(self, resource, body, /, **kw):
-        return await self.inner.update(resource, body, **kw)
-
-    async def patch(self, resource, name, patch, /, **kw):
-        return await self.inner.patch(resource, name, patch, **kw)
-
-    async def delete(self, resource, name, /, **kw):
-        return await self.inner.delete(resource, name, **kw)
-
-    async def delete_collection(self, resource, /, **kw):
-        return await self.inner.delete_collection(resource, **kw)
-
-    async def close(self) -> None:
-        pass
-
-
-class LosingApi(_Delegating):
+class LosingApi(PassThroughApi):
     """Loses the first create of the pods whose names `lose` maps: 'before' (never made) or
     'after' (made, and the answer only comes once the kubelet ran the pod, wrote its task result
     and the controller's informers had time to see both)."""
@@ -108,7 +77,7 @@ class LosingApi(_Delegating):
         return made
 
 
-class RecordingApi(_Delegating):
+class RecordingApi(PassThroughApi):
     """Records the controller's writes in order; task-result deletes (single or collection) wait
     for `release`."""
 
@@ -173,7 +142,7 @@ class Killed(Exception):
     """The controller process died."""
 
 
-class DyingApi(_Delegating):
+class DyingApi(PassThroughApi):
     """Dies right after the controller wrote the workflow's completed status (before its task-result
     clean-up): every later call raises."""
 
