@@ -10,24 +10,19 @@ The account is Azurite's well-known development account (public test data, in Az
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from ._serverproc import Unavailable, build_once, start_answering, stop_process
+
+__all__ = ["ACCOUNT", "ACCOUNT_KEY", "Azurite", "Unavailable", "ensure_installed", "start"]
 
 AZURITE_VERSION = "3.35.0"
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-class Unavailable(Exception):
-    """Azurite cannot be had here; the message says why."""
 
 
 def cache_dir() -> Path:
@@ -39,16 +34,11 @@ def ensure_installed(*, timeout: float = 900.0) -> Path:
     cache = cache_dir()
     launcher = cache / "node_modules" / ".bin" / "azurite-blob"
     stamp = cache / f".installed-{AZURITE_VERSION}"
-    if launcher.is_file() and stamp.is_file():
-        return launcher
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        raise Unavailable("Azurite is not installed and there is no npm/node to install it")
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if launcher.is_file() and stamp.is_file():  # another installer finished while we waited
-            return launcher
+
+    def installed() -> bool:
+        return launcher.is_file() and stamp.is_file()
+
+    def install() -> None:
         try:
             proc = subprocess.run(["nice", "-n", "19", npm, "install", "--prefix", str(cache), "--no-audit",
                                    "--no-fund", f"azurite@{AZURITE_VERSION}"],
@@ -58,13 +48,14 @@ def ensure_installed(*, timeout: float = 900.0) -> Path:
         if proc.returncode != 0 or not launcher.is_file():
             raise Unavailable(f"npm install azurite@{AZURITE_VERSION} failed: {proc.stderr.strip()[-2000:]}")
         stamp.touch()
+
+    if installed():
+        return launcher
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise Unavailable("Azurite is not installed and there is no npm/node to install it")
+    build_once(cache / ".install.lock", ready=installed, build=install)
     return launcher
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -75,35 +66,15 @@ class Azurite:
     account_key: str = ACCOUNT_KEY
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start(root: Path, log: Path) -> Azurite:
     launcher = ensure_installed()
     root.mkdir(parents=True, exist_ok=True)
-    for _ in range(3):
-        port = _free_port()
-        with open(log, "ab") as logf:
-            proc = subprocess.Popen([str(launcher), "--silent", "--location", str(root), "--blobHost", "127.0.0.1",
-                                     "--blobPort", str(port), "--disableTelemetry"],
-                                    stdout=logf, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60  # node starts in a second or two, longer on a loaded machine
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/{ACCOUNT}?comp=list", timeout=1).close()
-            except urllib.error.HTTPError:
-                pass  # any HTTP answer (an unsigned request is refused) means it is up
-            except OSError:
-                time.sleep(0.2)
-                continue
-            return Azurite(f"http://127.0.0.1:{port}/{ACCOUNT}", proc)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    raise Unavailable(f"Azurite did not start; see {log}")
+    # node starts in a second or two, longer on a loaded machine
+    proc, port = start_answering(
+        lambda port: [str(launcher), "--silent", "--location", str(root), "--blobHost", "127.0.0.1",
+                      "--blobPort", str(port), "--disableTelemetry"],
+        lambda port: f"http://127.0.0.1:{port}/{ACCOUNT}?comp=list", log=log, name="Azurite", wait=60, poll=0.2)
+    return Azurite(f"http://127.0.0.1:{port}/{ACCOUNT}", proc)

@@ -9,25 +9,20 @@ tests that need the server skip, saying why.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from ._serverproc import Unavailable, build_once, start_answering, stop_process
+
+__all__ = ["ACCESS_KEY", "SECRET_KEY", "S3Server", "Unavailable", "ensure_binary", "start"]
 
 VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw"
 VERSITYGW_VERSION = "v1.8.0"
 ACCESS_KEY = "tiphys-test-access"
 SECRET_KEY = "tiphys-test-secret-key-0123456789"
-
-
-class Unavailable(Exception):
-    """The server cannot be had here; the message says why."""
 
 
 def cache_dir() -> Path:
@@ -38,16 +33,8 @@ def ensure_binary(*, timeout: float = 1500.0) -> Path:
     """The versitygw binary, built with `go install` when it is not cached yet."""
     cache = cache_dir()
     binary = cache / f"versitygw-{VERSITYGW_VERSION}"
-    if binary.is_file():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise Unavailable("versitygw is not built and no Go toolchain is installed to build it")
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / f"versitygw-{VERSITYGW_VERSION}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if binary.is_file():  # another builder finished while we waited
-            return binary
+
+    def build() -> None:
         gobin = cache / f".versitygw-build-{os.getpid()}"
         gobin.mkdir(exist_ok=True)
         env = {**os.environ, "GOBIN": str(gobin), "GOFLAGS": "-buildvcs=false"}
@@ -61,13 +48,14 @@ def ensure_binary(*, timeout: float = 1500.0) -> Path:
             raise Unavailable(f"go install {VERSITYGW_MODULE}@{VERSITYGW_VERSION} failed: {proc.stderr.strip()[-2000:]}")
         (gobin / "versitygw").replace(binary)
         shutil.rmtree(gobin, ignore_errors=True)
+
+    if binary.is_file():
+        return binary
+    go = shutil.which("go")
+    if go is None:
+        raise Unavailable("versitygw is not built and no Go toolchain is installed to build it")
+    build_once(cache / f"versitygw-{VERSITYGW_VERSION}.lock", ready=binary.is_file, build=build)
     return binary
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -79,38 +67,15 @@ class S3Server:
     secret_key: str = SECRET_KEY
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start(root: Path, log: Path) -> S3Server:
     binary = ensure_binary()
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
-    for attempt in range(3):
-        port = _free_port()
-        with open(log, "ab") as logf:
-            proc = subprocess.Popen([str(binary), "--port", f"127.0.0.1:{port}", "--access", ACCESS_KEY,
-                                     "--secret", SECRET_KEY, "--quiet", "posix", "--nometa", str(data)],
-                                    stdout=logf, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
-            except urllib.error.HTTPError:
-                return S3Server(f"127.0.0.1:{port}", data, proc)  # any HTTP answer means it is up
-            except OSError:
-                time.sleep(0.1)
-                continue
-            return S3Server(f"127.0.0.1:{port}", data, proc)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    raise Unavailable(f"versitygw did not start; see {log}")
+    proc, port = start_answering(
+        lambda port: [str(binary), "--port", f"127.0.0.1:{port}", "--access", ACCESS_KEY, "--secret", SECRET_KEY,
+                      "--quiet", "posix", "--nometa", str(data)],
+        lambda port: f"http://127.0.0.1:{port}/", log=log, name="versitygw", wait=20, poll=0.1)
+    return S3Server(f"127.0.0.1:{port}", data, proc)

@@ -7,18 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from . import _azurite
+from ._serverproc import serve_for_session
 
 __all__ = ["azurite"]
 
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_azurite.Azurite]:
-    root = tmp_path_factory.mktemp("azurite")
-    try:
-        server = _azurite.start(root, root / "azurite.log")
-    except _azurite.Unavailable as exc:
-        pytest.skip(f"no Azure Blob emulator: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_for_session(_azurite.start, _azurite.Azurite.stop, tmp_path_factory.mktemp("azurite"),
+                                 log_name="azurite.log", missing="no Azure Blob emulator")

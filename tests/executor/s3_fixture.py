@@ -9,18 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from . import _s3server
+from ._serverproc import serve_for_session
 
 __all__ = ["s3_server"]
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_s3server.S3Server]:
-    root = tmp_path_factory.mktemp("s3")
-    try:
-        server = _s3server.start(root, root / "versitygw.log")
-    except _s3server.Unavailable as exc:
-        pytest.skip(f"no S3-compatible server: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_for_session(_s3server.start, _s3server.S3Server.stop, tmp_path_factory.mktemp("s3"),
+                                 log_name="versitygw.log", missing="no S3-compatible server")
