@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import http.client
 import ipaddress
-import os
 import shutil
 import ssl
 import xml.etree.ElementTree as ET
@@ -40,6 +39,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .._errors import ArtifactConfigError, ArtifactError, ArtifactNotFound
 from .keys import list_prefix
+from .prefixes import files_under, get_under_prefix
 
 __all__ = ["AzureBlobClient", "AzureDriver", "AzureError", "account_from_endpoint"]
 
@@ -299,24 +299,15 @@ class AzureDriver:
         names = list(client.list_blobs(prefix, max_results=self._page))
         if not names:
             raise ArtifactNotFound(f"{client._where(blob)} does not exist")
-        for name in names:
-            rel = name[len(prefix):]
-            if not rel or rel.endswith("/"):
-                continue
-            parts = Path(rel).parts
-            if any(p in ("..", "") for p in parts) or rel.startswith("/"):
-                raise ArtifactConfigError(f"refusing blob name {name!r}: it would leave {dest}")
-            client.get_file(name, dest.joinpath(*parts))
+        get_under_prefix(names, prefix, dest, fetch=client.get_file, what="blob name")
 
     def put(self, src: Path, location: Mapping[str, Any], /) -> None:
         client, blob = self.client(location)
         if not blob:
             raise ArtifactConfigError("azure location has no blob name")
         if src.is_dir():
-            for root, _, files in os.walk(src):
-                for name in sorted(files):
-                    path = Path(root, name)
-                    client.put_file(f"{blob.rstrip('/')}/{path.relative_to(src).as_posix()}", path)
+            for name, path in files_under(src, blob):
+                client.put_file(name, path)
         else:
             client.put_file(blob, src)
 

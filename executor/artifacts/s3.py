@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import http.client
-import os
 import shutil
 import ssl
 import xml.etree.ElementTree as ET
@@ -26,6 +25,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from .._errors import ArtifactConfigError, ArtifactError, ArtifactNotFound, S3Error
 from .keys import list_prefix
+from .prefixes import files_under, get_under_prefix
 from .sigv4 import EMPTY_SHA256, Credentials, sign_headers
 
 __all__ = ["S3Client", "S3Driver", "SecretResolver"]
@@ -219,14 +219,8 @@ class S3Driver:
         keys = list(client.list_keys(bucket, prefix))
         if not keys:
             raise ArtifactNotFound(f"s3://{bucket}/{key} does not exist")
-        for k in keys:
-            rel = k[len(prefix):]
-            if not rel or rel.endswith("/"):
-                continue
-            parts = Path(rel).parts
-            if any(p in ("..", "") for p in parts) or rel.startswith("/"):
-                raise ArtifactConfigError(f"refusing object key {k!r}: it would leave {dest}")
-            client.get_file(bucket, k, dest.joinpath(*parts))
+        get_under_prefix(keys, prefix, dest, fetch=lambda k, path: client.get_file(bucket, k, path),
+                         what="object key")
 
     def list(self, location: Mapping[str, Any], /) -> list[str]:
         """Every object key under the location's key, recursively (Argo's `ListDirectory`: the key
@@ -256,9 +250,7 @@ class S3Driver:
                 if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
         if src.is_dir():
-            for root, _, files in os.walk(src):
-                for name in sorted(files):
-                    path = Path(root, name)
-                    client.put_file(bucket, f"{key.rstrip('/')}/{path.relative_to(src).as_posix()}", path)
+            for name, path in files_under(src, key):
+                client.put_file(bucket, name, path)
         else:
             client.put_file(bucket, key, src)
