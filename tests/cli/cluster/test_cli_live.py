@@ -14,6 +14,7 @@ import time
 import pytest
 import yaml
 
+from tests.cli.cluster._exit_status import ok
 from tiphys.core.status import ids
 
 pytestmark = pytest.mark.cluster
@@ -61,12 +62,6 @@ def write(tmp_path, text: str, **fields: str):
     path = tmp_path / f"{fields.get('name', 'wf')}.yaml"
     path.write_text(text % fields)
     return str(path)
-
-
-def ok(result, code: int = 0):
-    assert result.returncode == code, (f"exit {result.returncode}, wanted {code}\n"
-                                       f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
-    return result
 
 
 def as_json(tiphys, *args: str, ns: str):

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from tests.cli.cluster._exit_status import ok
 from tiphys.core.spec import NodeStatus
 from tiphys.core.status import ids
 from tiphys.core.status.codec import NodeCodec
@@ -18,12 +19,6 @@ from tiphys.core.status.codec import NodeCodec
 pytestmark = pytest.mark.cluster
 
 WF_API = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflows"
-
-
-def ok(result, code: int = 0):
-    assert result.returncode == code, (f"exit {result.returncode}, wanted {code}\n"
-                                       f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
-    return result
 
 
 def node(wf: str, name: str, type_: str, phase: str, *, parent: str | None = None, children=(),
