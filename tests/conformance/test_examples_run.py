@@ -17,6 +17,7 @@ from tests.conftest import REPO, SHARED_ARGO
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import AlreadyExists
 from tiphys.controller.local import LocalSession
+from tiphys.controller.status_writer import StatusWriter
 from tiphys.core.spec import load_text
 
 EXAMPLES = SHARED_ARGO / "examples"
@@ -101,7 +102,15 @@ def test_example_succeeds(example):
     if gap is not None:
         assert phase != "Succeeded", f"{example} now passes: remove it from docs/compatibility.md"
         pytest.xfail(gap)
-    assert phase == "Succeeded", final["status"].get("message")
+    assert phase == "Succeeded", _why(final)
+
+
+def _why(final: dict) -> str:
+    """The workflow's message and its failed nodes' messages: what a CI log needs to tell a cause."""
+    nodes = StatusWriter().read_nodes(final.get("status") or {})
+    failed = [f"{n.display_name} ({n.type_}): {n.message}" for n in nodes.values()
+              if n.phase in ("Failed", "Error") and n.message]
+    return "; ".join([str(final["status"].get("message")), *failed[:6]])
 
 
 def test_conformance_rate():
