@@ -11,23 +11,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
-from tests.conftest import REPO
 from tests.controller.nodeagent.test_http_agent import serve
+from tests.executor._deployed_rbac import grant_deployed_role
 
 pytestmark = pytest.mark.cluster
 TS = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflowtasksets"
-
-
-def _grant_agent_role(rest, ns: str, user) -> None:
-    docs = [d for d in yaml.safe_load_all((REPO / "deploy" / "base" / "workflow-rbac.yaml").read_text()) if d]
-    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "tiphys-agent")
-    rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", role)
-    rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings", {
-        "metadata": {"name": "tiphys-agent"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tiphys-agent"},
-        "subjects": [{"kind": "User", "name": user.name, "apiGroup": "rbac.authorization.k8s.io"}]})
 
 
 def test_agent_process_with_the_agent_role_only(cluster, cluster_namespace, tmp_path: Path):
@@ -35,7 +24,7 @@ def test_agent_process_with_the_agent_role_only(cluster, cluster_namespace, tmp_
     `status.nodes` through the status subresource (the only write its Role allows), and exits 0
     once the task set is labelled completed."""
     ns, rest, user = cluster_namespace, cluster.rest(), cluster.unprivileged
-    _grant_agent_role(rest, ns, user)
+    grant_deployed_role(rest, ns, user, "tiphys-agent")
     account = tmp_path / "serviceaccount"
     account.mkdir()
     (account / "token").write_text(user.token)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.controller.nodeagent.test_http_agent import serve
-from tests.executor.test_agent_incluster import _grant_agent_role
+from tests.executor._deployed_rbac import grant_deployed_role
 from tests.executor.test_kube_watch_incluster import TS, proxy_for, task_set
 from tiphys.executor.agent import AgentSettings, KubeTaskSetApi, run_agent
 from tiphys.executor.kube import InClusterClient, PatchKind
@@ -53,7 +53,7 @@ class Agent:
 
 
 def prepare(cluster, ns: str):
-    _grant_agent_role(cluster.rest(), ns, cluster.unprivileged)
+    grant_deployed_role(cluster.rest(), ns, cluster.unprivileged, "tiphys-agent")
     ssl_ctx = ssl.create_default_context(cafile=str(cluster.ca_cert))
     return InClusterClient(cluster.server, token=lambda: cluster.admin_token, ssl_context=ssl_ctx)
 

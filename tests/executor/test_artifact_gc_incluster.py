@@ -10,23 +10,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
-from tests.conftest import REPO
+from tests.executor._deployed_rbac import grant_deployed_role
 
 pytestmark = pytest.mark.cluster
 TASKS = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflowartifactgctasks"
 POD_LABEL = "workflows.argoproj.io/artifact-gc-pod"
-
-
-def _grant_role(rest, ns: str, user) -> None:
-    docs = [d for d in yaml.safe_load_all((REPO / "deploy" / "base" / "workflow-rbac.yaml").read_text()) if d]
-    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "tiphys-artifactgc")
-    rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", role)
-    rest.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings", {
-        "metadata": {"name": "tiphys-artifactgc"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tiphys-artifactgc"},
-        "subjects": [{"kind": "User", "name": user.name, "apiGroup": "rbac.authorization.k8s.io"}]})
 
 
 def _task(name: str, pod: str, keys: dict[str, str]) -> dict:
@@ -42,7 +31,7 @@ def test_gc_process_with_the_artifactgc_role_only(cluster, cluster_namespace, tm
     the repository, writes each result through the status subresource, and exits 0; another pod's
     task and its file are untouched."""
     ns, rest, user = cluster_namespace, cluster.rest(), cluster.unprivileged
-    _grant_role(rest, ns, user)
+    grant_deployed_role(rest, ns, user, "tiphys-artifactgc")
     account = tmp_path / "serviceaccount"
     account.mkdir()
     (account / "token").write_text(user.token)

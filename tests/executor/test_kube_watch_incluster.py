@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.cluster._faults import FaultProxy
-from tests.executor.test_agent_incluster import _grant_agent_role
+from tests.executor._deployed_rbac import grant_deployed_role
 from tiphys.executor.kube import BUILTIN, InClusterClient, KubeError, KubeGone, PatchKind, WatchEventType
 
 pytestmark = pytest.mark.cluster
@@ -121,7 +121,7 @@ def test_the_status_subresource_under_the_agent_role(cluster, cluster_namespace)
     patch lands; the same patch of the object itself is refused (403). An update through the
     subresource writes the status and leaves the spec as it was."""
     ns, user = cluster_namespace, cluster.unprivileged
-    _grant_agent_role(cluster.rest(), ns, user)
+    grant_deployed_role(cluster.rest(), ns, user, "tiphys-agent")
 
     async def go() -> tuple[dict, KubeError, dict]:
         async with client_for(cluster) as admin, client_for(cluster, token=user.token) as agent:
