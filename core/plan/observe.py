@@ -82,8 +82,6 @@ def apply_pod(ex: Execution, pod: dict) -> None:
             changes["finished_at"] = seen.finished_at
         if seen.resources_duration and phase in FULFILLED:  # node resourcesDuration (metrics read it, §3.3)
             changes["resources_duration"] = dict(seen.resources_duration)
-        if seen.resources_duration and phase in FULFILLED:  # node resourcesDuration (metrics read it, §3.3)
-            changes["resources_duration"] = dict(seen.resources_duration)
     message = seen.message or None
     if phase not in ("Pending",) and node.phase == "Pending" and phase not in ("Failed", "Error"):
         message = None
