@@ -250,6 +250,8 @@ class PodRun:
                     return self._start_artifact_gc(spec, env)
             argv = [expand_vars(a, env) for a in resolved.argv]
             namespaced = ctx.isolation is Isolation.NAMESPACE
+            if namespaced:  # the agent's own binds (a checkout under /tmp) are no output of the container
+                env["TIPHYS_ARCHIVE_SKIP"] = ":".join(os.path.normpath(p) for p in ctx.keep_visible)
             mounts = container_mounts(spec, self._volumes, env=env, where=where,
                                       tmp_dir=self.dir / "tmp" / name if namespaced else None,
                                       keep_visible=ctx.keep_visible if namespaced else ())

@@ -122,14 +122,34 @@ static int strcmp_ptr(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Add `path` to the archive under the entry name `name`, recursing into directories. */
-static int tar_add(gzw *g, const char *path, const char *name) {
+/* Paths the node agent bound into the container for its own programs (TIPHYS_ARCHIVE_SKIP,
+ * colon-separated): its Python and tiphys, when they live under a directory the container gets
+ * privately (a checkout under /tmp). Not the container's content: never archived. 2 = such a
+ * path, 1 = a directory on the way to one (made only as its mount point), 0 = neither. */
+static int skip_kind(const char *path) {
+    const char *skip = getenv("TIPHYS_ARCHIVE_SKIP");
+    size_t n = strlen(path);
+    int kind = 0;
+    for (const char *p = skip ? skip : ""; *p;) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, path, n) == 0) return 2;
+        if (len > n && strncmp(p, path, n) == 0 && p[n] == '/') kind = 1;
+        p += len;
+        if (*p == ':') p++;
+    }
+    return kind;
+}
+
+/* Add `path` to the archive under the entry name `name`, recursing into directories; `header` 0
+ * leaves out a directory's own entry (its children keep their full names). */
+static int tar_add_entry(gzw *g, const char *path, const char *name, int header) {
     struct stat st;
     if (lstat(path, &st) < 0) return -1;
     if (S_ISDIR(st.st_mode)) {
         char dname[PATH_MAX + 2];
         snprintf(dname, sizeof dname, "%s/", name);
-        tar_header(g, dname, '5', 0, st.st_mode, st.st_mtime, NULL);
+        if (header) tar_header(g, dname, '5', 0, st.st_mode, st.st_mtime, NULL);
         DIR *d = opendir(path);
         if (!d) return -1;
         /* sorted entries: archives are reproducible for the same tree */
@@ -148,7 +168,8 @@ static int tar_add(gzw *g, const char *path, const char *name) {
             char cpath[PATH_MAX], cname[PATH_MAX];
             snprintf(cpath, sizeof cpath, "%s/%s", path, names[i]);
             snprintf(cname, sizeof cname, "%s/%s", name, names[i]);
-            if (tar_add(g, cpath, cname) < 0) rc = -1;
+            int kind = skip_kind(cpath);
+            if (kind != 2 && tar_add_entry(g, cpath, cname, kind == 0) < 0) rc = -1;
             free(names[i]);
         }
         free(names);
@@ -184,4 +205,9 @@ static int tar_add(gzw *g, const char *path, const char *name) {
     return 0;
 }
 
+static int tar_add(gzw *g, const char *path, const char *name) {
+    return tar_add_entry(g, path, name, 1);
+}
+
 #endif
+

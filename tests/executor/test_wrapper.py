@@ -340,6 +340,24 @@ def test_find_wrapper_prefers_env(tmp_path: Path) -> None:
     assert find_wrapper({"TIPHYS_WRAPPER": "/opt/w"}) == Path("/opt/w")
 
 
+def test_the_agents_own_binds_are_not_archived(emissary: Emissary, tmp_path: Path) -> None:
+    """TIPHYS_ARCHIVE_SKIP: the node agent's own binds (its Python and tiphys, bound back into a
+    private /tmp when a checkout lives there) are no content of the container's `/tmp/` artifact;
+    the directories made only on the way to them get no entry, and other files in them stay."""
+    out = tmp_path / "out"
+    (out / "ci" / "checkout" / "pkg").mkdir(parents=True)
+    (out / "ci" / "checkout" / "pkg" / "code.py").write_text("agent code")
+    (out / "ci" / "user.txt").write_text("mine")
+    (out / "venv" / "bin").mkdir(parents=True)
+    (out / "hello.txt").write_text("hello")
+    skip = f"{out / 'ci' / 'checkout'}:{out / 'venv'}:/elsewhere"
+    proc = emissary.run(["true"], {"outputs": {"artifacts": [{"name": "a", "path": str(out)}]}},
+                        extra={"TIPHYS_ARCHIVE_SKIP": skip})
+    assert proc.returncode == 0, proc.stderr
+    with tarfile.open(emissary.paths.output_artifact(str(out))) as tar:
+        assert tar.getnames() == ["out", "out/ci/user.txt", "out/hello.txt"]
+
+
 def test_symlinked_artifact_path_is_followed(emissary: Emissary, tmp_path: Path) -> None:
     """The artifact path itself may be a symlink (Argo stats it); its target's content is archived."""
     real = tmp_path / "real"
