@@ -347,7 +347,10 @@ class WorkflowReconciler:
         wmeta = WorkflowMeta(name=meta["name"], namespace=meta.get("namespace", ""), uid=meta.get("uid", ""),
                              labels=dict(meta.get("labels") or {}), annotations=dict(meta.get("annotations") or {}),
                              creation_timestamp=meta.get("creationTimestamp", ""))
-        ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings, library=self._library,
+        ex = new_execution(wmeta, spec or {}, status, nodes, settings=self.settings,
+                           library=lambda name, t, cluster: library_template(
+                               name, t, cluster, namespace=wmeta.namespace, templates=self.templates,
+                               cluster_templates=self.cluster_templates),
                            configmaps=lambda name, k: configmap_value(self.configmaps, wmeta.namespace, name, k),
                            locks=self.locks)
         memo_caches(ex, self.configmaps, wmeta.namespace)
@@ -382,10 +385,6 @@ class WorkflowReconciler:
             return held
         ex.artifact_repository = repository  # read by core.plan.walk for templates' archiveLocation
         return held
-
-    def _library(self, name: str, template: str, cluster: bool) -> dict | None:
-        return library_template(name, template, cluster, templates=self.templates,
-                                cluster_templates=self.cluster_templates)
 
     def _repository_configmap(self, namespace: str, name: str) -> tuple[dict, dict] | None:
         return repository_configmap(self.repository_configmaps, namespace, name)

@@ -115,17 +115,18 @@ def refresh_spec(ex: Any, wf: dict, *, base: dict) -> None:
             ex.spec = {**ex.spec, field: value}
 
 
-def library_template(name: str, template: str, cluster: bool, /, *, templates: Any,
+def library_template(name: str, template: str, cluster: bool, /, *, namespace: str, templates: Any,
                      cluster_templates: Any) -> dict | None:
-    """A `templateRef`'s template from the (Cluster)WorkflowTemplate informers' caches."""
+    """A `templateRef`'s template from the (Cluster)WorkflowTemplate informers' caches: the
+    workflow's own namespace's WorkflowTemplate (Argo never reaches into another namespace), or
+    the ClusterWorkflowTemplate; one cache lookup, not a scan."""
     informer = cluster_templates if cluster else templates
     if informer is None:
         return None
-    for obj in informer.store.list():
-        if obj.get("metadata", {}).get("name") == name:
-            for t in (obj.get("spec") or {}).get("templates") or []:
-                if t.get("name") == template:
-                    return t
+    obj = informer.store.get(name if cluster else f"{namespace}/{name}")
+    for t in ((obj or {}).get("spec") or {}).get("templates") or []:
+        if t.get("name") == template:
+            return t
     return None
 
 
