@@ -94,6 +94,8 @@ class Execution:
         self._child_sets: dict[str, set[str]] = {}
         self.stored_workflow_template_spec: dict | None = None
         self.parked: dict[str, tuple[str, dict]] = {}
+        # actions decided between plans (a client's resume fulfilling a node): the next plan returns them
+        self.carried_actions: list[Action] = []
         self.retry_creates: list[Action] = []  # pod creates the applier could not make: issue again  # observations for nodes not (re)created yet
         self.signalled: dict[str, tuple[str, ...]] = {}  # pod name -> containers already told to stop
         self.pod_of_node: dict[str, tuple[str, str, str, dict]] = {}  # node id -> (pod, uid, pod phase, labels)

@@ -41,6 +41,7 @@ def apply_client_resume(ex: Execution, live_nodes: dict[str, NodeStatus], /) -> 
     Clients write those phases (and supplied outputs) into status.nodes themselves (§5.12); the
     controller takes them over instead of overwriting them with its own copy.
     """
+    applied, ex.actions = ex.actions, []  # the last plan's actions were applied already
     for node_id in list(ex.active_suspends):
         live = live_nodes.get(node_id)
         if live is None or live.phase in (None, "Running", "Pending"):
@@ -49,6 +50,9 @@ def apply_client_resume(ex: Execution, live_nodes: dict[str, NodeStatus], /) -> 
         ex.suspends.pop(node_id, None)
         ex.update(node_id, phase=live.phase, message=live.message, outputs=live.outputs,
                   finished_at=live.finished_at or ex.now)
+    # what fulfilling a node decided (its metrics, a memoize save) goes out with the next plan
+    ex.carried_actions.extend(ex.actions)
+    ex.actions = applied
 
 
 class PlanResult(msgspec.Struct, kw_only=True):
@@ -128,9 +132,9 @@ def plan(ex: Execution, observed: Observed, now: float, /) -> PlanResult:
     ex.now_ts = now
     ex.now = _rfc3339(now)
     # lost creates, for nodes still waiting (and the HTTP agent pod while HTTP nodes wait)
-    ex.actions = [a for a in ex.retry_creates if ex.nodes.get(a.node_id) is not None
-                  and ex.nodes[a.node_id].phase == "Pending" or http.lost_agent_create(ex, a)]
-    ex.retry_creates = []
+    ex.actions = [*ex.carried_actions, *(a for a in ex.retry_creates if ex.nodes.get(a.node_id) is not None
+                                         and ex.nodes[a.node_id].phase == "Pending" or http.lost_agent_create(ex, a))]
+    ex.carried_actions, ex.retry_creates = [], []
     ex.requeue_at = None
     ex.changed_since_write = set()
     ex.locks_changed = False

@@ -110,3 +110,25 @@ def test_with_defaults(given, want) -> None:
 def test_with_defaults_names_the_parameter_left() -> None:
     with pytest.raises(suspend.SuppliedError, match="raw output parameter 'b' has not been set"):
         suspend.with_defaults({"parameters": [{"name": "a", "value": "1"}, {"name": "b", "valueFrom": {"supplied": {}}}]})
+
+
+def test_a_client_resume_s_fulfilment_actions_go_out_with_the_next_plan() -> None:
+    """Fulfilling a node a client resumed decides actions (here its template's metric); they are
+    made between plans, and the next plan returns them instead of dropping them."""
+    from tiphys.core.plan.metrics import RecordMetric
+    from tiphys.core.plan.planner import Observed, plan
+
+    spec = gated({})
+    approve = next(t for t in spec["templates"] if t["name"] == "approve")
+    approve["metrics"] = {"prometheus": [{"name": "approvals", "help": "approvals", "counter": {"value": "1"}}]}
+    run = Run(spec)
+    live = dict(run.ex.nodes)
+    node = run.node("wf[0].approve")
+    given = {"parameters": [{"name": "message", "value": "ok"}, {"name": "asked", "value": "ops"}]}
+    live[node.id_] = msgspec.structs.replace(node, phase="Succeeded",
+                                             outputs=msgspec.convert(given, type=type(node.outputs)))
+    apply_client_resume(run.ex, live)
+    result = plan(run.ex, Observed(), run.now)
+    assert [a.name for a in result.actions if isinstance(a, RecordMetric)] == ["approvals"]
+    again = plan(run.ex, Observed(), run.now + 1)
+    assert not [a for a in again.actions if isinstance(a, RecordMetric)]  # once
