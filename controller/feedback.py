@@ -12,9 +12,10 @@ from typing import Any
 
 from tiphys.controller.apply import Applied
 from tiphys.core.plan import claims, memo
-from tiphys.core.plan.actions import DeletePVC, SaveMemo
+from tiphys.core.plan.actions import DeletePVC, PutTaskSet, SaveMemo
+from tiphys.core.plan.execution import FULFILLED
 
-__all__ = ["memo_caches", "memo_failed", "take_claims", "with_claims"]
+__all__ = ["memo_caches", "memo_failed", "take_claims", "with_claims", "task_sets_failed"]
 
 _log = logging.getLogger("tiphys.reconciler")
 
@@ -58,3 +59,18 @@ def with_claims(body: dict, ex: Any) -> dict:
     if volumes and isinstance(status, dict):
         body = {**body, "status": {**status, "persistentVolumeClaims": list(volumes)}}
     return body
+
+
+def task_sets_failed(ex: Any, applied: Applied) -> int:
+    """Task-set writes the API refused (a 429, a 5xx, a cut connection): their HTTP tasks go back to
+    be put by the next plan, so a waiting HTTP node is not left without its task. Returns how many
+    writes failed (the reconciler retries with backoff)."""
+    failed = [a for a in applied.failed if isinstance(a, PutTaskSet)]
+    st = ex.http
+    for action in failed if st is not None else ():
+        for node_id, task in action.tasks.items():
+            node = ex.nodes.get(node_id)
+            if node_id in st.active and node is not None and node.phase not in FULFILLED:
+                st.to_put.setdefault(node_id, task)
+    return len(failed)
+

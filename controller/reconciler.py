@@ -27,7 +27,7 @@ from typing import Any
 from tiphys.controller.api import base
 from tiphys.controller.api.errors import Conflict, NotFound
 from tiphys.controller.apply import Applier
-from tiphys.controller.feedback import memo_caches, memo_failed, take_claims, with_claims
+from tiphys.controller.feedback import memo_caches, memo_failed, take_claims, task_sets_failed, with_claims
 from tiphys.controller.status_writer import StatusWriter
 from tiphys.controller.throttle import Throttler, postpone, without_postponed_message
 from tiphys.controller.workflow_spec import (configmap_value, decode_spec, join_template, library_template,
@@ -243,6 +243,7 @@ class WorkflowReconciler:
         # Pod creates lost to a 5xx or a cut connection are issued again by the next plan, with backoff.
         ex.retry_creates = applied.failed_creates
         memo_failed(key, ex, applied)
+        task_sets = task_sets_failed(ex, applied)
         if applied.pdb_refused is not None:
             pdb.refused(ex, applied.pdb_refused)  # before the status write, as Argo fails it at once
         if applied.pdb_deleted:
@@ -272,6 +273,8 @@ class WorkflowReconciler:
         if applied.failed_creates or applied.claims_failed:
             raise RetryableError(f"{len(applied.failed_creates)} pod and {len(applied.claims_failed)} PVC creates "
                                  f"of {key} failed; retrying")
+        if task_sets and key in self.held:
+            raise RetryableError(f"{task_sets} task-set writes of {key} failed; retrying")
         if ex.memo_retry and key in self.held:
             raise RetryableError(f"{len(ex.memo_retry)} memoize cache writes of {key} failed; retrying")
         return Result(requeue_after=requeue)

@@ -74,3 +74,36 @@ def test_life_cycle_hooks_tmpl_level_with_its_http_template():
     assert all(node.node_flag is not None and node.node_flag.hooked for node in hooks.values())
     assert len(calls) == len(hooks)
     assert not agent_left
+
+
+def test_a_refused_task_set_write_is_made_again():
+    """The apiserver answers 503 to the first two task-set creates: the HTTP node's task goes back to
+    be put by the next plan (with backoff), so the node runs instead of waiting for ever."""
+    from tests.controller.passthrough_api import PassThroughApi
+    from tiphys.controller.api.embedded import EmbeddedApi
+    from tiphys.controller.api.errors import ApiError
+
+    class Refusing(PassThroughApi):
+        refused = 0
+
+        async def create(self, resource, body, /, **kw):
+            if resource is base.WORKFLOW_TASK_SETS and self.refused < 2:
+                Refusing.refused += 1
+                raise ApiError("injected: the apiserver is overloaded", status=503, reason="ServiceUnavailable")
+            return await self.inner.create(resource, body, **kw)
+
+    async def go() -> tuple[dict, list]:
+        async with serve() as srv:
+            api = Refusing(EmbeddedApi())
+            async with LocalSession(api=api, settings=PodSettings(agent_patch_rate="50ms")) as session:
+                wf = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                      "metadata": {"name": "fetch", "namespace": "default"},
+                      "spec": {"entrypoint": "get", "templates": [
+                          {"name": "get", "http": {"url": srv.url + "/status/200"}}]}}
+                final = await session.run(wf, timeout=60)
+            return final, list(srv.calls)
+
+    final, calls = asyncio.run(go())
+    assert Refusing.refused == 2
+    assert final["status"]["phase"] == "Succeeded", final["status"].get("message")
+    assert len(calls) == 1
