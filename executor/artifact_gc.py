@@ -63,10 +63,8 @@ class KubeGCTaskApi:
                                        label_selector=f"{POD_LABEL}={self._settings.pod_name}")
 
     async def patch_status(self, name: str, status: dict[str, Any], /) -> None:
-        # KubeClient.patch has no subresource: a kind whose plural is the status path of the one task
-        kind = KindInfo("argoproj.io", f"v1alpha1/namespaces/{self._settings.namespace}/workflowartifactgctasks/"
-                        f"{name}", "WorkflowArtifactGCTask", "status", False)
-        await self._client.patch(kind, "", {"status": status}, namespace=None, patch_kind=PatchKind.MERGE)
+        await self._client.patch(_TASKS, name, {"status": status}, namespace=self._settings.namespace,
+                                 patch_kind=PatchKind.MERGE, subresource="status")
 
 
 class Deleter(Protocol):

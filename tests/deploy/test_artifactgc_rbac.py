@@ -52,8 +52,8 @@ def test_the_gc_command_asks_only_what_its_role_grants() -> None:
             calls.append(("list", kind.plural, namespace, label_selector))
             return []
 
-        async def patch(self, kind, name, patch, /, *, namespace, patch_kind):
-            calls.append(("patch", InClusterClient._path(kind, namespace, name), str(patch_kind), patch))
+        async def patch(self, kind, name, patch, /, *, namespace, patch_kind, subresource=None):
+            calls.append(("patch", InClusterClient._path(kind, namespace, name, subresource), str(patch_kind), patch))
 
     api = KubeGCTaskApi(Recorder(), GCSettings(pod_name="wf-artgc-wfcomp-1", namespace="ns"))
     assert asyncio.run(api.list_tasks()) == []
